@@ -1,0 +1,18 @@
+"""The eprescription Flask application factory."""
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config, database, extensions, blueprints, error handlers, CLI."""
+    from eprescription import api, cli, db, errors, web
+    from eprescription.config import load_config
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path, overrides=config))
+    db.init_app(app)
+    web.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,26 @@
+"""The JSON REST API under /api/v1, built with flask-smorest (OpenAPI at /api/openapi.json)."""
+
+from flask import Flask
+from flask_smorest import Api
+
+API_SETTINGS = {
+    "API_TITLE": "eprescription",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprints; their CSRF checks are done by api.security instead."""
+    from eprescription.api import auth, medications
+    from eprescription.web import csrf
+
+    for name, value in API_SETTINGS.items():
+        app.config.setdefault(name, value)
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}})
+    for module in (auth, medications):
+        csrf.exempt(module.blp)
+        api.register_blueprint(module.blp)

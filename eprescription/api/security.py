@@ -1,0 +1,57 @@
+"""Who is calling the API: a bearer token, or the browser session (then with a CSRF token)."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import g, request, session
+from flask_wtf.csrf import CSRFError, validate_csrf
+
+from eprescription.db import get_session
+from eprescription.domain.errors import AuthenticationRequired, PermissionDenied
+from eprescription.models import Account, Role
+from eprescription.services import accounts
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def current_account() -> Account | None:
+    """The account behind this request, or None; resolved once per request."""
+    if "api_account" not in g:
+        g.api_account = _resolve_account()
+    return g.api_account
+
+
+def _resolve_account() -> Account | None:
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationRequired("Use 'Authorization: Bearer <token>'.")
+        return accounts.account_for_token(get_session(), token.strip())
+    account_id = session.get("account_id")
+    if account_id is None:
+        return None
+    if request.method not in SAFE_METHODS:
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken"))
+        except CSRFError as error:
+            raise PermissionDenied("A valid X-CSRFToken header is required.") from error
+    return accounts.active_account(get_session(), account_id)
+
+
+def roles_required(*roles: Role) -> Callable:
+    """Refuse the call unless an account with one of `roles` is authenticated."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            account = current_account()
+            if account is None:
+                raise AuthenticationRequired()
+            if account.role not in roles:
+                raise PermissionDenied(f"This needs the role {' or '.join(roles)}.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,1 @@
+"""Pure rules of the prescription service: no Flask, no database session."""

@@ -1,0 +1,107 @@
+"""The one table that turns errors into HTTP: problem+json for the API, a page for HTML."""
+
+import logging
+
+from flask import Flask, Response, json, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from eprescription.domain import errors as domain
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
+    (domain.ValidationFailed, 422),
+    (domain.CatalogFileRefused, 422),
+    (domain.AuthenticationFailed, 401),
+    (domain.AuthenticationRequired, 401),
+    (domain.PermissionDenied, 403),
+    (domain.NotFound, 404),
+    (domain.Conflict, 409),
+    (domain.ConfigurationError, 500),
+    (domain.DomainError, 400),
+]
+
+CODE_BY_HTTP_STATUS = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+}
+
+
+def status_for(error: domain.DomainError) -> int:
+    """The HTTP status of a domain error: the first matching row of the table."""
+    return next(status for kind, status in STATUS_BY_ERROR if isinstance(error, kind))
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers (after flask-smorest's, so these win)."""
+    app.register_error_handler(domain.DomainError, _handle_domain_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)
+
+
+def _wants_json() -> bool:
+    if request.path.startswith(("/api/", "/fhir/")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_JSON])
+    return best in ("application/json", PROBLEM_JSON)
+
+
+def problem(status: int, code: str, title: str, detail: str, errors: dict | None = None):
+    """An RFC 9457 problem response, or the readable error page for a browser."""
+    if not _wants_json():
+        page = render_template("error.html", status=status, title=title, detail=detail,
+                               errors=errors or {})
+        return page, status
+    body = {"type": f"about:blank#{code}" if code else "about:blank", "title": title,
+            "status": status, "detail": detail, "code": code, "instance": request.path}
+    if errors:
+        body["errors"] = errors
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def _handle_domain_error(error: domain.DomainError):
+    return problem(status_for(error), error.code, error.title, error.detail, error.errors)
+
+
+def _handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    errors = _flatten_locations(messages) if isinstance(messages, dict) else None
+    detail = error.description or error.name
+    if errors:
+        detail = "Some fields are not valid: " + ", ".join(sorted(errors))
+    response = problem(status, CODE_BY_HTTP_STATUS.get(status, "http_error"), error.name,
+                       detail, errors)
+    if isinstance(response, Response):
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+    return response
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """webargs nests errors under their location ("json", "query"); callers want the fields."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def _handle_unexpected(error: Exception):
+    logger.exception("unexpected error on %s %s", request.method, request.path)
+    return problem(500, "internal_error", "Internal server error",
+                   "Something went wrong on our side; it has been logged.")

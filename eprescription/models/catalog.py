@@ -1,0 +1,150 @@
+"""The medicine catalog imported from the BDPM: products, presentations, substances, groups."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from eprescription.models.base import Base, UTCDateTime
+
+ACTIVE_AUTHORISATION = "Autorisation active"
+
+
+class Product(Base):
+    """A medicinal product (spécialité), identified by its CIS code."""
+
+    __tablename__ = "medication_products"
+
+    cis: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    form: Mapped[str] = mapped_column(String(256), default="")
+    routes: Mapped[str] = mapped_column(String(256), default="")
+    authorisation_status: Mapped[str] = mapped_column(String(64), default="")
+    authorisation_procedure: Mapped[str] = mapped_column(String(128), default="")
+    marketing_status: Mapped[str] = mapped_column(String(64), default="")
+    authorisation_date: Mapped[date | None] = mapped_column(Date)
+    bdm_status: Mapped[str] = mapped_column(String(64), default="")
+    eu_authorisation_number: Mapped[str] = mapped_column(String(64), default="")
+    holders: Mapped[str] = mapped_column(String(512), default="")
+    reinforced_monitoring: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed_from_bdpm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    presentations: Mapped[list["Presentation"]] = relationship(
+        back_populates="product", order_by="Presentation.cip13"
+    )
+    compositions: Mapped[list["CompositionLine"]] = relationship(
+        back_populates="product", order_by="CompositionLine.id"
+    )
+    generic_memberships: Mapped[list["GenericGroupMember"]] = relationship(
+        back_populates="product"
+    )
+
+    @property
+    def is_prescribable(self) -> bool:
+        """Whether a new prescription may name this product (authorised and still listed)."""
+        return (
+            self.authorisation_status == ACTIVE_AUTHORISATION and self.removed_from_bdpm_at is None
+        )
+
+
+class Presentation(Base):
+    """A pack of a product (présentation), identified by its CIP13 code."""
+
+    __tablename__ = "medication_presentations"
+
+    cip13: Mapped[str] = mapped_column(String(13), primary_key=True)
+    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), index=True)
+    cip7: Mapped[str] = mapped_column(String(7), default="")
+    label: Mapped[str] = mapped_column(Text, default="")
+    administrative_status: Mapped[str] = mapped_column(String(64), default="")
+    marketing_status: Mapped[str] = mapped_column(String(128), default="")
+    marketing_date: Mapped[date | None] = mapped_column(Date)
+    collectivities_approved: Mapped[bool | None] = mapped_column(Boolean)
+    reimbursement_rate: Mapped[int | None] = mapped_column(Integer)
+    price_cents: Mapped[int | None] = mapped_column(Integer)
+    price_with_fees_cents: Mapped[int | None] = mapped_column(Integer)
+    dispensing_fees_cents: Mapped[int | None] = mapped_column(Integer)
+    reimbursement_indications: Mapped[str] = mapped_column(Text, default="")
+    removed_from_bdpm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    product: Mapped[Product] = relationship(back_populates="presentations")
+
+
+class CompositionLine(Base):
+    """One substance of a product, with its strength (a line of CIS_COMPO_bdpm)."""
+
+    __tablename__ = "medication_compositions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), index=True)
+    element: Mapped[str] = mapped_column(String(256), default="")
+    substance_code: Mapped[str] = mapped_column(String(16), index=True)
+    substance_name: Mapped[str] = mapped_column(String(512))
+    strength: Mapped[str] = mapped_column(String(256), default="")
+    reference_quantity: Mapped[str] = mapped_column(String(256), default="")
+    nature: Mapped[str] = mapped_column(String(2))
+    link_number: Mapped[int | None] = mapped_column(Integer)
+
+    product: Mapped[Product] = relationship(back_populates="compositions")
+
+
+class GenericGroup(Base):
+    """A generic group: products a pharmacist may substitute for one another."""
+
+    __tablename__ = "medication_generic_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    label: Mapped[str] = mapped_column(Text)
+
+    members: Mapped[list["GenericGroupMember"]] = relationship(back_populates="group")
+
+
+class GenericGroupMember(Base):
+    """A product's place in a generic group (0 princeps, 1 generic, 2 complementary, 4 substitutable)."""
+
+    __tablename__ = "medication_generic_group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("medication_generic_groups.id"), primary_key=True
+    )
+    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), primary_key=True)
+    generic_type: Mapped[int] = mapped_column(Integer)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    group: Mapped[GenericGroup] = relationship(back_populates="members")
+    product: Mapped[Product] = relationship(back_populates="generic_memberships")
+
+
+class PrescribingCondition(Base):
+    """A prescribing or dispensing condition of a product (CIS_CPD_bdpm)."""
+
+    __tablename__ = "medication_prescribing_conditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), index=True)
+    condition: Mapped[str] = mapped_column(Text)
+
+
+class SearchTerm(Base):
+    """A normalised word (lowercase, no accents) that leads a search to a product."""
+
+    __tablename__ = "medication_search_terms"
+    __table_args__ = (Index("ix_medication_search_terms_term_cis", "term", "cis"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(128))
+    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class CatalogImport(Base):
+    """One run of the BDPM import, kept for the operator."""
+
+    __tablename__ = "catalog_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[str] = mapped_column(Text)
+    lines_skipped: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,108 @@
+"""People and their accounts: persons, prescribers, pharmacies, pharmacists, API tokens."""
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from eprescription.models.base import Base, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    PRESCRIBER = "prescriber"
+    PHARMACIST = "pharmacist"
+    PATIENT = "patient"
+    ADMIN = "admin"
+
+
+class Person(Base):
+    """A natural person, identified by a national identifier (NIR in France)."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(32), unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    family_name: Mapped[str] = mapped_column(String(128))
+    given_name: Mapped[str] = mapped_column(String(128))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Prescriber(Base):
+    """A person allowed to prescribe, with their RPPS number."""
+
+    __tablename__ = "prescribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    specialty: Mapped[str] = mapped_column(String(128), default="")
+
+    person: Mapped[Person] = relationship()
+
+
+class Pharmacy(Base):
+    """A pharmacy, identified by its FINESS number."""
+
+    __tablename__ = "pharmacies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finess: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    address: Mapped[str] = mapped_column(String(512), default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Pharmacist(Base):
+    """A person who dispenses in one pharmacy."""
+
+    __tablename__ = "pharmacists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"), index=True)
+    rpps: Mapped[str | None] = mapped_column(String(11), unique=True)
+
+    person: Mapped[Person] = relationship()
+    pharmacy: Mapped[Pharmacy] = relationship()
+
+
+class Account(Base):
+    """A login with one role; its password is stored only as an argon2id hash."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="account_role", native_enum=False, length=16,
+             values_callable=lambda roles: [r.value for r in roles])
+    )
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person | None] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token for API clients, stored only as a SHA-256 hash, with an expiry."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()

@@ -1,0 +1,15 @@
+"""The HTML face of the service: login, and the pages of each role."""
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    """Enable CSRF protection and register the page blueprints."""
+    from eprescription.web import auth, home
+
+    csrf.init_app(app)
+    for module in (auth, home):
+        app.register_blueprint(module.bp)
