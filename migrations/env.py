@@ -4,9 +4,17 @@ from alembic import context
 
 from eprescription.db import make_engine
 from eprescription.models import Base
+from eprescription.models.base import UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(kind: str, item, autogen_context):
+    """Write app-only column types as their plain SQLAlchemy type, so revisions never import the app."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_online() -> None:
@@ -18,6 +26,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
+                render_item=render_item,
             )
             with context.begin_transaction():
                 context.run_migrations()

@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEV_ENV := EPRESCRIPTION_ENV=development
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint format migrate seed clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "eprescription needs Python 3.11 or newer (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: a fresh machine → the service on SQLite with demo data, at http://$(HOST):$(PORT)
+run: $(VENV)/.installed
+	$(DEV_ENV) $(BIN)/flask --app eprescription db upgrade
+	$(DEV_ENV) $(BIN)/flask --app eprescription demo seed
+	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	$(DEV_ENV) $(BIN)/flask --app eprescription run --host $(HOST) --port $(PORT)
+
+## test: lint, then the whole suite (unit, integration on SQLite and PostgreSQL, browser)
+test: $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
