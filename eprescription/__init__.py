@@ -8,7 +8,12 @@ def create_app(config: dict | None = None) -> Flask:
     from eprescription import api, cli, db, errors, web
     from eprescription.config import load_config
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        static_folder="web/static",
+        template_folder="web/templates",
+    )
     app.config.update(load_config(app.instance_path, overrides=config))
     db.init_app(app)
     web.init_app(app)

@@ -60,11 +60,18 @@ def _wants_json() -> bool:
 def problem(status: int, code: str, title: str, detail: str, errors: dict | None = None):
     """An RFC 9457 problem response, or the readable error page for a browser."""
     if not _wants_json():
-        page = render_template("error.html", status=status, title=title, detail=detail,
-                               errors=errors or {})
+        page = render_template(
+            "error.html", status=status, title=title, detail=detail, errors=errors or {}
+        )
         return page, status
-    body = {"type": f"about:blank#{code}" if code else "about:blank", "title": title,
-            "status": status, "detail": detail, "code": code, "instance": request.path}
+    body = {
+        "type": f"about:blank#{code}" if code else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.path,
+    }
     if errors:
         body["errors"] = errors
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
@@ -82,8 +89,9 @@ def _handle_http_exception(error: HTTPException):
     detail = error.description or error.name
     if errors:
         detail = "Some fields are not valid: " + ", ".join(sorted(errors))
-    response = problem(status, CODE_BY_HTTP_STATUS.get(status, "http_error"), error.name,
-                       detail, errors)
+    response = problem(
+        status, CODE_BY_HTTP_STATUS.get(status, "http_error"), error.name, detail, errors
+    )
     if isinstance(response, Response):
         for name, value in (data.get("headers") or {}).items():
             response.headers[name] = value
@@ -103,5 +111,9 @@ def _flatten_locations(messages: dict) -> dict:
 
 def _handle_unexpected(error: Exception):
     logger.exception("unexpected error on %s %s", request.method, request.path)
-    return problem(500, "internal_error", "Internal server error",
-                   "Something went wrong on our side; it has been logged.")
+    return problem(
+        500,
+        "internal_error",
+        "Internal server error",
+        "Something went wrong on our side; it has been logged.",
+    )

@@ -11,7 +11,7 @@ target_metadata = Base.metadata
 
 
 def render_item(kind: str, item, autogen_context):
-    """Write app-only column types as their plain SQLAlchemy type, so revisions never import the app."""
+    """Render app-only column types as plain SQLAlchemy types: revisions never import the app."""
     if kind == "type" and isinstance(item, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import delete
 
 from eprescription import create_app, migrate
+from eprescription.catalog.importer import import_bdpm
 from eprescription.db import get_session
 from eprescription.models import Base
 from tests.databases import create_database, drop_database, skip_or_fail
@@ -19,8 +20,12 @@ CATALOG_TABLE_PREFIXES = ("medication_", "catalog_")
 
 def make_test_app(database_url: str, **overrides):
     """An app in the testing environment on `database_url`."""
-    config = {"ENVIRONMENT": "testing", "DATABASE_URL": database_url,
-              "SECRET_KEY": "test-secret-key", "WTF_CSRF_ENABLED": False}
+    config = {
+        "ENVIRONMENT": "testing",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "WTF_CSRF_ENABLED": False,
+    }
     config.update(overrides)
     return create_app(config)
 
@@ -58,10 +63,17 @@ def fresh_database_url(engine_name, tmp_path):
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    """The app on the shared test database; tables other than the catalog are emptied after each test."""
+    """The app on the shared test database of the current engine."""
     app = make_test_app(database_url)
     yield app
     app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def catalog(app, bdpm_dir):
+    """The full BDPM imported once per engine into the shared test database: its ImportReport."""
+    with app.app_context():
+        return import_bdpm(get_session(), bdpm_dir)
 
 
 @pytest.fixture

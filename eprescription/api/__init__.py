@@ -19,8 +19,12 @@ def init_app(app: Flask) -> None:
 
     for name, value in API_SETTINGS.items():
         app.config.setdefault(name, value)
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
-        "bearer": {"type": "http", "scheme": "bearer"}}}})
+    api = Api(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+        },
+    )
     for module in (auth, medications):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from functools import wraps
 
-from flask import g, request, session
+from flask import request, session
 from flask_wtf.csrf import CSRFError, validate_csrf
 
 from eprescription.db import get_session
@@ -15,13 +15,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def current_account() -> Account | None:
-    """The account behind this request, or None; resolved once per request."""
-    if "api_account" not in g:
-        g.api_account = _resolve_account()
-    return g.api_account
-
-
-def _resolve_account() -> Account | None:
+    """The account behind this request, or None."""
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

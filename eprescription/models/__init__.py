@@ -6,8 +6,8 @@ from eprescription.models.catalog import (
     CompositionLine,
     GenericGroup,
     GenericGroupMember,
-    Presentation,
     PrescribingCondition,
+    Presentation,
     Product,
     SearchTerm,
 )

@@ -35,9 +35,7 @@ class Product(Base):
     compositions: Mapped[list["CompositionLine"]] = relationship(
         back_populates="product", order_by="CompositionLine.id"
     )
-    generic_memberships: Mapped[list["GenericGroupMember"]] = relationship(
-        back_populates="product"
-    )
+    generic_memberships: Mapped[list["GenericGroupMember"]] = relationship(back_populates="product")
 
     @property
     def is_prescribable(self) -> bool:
@@ -100,14 +98,17 @@ class GenericGroup(Base):
 
 
 class GenericGroupMember(Base):
-    """A product's place in a generic group (0 princeps, 1 generic, 2 complementary, 4 substitutable)."""
+    """A product's place in a generic group (0 princeps, 1 generic, 2 complementary, 4 subst.)."""
 
     __tablename__ = "medication_generic_group_members"
 
     group_id: Mapped[int] = mapped_column(
         ForeignKey("medication_generic_groups.id"), primary_key=True
     )
-    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), primary_key=True)
+    # Indexed on its own too: search results load their groups by product.
+    cis: Mapped[str] = mapped_column(
+        ForeignKey("medication_products.cis"), primary_key=True, index=True
+    )
     generic_type: Mapped[int] = mapped_column(Integer)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -129,12 +130,23 @@ class SearchTerm(Base):
     """A normalised word (lowercase, no accents) that leads a search to a product."""
 
     __tablename__ = "medication_search_terms"
-    __table_args__ = (Index("ix_medication_search_terms_term_cis", "term", "cis"),)
+    # Both cover every column a search reads, so a search never visits the table itself:
+    # one finds the products of a word, the other checks a product for another word.
+    __table_args__ = (
+        Index("ix_medication_search_terms_term_covering", "term", "cis", "kind", "product_rank"),
+        Index("ix_medication_search_terms_cis_term", "cis", "term", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    term: Mapped[str] = mapped_column(String(128))
-    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), index=True)
+    # Prefix search is a range on `term`: PostgreSQL must compare bytes, as SQLite does.
+    term: Mapped[str] = mapped_column(
+        String(128).with_variant(String(128, collation="C"), "postgresql")
+    )
+    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"))
     kind: Mapped[str] = mapped_column(String(16))
+    # The product's place in the catalog order (marketed first, then by name), copied on
+    # every term so that a search ranks its matches without reading the products.
+    product_rank: Mapped[int] = mapped_column(Integer)
 
 
 class CatalogImport(Base):

@@ -82,8 +82,13 @@ class Account(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[Role] = mapped_column(
-        Enum(Role, name="account_role", native_enum=False, length=16,
-             values_callable=lambda roles: [r.value for r in roles])
+        Enum(
+            Role,
+            name="account_role",
+            native_enum=False,
+            length=16,
+            values_callable=lambda roles: [r.value for r in roles],
+        )
     )
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

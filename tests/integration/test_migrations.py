@@ -19,7 +19,9 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(fresh_database_ur
     finally:
         engine.dispose()
     assert set(Base.metadata.tables) <= tables
-    head = ScriptDirectory.from_config(migrate.alembic_config(fresh_database_url)).get_current_head()
+    head = ScriptDirectory.from_config(
+        migrate.alembic_config(fresh_database_url)
+    ).get_current_head()
     assert migrate.current(fresh_database_url) == head
 
 

@@ -23,8 +23,9 @@ def test_development_gets_a_development_secret_key(monkeypatch, tmp_path):
 
 
 def test_production_cookies_are_secure_httponly_and_samesite(tmp_path):
-    settings = load_config(str(tmp_path), overrides={"ENVIRONMENT": "production",
-                                                     "SECRET_KEY": "s" * 32})
+    settings = load_config(
+        str(tmp_path), overrides={"ENVIRONMENT": "production", "SECRET_KEY": "s" * 32}
+    )
 
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["SESSION_COOKIE_HTTPONLY"] is True

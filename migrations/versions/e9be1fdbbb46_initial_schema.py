@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: dbf5a5bc78fe
+Revision ID: e9be1fdbbb46
 Revises: 
-Create Date: 2026-11-28 13:19:53.202804
+Create Date: 2026-11-28 13:35:09.466839
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = 'dbf5a5bc78fe'
+revision = 'e9be1fdbbb46'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -110,6 +110,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['group_id'], ['medication_generic_groups.id'], name=op.f('fk_medication_generic_group_members_group_id_medication_generic_groups')),
     sa.PrimaryKeyConstraint('group_id', 'cis', name=op.f('pk_medication_generic_group_members'))
     )
+    with op.batch_alter_table('medication_generic_group_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_medication_generic_group_members_cis'), ['cis'], unique=False)
+
     op.create_table('medication_prescribing_conditions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cis', sa.String(length=8), nullable=False),
@@ -143,15 +146,16 @@ def upgrade() -> None:
 
     op.create_table('medication_search_terms',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('term', sa.String(length=128), nullable=False),
+    sa.Column('term', sa.String(length=128).with_variant(sa.String(length=128, collation='C'), 'postgresql'), nullable=False),
     sa.Column('cis', sa.String(length=8), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('product_rank', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['cis'], ['medication_products.cis'], name=op.f('fk_medication_search_terms_cis_medication_products')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_medication_search_terms'))
     )
     with op.batch_alter_table('medication_search_terms', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_medication_search_terms_cis'), ['cis'], unique=False)
-        batch_op.create_index('ix_medication_search_terms_term_cis', ['term', 'cis'], unique=False)
+        batch_op.create_index('ix_medication_search_terms_cis_term', ['cis', 'term', 'kind'], unique=False)
+        batch_op.create_index('ix_medication_search_terms_term_covering', ['term', 'cis', 'kind', 'product_rank'], unique=False)
 
     op.create_table('pharmacists',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -205,8 +209,8 @@ def downgrade() -> None:
 
     op.drop_table('pharmacists')
     with op.batch_alter_table('medication_search_terms', schema=None) as batch_op:
-        batch_op.drop_index('ix_medication_search_terms_term_cis')
-        batch_op.drop_index(batch_op.f('ix_medication_search_terms_cis'))
+        batch_op.drop_index('ix_medication_search_terms_term_covering')
+        batch_op.drop_index('ix_medication_search_terms_cis_term')
 
     op.drop_table('medication_search_terms')
     with op.batch_alter_table('medication_presentations', schema=None) as batch_op:
@@ -217,6 +221,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_medication_prescribing_conditions_cis'))
 
     op.drop_table('medication_prescribing_conditions')
+    with op.batch_alter_table('medication_generic_group_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_medication_generic_group_members_cis'))
+
     op.drop_table('medication_generic_group_members')
     with op.batch_alter_table('medication_compositions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_medication_compositions_substance_code'))

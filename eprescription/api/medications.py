@@ -1,0 +1,26 @@
+"""GET /api/v1/medications: the medication search, for prescribers and pharmacists."""
+
+from flask_smorest import Blueprint
+
+from eprescription.api.security import roles_required
+from eprescription.catalog.search import search_medications
+from eprescription.db import get_session
+from eprescription.models import Role
+from eprescription.schemas.medications import MedicationPageSchema, MedicationSearchArgsSchema
+
+blp = Blueprint(
+    "api_medications",
+    __name__,
+    url_prefix="/api/v1/medications",
+    description="Search the medicine catalog (BDPM).",
+)
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, MedicationPageSchema)
+@blp.doc(security=[{"bearer": []}])
+@roles_required(Role.PRESCRIBER, Role.PHARMACIST)  # before the arguments: 401 beats 422
+@blp.arguments(MedicationSearchArgsSchema, location="query", as_kwargs=True)
+def search(q: str, page: int, page_size: int):
+    """Products matching every word of `q` as a prefix, best first, one page at a time."""
+    return search_medications(get_session(), q, page, page_size)

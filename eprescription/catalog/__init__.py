@@ -1,0 +1,1 @@
+"""The medicine catalog: BDPM import and medication search."""

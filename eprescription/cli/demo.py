@@ -1,0 +1,43 @@
+"""`flask demo seed`: demo accounts of every role and the bundled demo catalog."""
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from eprescription.cli.users import Refused
+from eprescription.db import get_session
+from eprescription.domain.errors import DomainError
+from eprescription.services import demo
+
+
+@click.group("demo", help="A demo database to try the service.")
+def demo_group() -> None:
+    pass
+
+
+@demo_group.command("seed", help="Create demo accounts (printed) and load the demo catalog.")
+@with_appcontext
+def seed() -> None:
+    config = current_app.config
+    try:
+        result = demo.seed(
+            get_session(),
+            environment=config["ENVIRONMENT"],
+            country=config["COUNTRY"],
+            progress=click.echo,
+        )
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(result.catalog_summary)
+    click.echo("\nDemo logins (demo data only; never use these passwords for real):\n")
+    rows = [("role", "username", "password", "status")]
+    for login in result.logins:
+        rows.append(
+            (login.role.value, login.username, login.password, "new" if login.created else "kept")
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  "
+            + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

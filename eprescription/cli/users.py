@@ -1,0 +1,96 @@
+"""`flask users …`: create accounts of any role, and pharmacies."""
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from eprescription.db import get_session
+from eprescription.domain.errors import DomainError
+from eprescription.models import Role
+from eprescription.services import accounts
+
+
+class Refused(click.ClickException):
+    """A domain refusal printed with every field's reason; exit code 1."""
+
+    def __init__(self, error: DomainError):
+        lines = [error.detail]
+        for field, messages in error.errors.items():
+            for message in [messages] if isinstance(messages, str) else messages:
+                lines.append(f"  {field}: {message}")
+        super().__init__("\n".join(lines))
+
+
+@click.group("users", help="Accounts and pharmacies.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create", help="Create an account (and its person, prescriber or pharmacist).")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--username", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (hidden, twice) when not given.",
+)
+@click.option("--nir", "national_id", help="National identifier (NIR; isikukood in Estonia).")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--birth-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD")
+@click.option("--rpps", help="RPPS number (prescribers).")
+@click.option("--specialty", default="", help="Specialty (prescribers).")
+@click.option("--finess", help="FINESS number of the pharmacy (pharmacists).")
+@with_appcontext
+def create(
+    role,
+    username,
+    password,
+    national_id,
+    given_name,
+    family_name,
+    birth_date,
+    rpps,
+    specialty,
+    finess,
+) -> None:
+    has_person = any((national_id, given_name, family_name, birth_date))
+    person = (
+        accounts.PersonDetails(
+            national_id, given_name, family_name, birth_date.date() if birth_date else None
+        )
+        if has_person
+        else None
+    )
+    try:
+        account = accounts.create_account(
+            get_session(),
+            username=username,
+            password=password,
+            role=role,
+            country=current_app.config["COUNTRY"],
+            person=person,
+            rpps=rpps,
+            specialty=specialty,
+            pharmacy_finess=finess,
+        )
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"Created the {account.role} account {account.username}.")
+
+
+@users_group.command("create-pharmacy", help="Create a pharmacy identified by its FINESS number.")
+@click.option("--finess", required=True)
+@click.option("--name", required=True)
+@click.option("--address", default="")
+@with_appcontext
+def create_pharmacy(finess, name, address) -> None:
+    try:
+        pharmacy = accounts.create_pharmacy(
+            get_session(), finess=finess, name=name, address=address
+        )
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"Created the pharmacy {pharmacy.name} (FINESS {pharmacy.finess}).")

@@ -1,0 +1,119 @@
+"""Query arguments and response body of GET /api/v1/medications."""
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from eprescription.catalog.search import PAGE_SIZE_MAX, QUERY_MAX_LENGTH
+from eprescription.catalog.text import words
+
+GENERIC_TYPES = {0: "princeps", 1: "generic", 2: "complementary", 4: "substitutable"}
+
+
+def _has_a_word(q: str) -> None:
+    if not words(q):
+        raise ValidationError("Type at least one letter or digit to search.")
+
+
+class MedicationSearchArgsSchema(Schema):
+    q = fields.String(
+        required=True,
+        validate=[validate.Length(max=QUERY_MAX_LENGTH), _has_a_word],
+        metadata={
+            "description": "Brand name, active substance (DCI), CIS, CIP13 or CIP7; "
+            "every word is a prefix, accents and case are ignored.",
+            "example": "doliprane 1000",
+        },
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=PAGE_SIZE_MAX))
+
+
+class SubstanceSchema(Schema):
+    code = fields.String(attribute="substance_code", required=True)
+    name = fields.String(attribute="substance_name", required=True)
+    strength = fields.String(required=True, metadata={"example": "1000 mg"})
+    per = fields.String(
+        attribute="reference_quantity", required=True, metadata={"example": "un comprimé"}
+    )
+    nature = fields.String(
+        required=True,
+        metadata={
+            "enum": ["SA", "FT"],
+            "description": "SA: active substance; FT: therapeutic fraction, the same substance "
+            "expressed as its active part (paired by element and link number).",
+        },
+    )
+    link_number = fields.Integer(allow_none=True)
+
+
+class PresentationSchema(Schema):
+    cip13 = fields.String(required=True)
+    cip7 = fields.String(required=True)
+    label = fields.String(required=True)
+    marketing_status = fields.String(required=True)
+    reimbursement_rate = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Social security reimbursement rate in percent; null if not reimbursed."
+        },
+    )
+    price_cents = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Public price in euro cents, before dispensing fees; null if unpriced.",
+            "example": 258,
+        },
+    )
+
+
+class GenericGroupSchema(Schema):
+    id = fields.Integer(attribute="group_id", required=True)
+    label = fields.String(attribute="group.label", required=True)
+    type = fields.Method(
+        "_type",
+        required=True,
+        metadata={
+            "type": "string",
+            "enum": list(GENERIC_TYPES.values()),
+            "description": "This product's place in the group.",
+        },
+    )
+
+    def _type(self, membership) -> str:
+        return GENERIC_TYPES.get(membership.generic_type, str(membership.generic_type))
+
+
+class MedicationSchema(Schema):
+    cis = fields.String(required=True)
+    name = fields.String(required=True)
+    form = fields.String(required=True)
+    routes = fields.Method(
+        "_routes", required=True, metadata={"type": "array", "items": {"type": "string"}}
+    )
+    prescribable = fields.Boolean(
+        attribute="is_prescribable",
+        required=True,
+        metadata={"description": "Authorised and still listed: a new prescription may name it."},
+    )
+    authorisation_status = fields.String(required=True)
+    marketing_status = fields.String(required=True)
+    substances = fields.List(
+        fields.Nested(SubstanceSchema), attribute="compositions", required=True
+    )
+    presentations = fields.List(
+        fields.Nested(PresentationSchema),
+        required=True,
+        metadata={"description": "Packs still listed in the BDPM."},
+    )
+    generic_groups = fields.List(
+        fields.Nested(GenericGroupSchema), attribute="generic_memberships", required=True
+    )
+
+    def _routes(self, product) -> list[str]:
+        return [route for route in product.routes.split(";") if route]
+
+
+class MedicationPageSchema(Schema):
+    items = fields.List(fields.Nested(MedicationSchema), required=True)
+    total = fields.Integer(required=True, metadata={"description": "Matches on every page."})
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)

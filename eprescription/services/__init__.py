@@ -1,0 +1,1 @@
+"""The use cases of the service: each is one transaction and the only place that commits."""

@@ -1,0 +1,396 @@
+"""People and accounts: creating them, checking passwords, and API bearer tokens."""
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from eprescription.domain import identifiers
+from eprescription.domain.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    AuthenticationRequired,
+    InvalidIdentifier,
+    ValidationFailed,
+)
+from eprescription.models import Account, ApiToken, Person, Pharmacist, Pharmacy, Prescriber, Role
+from eprescription.models.base import utcnow
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 1024  # hashing megabytes of "password" would be a cheap denial of service
+NAME_MAX_LENGTH = 128
+WRONG_CREDENTIALS = "Wrong username or password."
+ROLES_WITH_A_PERSON = (Role.PRESCRIBER, Role.PHARMACIST, Role.PATIENT)
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile); raising them later
+# makes authenticate() rehash each password at its next successful login.
+password_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    national_id: str | None
+    given_name: str | None
+    family_name: str | None
+    birth_date: date | None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a page or the API shows about the logged-in account."""
+
+    username: str
+    role: Role
+    name: str
+    rpps: str | None = None
+    specialty: str | None = None
+    pharmacy_name: str | None = None
+    pharmacy_finess: str | None = None
+
+
+class _Problems:
+    """Field → messages, collected so that one refusal reports every problem at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def identifier(self, field: str, validate, value: str | None) -> str | None:
+        try:
+            return validate(value)
+        except InvalidIdentifier as error:
+            self.add(field, error.detail)
+            return None
+
+    def raise_if_any(self, kind: type[ValidationFailed] | type[AlreadyExists], detail: str):
+        if self.errors:
+            fields = ", ".join(sorted(self.errors))
+            raise kind(f"{detail}: {fields}", errors=self.errors)
+
+
+def normalise_username(username: str) -> str:
+    """Usernames are compared without case or surrounding spaces."""
+    return (username or "").strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)
+
+
+def create_person(
+    session: Session, *, country: str, details: PersonDetails, is_demo: bool = False
+) -> Person:
+    """Record a person (a patient who has no account yet, for instance)."""
+    problems = _Problems()
+    person = _person(session, problems, country, details, is_demo)
+    problems.raise_if_any(ValidationFailed, "Some fields are not valid")
+    if person.id is not None:
+        raise AlreadyExists(
+            "A person with this national identifier exists already.",
+            errors={"national_id": ["already recorded"]},
+        )
+    session.commit()
+    return person
+
+
+def create_pharmacy(
+    session: Session, *, finess: str, name: str, address: str = "", is_demo: bool = False
+) -> Pharmacy:
+    """Record a pharmacy identified by its FINESS number."""
+    pharmacy = add_pharmacy(session, finess=finess, name=name, address=address, is_demo=is_demo)
+    session.commit()
+    return pharmacy
+
+
+def add_pharmacy(
+    session: Session, *, finess: str, name: str, address: str = "", is_demo: bool = False
+) -> Pharmacy:
+    """Validate and add a pharmacy without committing (for use cases that commit once)."""
+    problems = _Problems()
+    compact = problems.identifier("finess", identifiers.validate_finess, finess)
+    name = (name or "").strip()
+    if not name:
+        problems.add("name", "the pharmacy's name is missing")
+    elif len(name) > 256:
+        problems.add("name", "at most 256 characters")
+    if len(address or "") > 512:
+        problems.add("address", "at most 512 characters")
+    problems.raise_if_any(ValidationFailed, "Some fields are not valid")
+    if session.scalar(select(Pharmacy.id).where(Pharmacy.finess == compact)) is not None:
+        raise AlreadyExists(
+            f"A pharmacy with FINESS {compact} exists already.",
+            errors={"finess": ["already recorded"]},
+        )
+    pharmacy = Pharmacy(finess=compact, name=name, address=(address or "").strip(), is_demo=is_demo)
+    session.add(pharmacy)
+    session.flush()
+    return pharmacy
+
+
+def create_account(session: Session, **fields) -> Account:
+    """Create an account with its role's records; see add_account for the fields."""
+    account = add_account(session, **fields)
+    session.commit()
+    return account
+
+
+def add_account(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    country: str = identifiers.FRANCE,
+    person: PersonDetails | None = None,
+    rpps: str | None = None,
+    specialty: str = "",
+    pharmacy_finess: str | None = None,
+    is_demo: bool = False,
+) -> Account:
+    """Validate every field, then add an account without committing.
+
+    Prescribers need an RPPS number, pharmacists the FINESS of an existing pharmacy;
+    every role but admin needs a person. A person already recorded under the same
+    national identifier (a doctor who is also a patient) is reused if the details agree.
+    """
+    problems = _Problems()
+    username = normalise_username(username)
+    if not USERNAME_PATTERN.fullmatch(username):
+        problems.add("username", "3 to 64 characters: letters, digits, and . _ @ -")
+    if not PASSWORD_MIN_LENGTH <= len(password or "") <= PASSWORD_MAX_LENGTH:
+        problems.add("password", f"at least {PASSWORD_MIN_LENGTH} characters")
+    try:
+        role = Role(role)
+    except ValueError:
+        problems.add("role", f"one of {', '.join(Role)}")
+        role = None
+    person_record = None
+    if person is not None or role in ROLES_WITH_A_PERSON:
+        details = person or PersonDetails(None, None, None, None)
+        person_record = _person(session, problems, country, details, is_demo)
+    if role is Role.PRESCRIBER:
+        rpps = problems.identifier("rpps", identifiers.validate_rpps, rpps)
+        if len(specialty or "") > NAME_MAX_LENGTH:
+            problems.add("specialty", f"at most {NAME_MAX_LENGTH} characters")
+    pharmacy = None
+    if role is Role.PHARMACIST:
+        finess = problems.identifier(
+            "pharmacy_finess", identifiers.validate_finess, pharmacy_finess
+        )
+        if finess:
+            pharmacy = session.scalar(select(Pharmacy).where(Pharmacy.finess == finess))
+            if pharmacy is None:
+                problems.add("pharmacy_finess", f"no pharmacy has the FINESS number {finess}")
+    problems.raise_if_any(ValidationFailed, "Some fields are not valid")
+
+    duplicates = _Problems()
+    if session.scalar(select(Account.id).where(Account.username == username)) is not None:
+        duplicates.add("username", "this username is taken")
+    if (
+        person_record is not None
+        and person_record.id is not None
+        and session.scalar(
+            select(Account.id).where(Account.person_id == person_record.id, Account.role == role)
+        )
+        is not None
+    ):
+        duplicates.add("national_id", f"this person has a {role} account already")
+    if rpps and session.scalar(select(Prescriber.id).where(Prescriber.rpps == rpps)) is not None:
+        duplicates.add("rpps", "another prescriber has this RPPS number")
+    duplicates.raise_if_any(AlreadyExists, "These exist already")
+
+    account = Account(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        person=person_record,
+        is_demo=is_demo,
+    )
+    session.add(account)
+    if role is Role.PRESCRIBER:
+        session.add(
+            Prescriber(person=person_record, rpps=rpps, specialty=(specialty or "").strip())
+        )
+    elif role is Role.PHARMACIST:
+        session.add(Pharmacist(person=person_record, pharmacy=pharmacy))
+    session.flush()
+    return account
+
+
+def _person(
+    session: Session, problems: _Problems, country: str, details: PersonDetails, is_demo: bool
+) -> Person | None:
+    """The person these details name: the recorded one if any, else a new one (not added yet)."""
+    national_id = problems.identifier(
+        "national_id",
+        lambda value: identifiers.validate_national_id(value, country),
+        details.national_id,
+    )
+    names = {}
+    for field in ("given_name", "family_name"):
+        value = (getattr(details, field) or "").strip()
+        if not value:
+            problems.add(field, "this name is missing")
+        elif len(value) > NAME_MAX_LENGTH:
+            problems.add(field, f"at most {NAME_MAX_LENGTH} characters")
+        names[field] = value
+    birth_date = details.birth_date
+    if birth_date is None:
+        problems.add("birth_date", "the birth date is missing")
+    elif birth_date > date.today():
+        problems.add("birth_date", "the birth date is in the future")
+    elif national_id and not _agrees(national_id, country, birth_date):
+        problems.add("birth_date", "the birth date does not agree with the national identifier")
+    if problems.errors:
+        return None
+    existing = session.scalar(select(Person).where(Person.national_id == national_id))
+    if existing is None:
+        person = Person(
+            national_id=national_id,
+            country=country,
+            birth_date=birth_date,
+            is_demo=is_demo,
+            **names,
+        )
+        session.add(person)
+        return person
+    same_names = all(
+        getattr(existing, field).casefold() == value.casefold() for field, value in names.items()
+    )
+    if not same_names or existing.birth_date != birth_date:
+        problems.add("national_id", "recorded already for a person with another name or birth date")
+    return existing
+
+
+def _agrees(national_id: str, country: str, birth_date: date) -> bool:
+    if country == identifiers.ESTONIA:
+        return identifiers.isikukood_birth_date(national_id) == birth_date
+    return identifiers.nir_agrees_with_birth_date(national_id, birth_date)
+
+
+def authenticate(session: Session, username: str, password: str) -> Account:
+    """The active account with these credentials, or AuthenticationFailed."""
+    account = _check_credentials(session, username, password)
+    session.commit()
+    return account
+
+
+def _check_credentials(session: Session, username: str, password: str) -> Account:
+    """Verify the password, rehash it if the parameters changed, note the login; no commit.
+
+    An unknown username costs one hash verification too, so that timing does not
+    tell which usernames exist.
+    """
+    account = session.scalar(
+        select(Account).where(Account.username == normalise_username(username))
+    )
+    password = password or ""
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
+    try:
+        password_hasher.verify(account.password_hash if account else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError) as error:
+        raise AuthenticationFailed(WRONG_CREDENTIALS) from error
+    if account is None:
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
+    if not account.is_active:
+        raise AuthenticationFailed("This account is disabled; ask an administrator.")
+    if password_hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    account.last_login_at = utcnow()
+    return account
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def issue_token(session: Session, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:
+    """A new bearer token for `account`; only its SHA-256 hash is stored."""
+    token = _add_token(session, account, lifetime_seconds)
+    session.commit()
+    return token
+
+
+def token_for_credentials(
+    session: Session, username: str, password: str, lifetime_seconds: int
+) -> tuple[str, datetime]:
+    """Log in with a username and password and get a bearer token, in one transaction."""
+    account = _check_credentials(session, username, password)
+    token = _add_token(session, account, lifetime_seconds)
+    session.commit()
+    return token
+
+
+def _add_token(session: Session, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(seconds=lifetime_seconds)
+    session.add(
+        ApiToken(account_id=account.id, token_hash=_token_hash(token), expires_at=expires_at)
+    )
+    return token, expires_at
+
+
+def _token_hash(token: str) -> str:
+    # A plain hash is enough: the token has 256 random bits, unlike a password.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def account_for_token(session: Session, token: str) -> Account:
+    """The active account a bearer token belongs to, or AuthenticationRequired."""
+    account = session.scalar(
+        select(Account)
+        .join(ApiToken, ApiToken.account_id == Account.id)
+        .where(
+            ApiToken.token_hash == _token_hash(token),
+            ApiToken.expires_at > utcnow(),
+            Account.is_active.is_(True),
+        )
+    )
+    if account is None:
+        raise AuthenticationRequired("token expired or invalid")
+    return account
+
+
+def active_account(session: Session, account_id: int) -> Account | None:
+    """The account behind a session cookie, or None if it is gone or disabled."""
+    account = session.get(Account, account_id)
+    return account if account is not None and account.is_active else None
+
+
+def profile(session: Session, account: Account) -> Profile:
+    """Name, role and, for professionals, their number and pharmacy."""
+    person = account.person
+    profile_fields = {
+        "username": account.username,
+        "role": account.role,
+        "name": person.full_name if person else account.username,
+    }
+    if person is not None and account.role is Role.PRESCRIBER:
+        prescriber = session.scalar(select(Prescriber).where(Prescriber.person_id == person.id))
+        profile_fields.update(rpps=prescriber.rpps, specialty=prescriber.specialty)
+    if person is not None and account.role is Role.PHARMACIST:
+        pharmacist = session.scalar(select(Pharmacist).where(Pharmacist.person_id == person.id))
+        profile_fields.update(
+            pharmacy_name=pharmacist.pharmacy.name, pharmacy_finess=pharmacist.pharmacy.finess
+        )
+    return Profile(**profile_fields)
+
+
+def has_non_demo_people(session: Session) -> bool:
+    """Whether real accounts, persons or pharmacies are recorded."""
+    return any(
+        session.scalar(select(func.count()).select_from(model).where(model.is_demo.is_(False)))
+        for model in (Account, Person, Pharmacy)
+    )

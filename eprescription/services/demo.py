@@ -1,0 +1,138 @@
+"""The demo: a prescriber, a pharmacist in a pharmacy, a patient and an admin, and a catalog."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from eprescription.catalog import importer
+from eprescription.domain.errors import Conflict, PermissionDenied
+from eprescription.domain.identifiers import ESTONIA
+from eprescription.models import Account, Pharmacy, Role
+from eprescription.services import accounts
+from eprescription.services.accounts import PersonDetails
+
+DEMO_BDPM_DIR = Path(importer.__file__).resolve().parent / "demo_bdpm"
+PRODUCTION = "production"
+DEMO_PHARMACY = {
+    "finess": "750001232",
+    "name": "Pharmacie de la Gare (demo)",
+    "address": "1 place de la Gare, 75010 Paris",
+}
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    role: Role
+    username: str
+    password: str  # fixed and published on purpose: the demo refuses to run in production
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: date | None = None
+    national_ids: dict[str, str] | None = None  # per country; each agrees with the birth date
+    rpps: str | None = None
+    specialty: str = ""
+
+
+DEMO_USERS = (
+    DemoUser(
+        Role.PRESCRIBER,
+        "demo-prescriber",
+        "demo-prescriber-2026",
+        "Claire",
+        "Martin",
+        date(1972, 11, 5),
+        {"FR": "172116912304521", "EE": "47211050122"},
+        rpps="10001234565",
+        specialty="General practice",
+    ),
+    DemoUser(
+        Role.PHARMACIST,
+        "demo-pharmacist",
+        "demo-pharmacist-2026",
+        "Julien",
+        "Bernard",
+        date(1990, 6, 18),
+        {"FR": "190063306320126", "EE": "39006180123"},
+    ),
+    DemoUser(
+        Role.PATIENT,
+        "demo-patient",
+        "demo-patient-2026",
+        "Camille",
+        "Dubois",
+        date(1985, 3, 12),
+        {"FR": "285037505612306", "EE": "48503120124"},
+    ),
+    DemoUser(Role.ADMIN, "demo-admin", "demo-admin-2026"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: Role
+    username: str
+    password: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    logins: list[DemoLogin]
+    catalog_summary: str
+
+
+def seed(
+    session: Session,
+    *,
+    environment: str,
+    country: str,
+    catalog_dir: Path = DEMO_BDPM_DIR,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Create the demo accounts that are missing, then load the demo catalog.
+
+    Refused in production and on a database that holds real people, so that demo
+    passwords can never open real data. Demo accounts already there are kept.
+    """
+    if environment == PRODUCTION:
+        raise PermissionDenied("The demo cannot be seeded in production (EPRESCRIPTION_ENV).")
+    if accounts.has_non_demo_people(session):
+        raise Conflict(
+            "This database holds real (non-demo) accounts, persons or pharmacies; "
+            "the demo is only seeded into an empty or demo database."
+        )
+    logins = [_ensure(session, user, country) for user in DEMO_USERS]
+    session.commit()
+    report = importer.import_bdpm(session, catalog_dir, progress)
+    return DemoResult(logins=logins, catalog_summary=report.summary())
+
+
+def _ensure(session: Session, user: DemoUser, country: str) -> DemoLogin:
+    if session.scalar(select(Account.id).where(Account.username == user.username)) is not None:
+        return DemoLogin(user.role, user.username, user.password, created=False)
+    pharmacy_finess = None
+    if user.role is Role.PHARMACIST:
+        pharmacy_finess = DEMO_PHARMACY["finess"]
+        if session.scalar(select(Pharmacy.id).where(Pharmacy.finess == pharmacy_finess)) is None:
+            accounts.add_pharmacy(session, **DEMO_PHARMACY, is_demo=True)
+    person = None
+    if user.national_ids:
+        national_id = user.national_ids[ESTONIA if country == ESTONIA else "FR"]
+        person = PersonDetails(national_id, user.given_name, user.family_name, user.birth_date)
+    accounts.add_account(
+        session,
+        username=user.username,
+        password=user.password,
+        role=user.role,
+        country=country,
+        person=person,
+        rpps=user.rpps,
+        specialty=user.specialty,
+        pharmacy_finess=pharmacy_finess,
+        is_demo=True,
+    )
+    return DemoLogin(user.role, user.username, user.password, created=True)

@@ -1,0 +1,103 @@
+"""Login and logout with a CSRF-protected form; the session cookie holds the account id."""
+
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from eprescription.db import get_session
+from eprescription.domain.errors import AuthenticationFailed, PermissionDenied
+from eprescription.models import Account, Role
+from eprescription.services import accounts
+
+bp = Blueprint("auth", __name__)
+
+LANDING_PAGES = {
+    Role.PRESCRIBER: "home.prescriber",
+    Role.PHARMACIST: "home.pharmacy",
+    Role.PATIENT: "home.patient",
+    Role.ADMIN: "home.admin",
+}
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=accounts.PASSWORD_MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+
+
+def current_account() -> Account | None:
+    """The logged-in account of this request, or None (the session's identity map makes
+    repeated calls cheap; `g` would outlive the request when an app context is shared)."""
+    account_id = session.get("account_id")
+    return accounts.active_account(get_session(), account_id) if account_id is not None else None
+
+
+def landing_url(account: Account) -> str:
+    return url_for(LANDING_PAGES[account.role])
+
+
+def login_required(*roles: Role) -> Callable:
+    """Send visitors to the login page; refuse accounts without one of `roles` (any if none)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            account = current_account()
+            if account is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if roles and account.role not in roles:
+                raise PermissionDenied(f"This page is for the role {' or '.join(roles)}.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site, so that the login page cannot redirect elsewhere."""
+    if not target or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm(next=request.args.get("next", ""))
+    error = None
+    if form.validate_on_submit():
+        try:
+            account = accounts.authenticate(get_session(), form.username.data, form.password.data)
+        except AuthenticationFailed as failure:
+            error = failure.detail
+        else:
+            # A fresh session on login: nothing set before (a planted cookie) survives.
+            session.clear()
+            session["account_id"] = account.id
+            return redirect(_safe_next(form.next.data) or landing_url(account))
+    elif form.is_submitted():
+        error = "Enter your username and your password."
+    return render_template("login.html", form=form, error=error)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    flash("You have logged out.", "success")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,107 @@
+"""Bearer tokens for API clients: issued for a password, stored hashed, expiring."""
+
+import hashlib
+
+from sqlalchemy import select
+
+from eprescription.models import ApiToken, Role
+from eprescription.services import accounts
+from tests.integration.people import PASSWORD, add_account
+
+PROBLEM = "application/problem+json"
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_token_is_issued_for_the_right_password(client, db_session, app):
+    add_account(db_session, Role.PRESCRIBER)
+
+    response = client.post(
+        "/api/v1/auth/token", json={"username": "dr.martin", "password": PASSWORD}
+    )
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == app.config["TOKEN_LIFETIME_SECONDS"]
+    assert len(body["access_token"]) >= 43
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_token_identifies_the_caller(client, db_session):
+    add_account(db_session, Role.PHARMACIST)
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "ph.bernard", "password": PASSWORD}
+    ).get_json()
+
+    response = client.get("/api/v1/auth/me", headers=bearer(token["access_token"]))
+
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "username": "ph.bernard",
+        "role": "pharmacist",
+        "name": "Julien Bernard",
+        "rpps": None,
+        "specialty": None,
+        "pharmacy_name": "Pharmacie des Quais",
+        "pharmacy_finess": "330004565",
+    }
+
+
+def test_bad_credentials_are_a_401_problem(client, db_session):
+    add_account(db_session, Role.PATIENT)
+
+    response = client.post(
+        "/api/v1/auth/token", json={"username": "camille", "password": "not-the-password"}
+    )
+
+    assert response.status_code == 401
+    assert response.mimetype == PROBLEM
+    assert response.get_json()["code"] == "authentication_failed"
+
+
+def test_only_the_tokens_hash_is_stored(client, db_session):
+    add_account(db_session, Role.PATIENT)
+
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "camille", "password": PASSWORD}
+    ).get_json()["access_token"]
+
+    stored = db_session.scalars(select(ApiToken)).one()
+    assert token not in (stored.token_hash, str(stored.id))
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_an_expired_token_is_refused(client, db_session):
+    account = add_account(db_session, Role.PATIENT)
+    token, _ = accounts.issue_token(db_session, account, lifetime_seconds=-1)
+
+    response = client.get("/api/v1/auth/me", headers=bearer(token))
+
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "authentication_required"
+    assert response.get_json()["detail"] == "token expired or invalid"
+
+
+def test_an_unknown_token_or_scheme_is_refused(client, db_session):
+    assert client.get("/api/v1/auth/me", headers=bearer("made-up")).status_code == 401
+    assert client.get("/api/v1/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_a_disabled_accounts_token_stops_working(client, db_session):
+    account = add_account(db_session, Role.PATIENT)
+    token, _ = accounts.issue_token(db_session, account, lifetime_seconds=60)
+    account.is_active = False
+    db_session.commit()
+
+    assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
+
+
+def test_the_token_endpoint_is_in_the_openapi_document(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+
+    assert "post" in paths["/api/v1/auth/token"]
+    assert "get" in paths["/api/v1/auth/me"]

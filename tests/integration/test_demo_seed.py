@@ -1,0 +1,108 @@
+"""`flask demo seed`: demo accounts of every role and the demo catalog, never over real data."""
+
+import pytest
+from sqlalchemy import func, select
+
+from eprescription import migrate
+from eprescription.db import get_session
+from eprescription.models import Account, Product, Role
+from eprescription.services import accounts
+from tests.conftest import make_test_app
+
+LOGINS = {
+    "demo-prescriber": "demo-prescriber-2026",
+    "demo-pharmacist": "demo-pharmacist-2026",
+    "demo-patient": "demo-patient-2026",
+    "demo-admin": "demo-admin-2026",
+}
+
+
+@pytest.fixture
+def make_app(fresh_database_url):
+    """Apps on a freshly migrated database of their own (the demo catalog stays out of the
+    shared one)."""
+    migrate.upgrade(fresh_database_url)
+    apps = []
+
+    def make(**overrides):
+        apps.append(make_test_app(fresh_database_url, **overrides))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.extensions["db_engine"].dispose()
+
+
+def count(app, model, *where) -> int:
+    with app.app_context():
+        return get_session().scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_the_demo_creates_an_account_of_each_role_and_prints_the_logins(make_app):
+    app = make_app()
+
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+
+    assert result.exit_code == 0, result.output
+    for username, password in LOGINS.items():
+        assert username in result.output and password in result.output
+    with app.app_context():
+        session = get_session()
+        roles = {
+            accounts.authenticate(session, username, password).role
+            for username, password in LOGINS.items()
+        }
+        assert roles == set(Role)
+        pharmacist = accounts.authenticate(session, "demo-pharmacist", "demo-pharmacist-2026")
+        assert accounts.profile(session, pharmacist).pharmacy_name
+    assert count(app, Account, Account.is_demo.is_(False)) == 0
+    assert count(app, Product) > 0
+
+
+def test_seeding_twice_keeps_the_accounts_and_prints_the_logins_again(make_app):
+    app = make_app()
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo", "seed"])
+
+    again = runner.invoke(args=["demo", "seed"])
+
+    assert again.exit_code == 0, again.output
+    assert "demo-patient-2026" in again.output and "kept" in again.output
+    assert count(app, Account) == len(LOGINS)
+
+
+def test_the_demo_refuses_a_database_with_real_accounts(make_app):
+    app = make_app()
+    with app.app_context():
+        accounts.create_account(
+            get_session(), username="root", password="correct-horse-battery", role=Role.ADMIN
+        )
+
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+
+    assert result.exit_code != 0
+    assert "non-demo" in result.output
+    assert count(app, Account) == 1
+    assert count(app, Product) == 0
+
+
+def test_the_demo_refuses_to_run_in_production(make_app):
+    app = make_app(ENVIRONMENT="production", SECRET_KEY="s" * 32)
+
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+
+    assert result.exit_code != 0
+    assert "production" in result.output
+    assert count(app, Account) == 0
+    assert count(app, Product) == 0
+
+
+def test_the_demo_works_for_estonia(make_app):
+    app = make_app(COUNTRY="EE")
+
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        patient = accounts.authenticate(get_session(), "demo-patient", "demo-patient-2026")
+        assert patient.person.country == "EE"
