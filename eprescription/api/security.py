@@ -4,7 +4,8 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import request, session
-from flask_wtf.csrf import CSRFError, validate_csrf
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from eprescription.db import get_session
 from eprescription.domain.errors import AuthenticationRequired, PermissionDenied
@@ -14,8 +15,18 @@ from eprescription.services import accounts
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+CALLER_KEY = "eprescription.caller"
+
+
 def current_account() -> Account | None:
-    """The account behind this request, or None."""
+    """The account behind this request, or None; resolved once per request."""
+    # Kept in the WSGI environ, which lives exactly as long as the request (g may outlive it).
+    if CALLER_KEY not in request.environ:
+        request.environ[CALLER_KEY] = _resolve_account()
+    return request.environ[CALLER_KEY]
+
+
+def _resolve_account() -> Account | None:
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -28,7 +39,7 @@ def current_account() -> Account | None:
     if request.method not in SAFE_METHODS:
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))
-        except CSRFError as error:
+        except ValidationError as error:  # what validate_csrf raises (CSRFError is protect()'s)
             raise PermissionDenied("A valid X-CSRFToken header is required.") from error
     return accounts.active_account(get_session(), account_id)
 

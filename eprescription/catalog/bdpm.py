@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import BigInteger, Integer, SmallInteger, String
+
 from eprescription.domain.errors import CatalogFileRefused
+from eprescription.models import (
+    CompositionLine,
+    GenericGroup,
+    GenericGroupMember,
+    PrescribingCondition,
+    Presentation,
+    Product,
+)
 
 PRODUCTS = "CIS_bdpm.txt"
 PRESENTATIONS = "CIS_CIP_bdpm.txt"
@@ -27,6 +37,8 @@ CIP13 = re.compile(r"\d{13}")
 PRICE = re.compile(r"(\d{1,3}(?:[,. \u00a0]\d{3})*|\d+),(\d{2})")
 RATE = re.compile(r"(\d{1,3})\s*%")
 GENERIC_TYPES = frozenset({0, 1, 2, 4})
+# The largest value of each integer column type on PostgreSQL (SQLite stores 64 bits).
+INTEGER_MAXIMUMS = ((SmallInteger, 2**15 - 1), (BigInteger, 2**63 - 1), (Integer, 2**31 - 1))
 
 
 class MalformedLine(ValueError):
@@ -240,40 +252,77 @@ def cis_code(text: str) -> str:
 
 @dataclass(frozen=True)
 class FileSpec:
-    """How to read one file: its columns (the last ones may be missing if optional)."""
+    """How to read one file: its columns (the last ones may be missing if optional), and the
+    tables its rows go to, whose columns of the same name bound each field."""
 
     columns: int
     required_columns: int
     parse: Callable[[list[str]], dict]
+    tables: tuple[type, ...]
 
 
 SPECS = {
-    PRODUCTS: FileSpec(12, 12, product_row),
+    PRODUCTS: FileSpec(12, 12, product_row, (Product,)),
     # The reimbursement indications, last, are often cut off with their tab.
-    PRESENTATIONS: FileSpec(13, 12, presentation_row),
-    COMPOSITIONS: FileSpec(8, 8, composition_row),
-    GENERIC_GROUPS: FileSpec(5, 5, generic_member_row),
-    CONDITIONS: FileSpec(2, 2, condition_row),
+    PRESENTATIONS: FileSpec(13, 12, presentation_row, (Presentation,)),
+    COMPOSITIONS: FileSpec(8, 8, composition_row, (CompositionLine,)),
+    # The group's label goes to GenericGroup, the rest of the line to GenericGroupMember.
+    GENERIC_GROUPS: FileSpec(5, 5, generic_member_row, (GenericGroupMember, GenericGroup)),
+    CONDITIONS: FileSpec(2, 2, condition_row, (PrescribingCondition,)),
 }
 
 
-def parse_fields(fields: list[str], spec: FileSpec) -> dict:
+def field_limits(spec: FileSpec) -> dict[str, int]:
+    """The most each field of a row may hold, from its column in the model: characters for a
+    String(n), the largest value for an integer. A field with no such column has no limit.
+
+    PostgreSQL refuses a longer value (and with it the whole import) where SQLite would store
+    it silently: checking here makes it one skipped line on both.
+    """
+    limits: dict[str, int] = {}
+    for model in reversed(spec.tables):  # the first table that has the column wins
+        for column in model.__table__.columns:
+            if isinstance(column.type, String) and column.type.length:
+                limits[column.key] = column.type.length
+            for kind, maximum in INTEGER_MAXIMUMS:
+                if isinstance(column.type, kind):
+                    limits[column.key] = maximum
+                    break
+    return limits
+
+
+def check_limits(row: dict, limits: dict[str, int]) -> dict:
+    """`row`, or MalformedLine naming the first field too long (or too large) for its column."""
+    for key, value in row.items():
+        limit = limits.get(key)
+        if limit is None or value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str) and len(value) > limit:
+            raise MalformedLine(f"field {key!r} is {len(value):,} characters, at most {limit:,}")
+        if isinstance(value, int) and value > limit:
+            raise MalformedLine(f"field {key!r} is {value:,}, at most {limit:,}")
+    return row
+
+
+def parse_fields(fields: list[str], spec: FileSpec, limits: dict[str, int] | None = None) -> dict:
     """One line's row; trailing empty fields (a trailing tab) are tolerated, other extras not."""
     extra = fields[spec.columns :]
     if any(value.strip() for value in extra) or len(fields) < spec.required_columns:
         plural = "s" if len(fields) > 1 else ""
         raise MalformedLine(f"{len(fields)} column{plural} instead of {spec.columns}")
-    return spec.parse(fields[: spec.columns])
+    row = spec.parse(fields[: spec.columns])
+    return check_limits(row, field_limits(spec) if limits is None else limits)
 
 
 def parse_file(name: str, data: bytes) -> BdpmFile:
     """Read one file's bytes; refuse it if most of its lines are not BDPM lines of that file."""
     spec = SPECS[name]
+    limits = field_limits(spec)
     text, encoding = decode(data, name)
     result = BdpmFile(name, encoding)
     for number, fields in split_lines(text):
         try:
-            result.rows.append((number, parse_fields(fields, spec)))
+            result.rows.append((number, parse_fields(fields, spec, limits)))
         except MalformedLine as error:
             result.skipped.append(SkippedLine(name, number, str(error)))
     if len(result.skipped) > len(result.rows):

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from eprescription.catalog import bdpm, search_index
 from eprescription.catalog.bdpm import Release, SkippedLine
+from eprescription.db import bulk_insert
 from eprescription.models import (
     CatalogImport,
     CompositionLine,
@@ -115,8 +116,7 @@ def _insert_or_update(session, model, key: str, rows: list[dict], existing) -> i
     """Bulk INSERT the rows whose key is new and bulk UPDATE the others; the number inserted."""
     new_rows = [row for row in rows if row[key] not in existing]
     old_rows = [row for row in rows if row[key] in existing]
-    if new_rows:
-        session.execute(insert(model), new_rows)
+    bulk_insert(session, model.__table__, new_rows)
     if old_rows:
         session.execute(update(model), old_rows)
     return len(new_rows)
@@ -148,8 +148,7 @@ def _replace_per_product(session, release: Release, report, say) -> None:
         say(f"Writing {table}")
         if model is GenericGroupMember:
             rows = [{k: v for k, v in row.items() if k != "label"} for row in rows]
-        if rows:
-            session.execute(insert(model), rows)
+        bulk_insert(session, model.__table__, rows)
         report.counts[table] = len(rows)
     # A group none of whose products is left has nothing to substitute.
     session.execute(

@@ -1,14 +1,15 @@
 """Medication search: every query word prefix-matches a term of the product; best matches first."""
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import TextClause, text
+from sqlalchemy.orm import Session
 
 from eprescription.catalog.search_index import CODE_KINDS, NAME, NAME_FIRST, SUBSTANCE
 from eprescription.catalog.text import words
 from eprescription.domain.errors import ValidationFailed
-from eprescription.models import GenericGroupMember, Presentation, Product, SearchTerm
 
 QUERY_MAX_LENGTH = 100
 PAGE_SIZE_MAX = 50
@@ -18,9 +19,9 @@ CODE_PREFIX_MIN_DIGITS = 6
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of products, in rank order, and how many products match in all."""
+    """One page of hits (products as search_index documents them), best first, and the total."""
 
-    items: list[Product]
+    items: list[dict]
     total: int
     page: int
     page_size: int
@@ -34,77 +35,89 @@ def search_medications(session: Session, q: str, page: int, page_size: int) -> S
             "Type at least one letter or digit to search.",
             errors={"q": ["Type at least one letter or digit."]},
         )
-    ranked = _ranked_matches(query_words)
-    # Rank and cut the page on the search terms alone; only the page's products are read.
-    page_ranks = (
-        select(ranked, func.count().over().label("total"))
-        .order_by(ranked.c.score, ranked.c.product_rank)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-        .subquery()
-    )
-    statement = (
-        select(Product, page_ranks.c.total)
-        .join(page_ranks, page_ranks.c.cis == Product.cis)
-        .order_by(page_ranks.c.score, page_ranks.c.product_rank)
-        .options(
-            selectinload(Product.presentations.and_(Presentation.removed_from_bdpm_at.is_(None))),
-            selectinload(Product.compositions),
-            selectinload(Product.generic_memberships).joinedload(GenericGroupMember.group),
+    # The longest word drives the scan, as it is usually the rarest ("chlorhydrate de").
+    driver = query_words.index(max(query_words, key=len))
+    codes = tuple(_may_be_a_code(word) for word in query_words)
+    params = {"first": query_words[0], "limit": page_size, "offset": (page - 1) * page_size}
+    for index, word in enumerate(query_words):
+        params[f"from_{index}"] = word
+        params[f"to_{index}"] = word[:-1] + chr(ord(word[-1]) + 1)  # after every extension
+    rows = session.execute(_page_statement(len(query_words), driver, codes), params).all()
+    if rows:
+        total = rows[0].total
+    elif page == 1:
+        total = 0
+    else:  # past the last page, the window count has no row to ride on
+        total = session.scalar(_count_statement(len(query_words), driver, codes), params)
+    return SearchPage([json.loads(row.document) for row in rows], total, page, page_size)
+
+
+def _may_be_a_code(word: str) -> bool:
+    return word.isdigit() and len(word) >= CODE_PREFIX_MIN_DIGITS
+
+
+# The statements are plain SQL, made once per query shape: building them with the
+# expression language cost more than running them. Both engines serve the term ranges
+# from the (term, …) index; PostgreSQL compares terms in the "C" collation.
+
+
+@lru_cache(maxsize=256)
+def _page_statement(word_count: int, driver: int, codes: tuple[bool, ...]) -> TextClause:
+    """Rank and cut the page on the search terms alone; then read only the page's documents."""
+    return text(f"""
+        WITH matches AS ({_matches_sql(word_count, driver, codes)}),
+        page AS (
+            SELECT cis, score, product_rank, COUNT(*) OVER () AS total
+            FROM matches ORDER BY score, product_rank LIMIT :limit OFFSET :offset
         )
+        SELECT documents.document, page.total
+        FROM page JOIN medication_search_documents AS documents ON documents.cis = page.cis
+        ORDER BY page.score, page.product_rank
+    """)
+
+
+@lru_cache(maxsize=256)
+def _count_statement(word_count: int, driver: int, codes: tuple[bool, ...]) -> TextClause:
+    return text(f"SELECT COUNT(*) FROM ({_matches_sql(word_count, driver, codes)}) AS matches")
+
+
+def _matches_sql(word_count: int, driver: int, codes: tuple[bool, ...]) -> str:
+    """(cis, product_rank, score) of the products having a term that starts with every word."""
+    others = "".join(
+        f"""
+            AND EXISTS (SELECT 1 FROM medication_search_terms AS other_{index}
+                        WHERE other_{index}.cis = terms.cis
+                        AND {_starts_with(f"other_{index}", index, codes[index])})"""
+        for index in range(word_count)
+        if index != driver
     )
-    rows = session.execute(statement).all()
-    # Past the last page, the window count has no row to ride on.
-    total = rows[0].total if rows else session.scalar(select(func.count()).select_from(ranked))
-    return SearchPage([row.Product for row in rows], total, page, page_size)
+    if driver == 0:
+        score = f"MIN({_score('terms')})"
+    else:  # scored on the first word, which is not the one scanned
+        score = f"""(SELECT MIN({_score("first_word")})
+                     FROM medication_search_terms AS first_word
+                     WHERE first_word.cis = terms.cis
+                     AND {_starts_with("first_word", 0, codes[0])})"""
+    return f"""
+        SELECT terms.cis, MIN(terms.product_rank) AS product_rank, {score} AS score
+        FROM medication_search_terms AS terms
+        WHERE {_starts_with("terms", driver, codes[driver])}{others}
+        GROUP BY terms.cis"""
 
 
-def _ranked_matches(query_words: list[str]) -> Subquery:
-    """(cis, score, product_rank) of the products matching every word; scored on the first word.
+def _starts_with(alias: str, index: int, may_be_a_code: bool) -> str:
+    """Terms from the word up to (not including) the word with its last letter raised."""
+    condition = f"{alias}.term >= :from_{index} AND {alias}.term < :to_{index}"
+    if not may_be_a_code:
+        condition += f" AND {alias}.kind NOT IN ({', '.join(repr(kind) for kind in CODE_KINDS)})"
+    return condition
 
-    The longest word drives the scan, as it is usually the rarest ("chlorhydrate de"): each
-    of its products is then checked for the other words through the (cis, term) index.
-    """
-    first = query_words[0]
-    driver = max(query_words, key=len)
-    terms = aliased(SearchTerm)
-    statement = select(terms.cis, func.min(terms.product_rank).label("product_rank")).where(
-        *_starts_with(terms, driver),
-        *(_has_term_starting_with(terms.cis, word) for word in query_words if word != driver),
+
+def _score(alias: str) -> str:
+    """0: the first word is the name's first word; 1: starts it; 2: another name word;
+    3: a substance; 4: a code."""
+    return (
+        f"CASE WHEN {alias}.kind = '{NAME_FIRST}' AND {alias}.term = :first THEN 0"
+        f" WHEN {alias}.kind = '{NAME_FIRST}' THEN 1 WHEN {alias}.kind = '{NAME}' THEN 2"
+        f" WHEN {alias}.kind = '{SUBSTANCE}' THEN 3 ELSE 4 END"
     )
-    if driver == first:
-        statement = statement.add_columns(func.min(_score(terms, first)).label("score"))
-    else:
-        of_first = aliased(SearchTerm)
-        statement = statement.add_columns(
-            select(func.min(_score(of_first, first)))
-            .where(of_first.cis == terms.cis, *_starts_with(of_first, first))
-            .scalar_subquery()
-            .label("score")
-        )
-    return statement.group_by(terms.cis).subquery()
-
-
-def _score(terms: type[SearchTerm], first: str) -> ColumnElement[int]:
-    """0: `first` is the first name word; 1: starts it; 2: another name word; 3: a substance."""
-    return case(
-        (and_(terms.kind == NAME_FIRST, terms.term == first), 0),
-        (terms.kind == NAME_FIRST, 1),
-        (terms.kind == NAME, 2),
-        (terms.kind == SUBSTANCE, 3),
-        else_=4,
-    )
-
-
-def _has_term_starting_with(cis: ColumnElement[str], word: str) -> ColumnElement[bool]:
-    other = aliased(SearchTerm)
-    return select(other.id).where(other.cis == cis, *_starts_with(other, word)).exists()
-
-
-def _starts_with(terms: type[SearchTerm], word: str) -> list[ColumnElement[bool]]:
-    """Terms that start with `word`, as a range the term indexes serve on every engine."""
-    after_every_extension = word[:-1] + chr(ord(word[-1]) + 1)
-    conditions = [terms.term >= word, terms.term < after_every_extension]
-    if not (word.isdigit() and len(word) >= CODE_PREFIX_MIN_DIGITS):
-        conditions.append(terms.kind.not_in(CODE_KINDS))
-    return conditions

@@ -1,10 +1,22 @@
-"""The search index: the normalised words and codes that lead a search to each product."""
+"""The search index: the words and codes that lead a search to each product, and its hit."""
 
-from sqlalchemy import delete, insert, select, text
+import json
+from collections import defaultdict
+
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from eprescription.catalog.text import normalise, words
-from eprescription.models import CompositionLine, Presentation, Product, SearchTerm
+from eprescription.db import bulk_insert
+from eprescription.models import (
+    CompositionLine,
+    GenericGroup,
+    GenericGroupMember,
+    Presentation,
+    Product,
+    SearchDocument,
+    SearchTerm,
+)
 
 MARKETED = "Commercialisée"
 SEARCHED_NATURES = ("SA", "FT")
@@ -21,11 +33,22 @@ NAME_FIRST, NAME, SUBSTANCE, CIS, CIP13, CIP7 = (
 )
 KINDS = (NAME_FIRST, NAME, SUBSTANCE, CIS, CIP13, CIP7)
 CODE_KINDS = (CIS, CIP13, CIP7)
+GENERIC_TYPES = {0: "princeps", 1: "generic", 2: "complementary", 4: "substitutable"}
+SUBSTANCE_FIELDS = ("code", "name", "strength", "per", "nature", "link_number")
+PRESENTATION_FIELDS = (
+    "cip13",
+    "cip7",
+    "label",
+    "marketing_status",
+    "reimbursement_rate",
+    "price_cents",
+)
 
 
 def rebuild(session: Session) -> int:
-    """Replace every search term from the catalog in `session` (the caller commits); the count."""
+    """Replace every search term and document from the catalog (the caller commits); the count."""
     session.execute(delete(SearchTerm))
+    session.execute(delete(SearchDocument))
     products = session.scalars(select(Product)).all()
     terms: dict[str, dict[str, str]] = {product.cis: {} for product in products}
     for product in products:
@@ -48,11 +71,81 @@ def rebuild(session: Session) -> int:
         for rank, product in enumerate(sorted(products, key=_catalog_order))
         for term, kind in terms[product.cis].items()
     ]
-    if rows:  # a Core executemany: the ORM's per-row bookkeeping would double the time
-        session.execute(insert(SearchTerm.__table__), rows)
+    bulk_insert(session, SearchTerm.__table__, rows)
+    bulk_insert(session, SearchDocument.__table__, _documents(session, products))
     # Fresh statistics, or the planners guess the term ranges and pick slow plans.
     session.execute(text(f"ANALYZE {SearchTerm.__tablename__}"))
     return len(rows)
+
+
+def _documents(session: Session, products: list[Product]) -> list[dict]:
+    """Each product as a search hit shows it, so that a search reads one row per hit."""
+    substances, presentations, groups = defaultdict(list), defaultdict(list), defaultdict(list)
+    lines = select(
+        CompositionLine.cis,
+        CompositionLine.substance_code,
+        CompositionLine.substance_name,
+        CompositionLine.strength,
+        CompositionLine.reference_quantity,
+        CompositionLine.nature,
+        CompositionLine.link_number,
+    ).order_by(CompositionLine.id)
+    for cis, *fields in session.execute(lines):
+        substances[cis].append(dict(zip(SUBSTANCE_FIELDS, fields, strict=True)))
+    packs = (
+        select(
+            Presentation.cis,
+            Presentation.cip13,
+            Presentation.cip7,
+            Presentation.label,
+            Presentation.marketing_status,
+            Presentation.reimbursement_rate,
+            Presentation.price_cents,
+        )
+        .where(Presentation.removed_from_bdpm_at.is_(None))
+        .order_by(Presentation.cip13)
+    )
+    for cis, *fields in session.execute(packs):
+        presentations[cis].append(dict(zip(PRESENTATION_FIELDS, fields, strict=True)))
+    memberships = (
+        select(
+            GenericGroupMember.cis,
+            GenericGroupMember.group_id,
+            GenericGroupMember.generic_type,
+            GenericGroup.label,
+        )
+        .join(GenericGroup)
+        .order_by(GenericGroupMember.group_id)
+    )
+    for cis, group_id, generic_type, label in session.execute(memberships):
+        groups[cis].append(
+            {
+                "id": group_id,
+                "label": label,
+                "type": GENERIC_TYPES.get(generic_type, str(generic_type)),
+            }
+        )
+    return [
+        {
+            "cis": product.cis,
+            "document": json.dumps(
+                {
+                    "cis": product.cis,
+                    "name": product.name,
+                    "form": product.form,
+                    "routes": [route for route in product.routes.split(";") if route],
+                    "prescribable": product.is_prescribable,
+                    "authorisation_status": product.authorisation_status,
+                    "marketing_status": product.marketing_status,
+                    "substances": substances[product.cis],
+                    "presentations": presentations[product.cis],
+                    "generic_groups": groups[product.cis],
+                },
+                ensure_ascii=False,
+            ),
+        }
+        for product in products
+    ]
 
 
 def _add(product_terms: dict[str, str], new_terms: list[str], kind: str) -> None:

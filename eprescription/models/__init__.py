@@ -9,6 +9,7 @@ from eprescription.models.catalog import (
     PrescribingCondition,
     Presentation,
     Product,
+    SearchDocument,
     SearchTerm,
 )
 from eprescription.models.people import (
@@ -37,5 +38,6 @@ __all__ = [
     "Presentation",
     "Product",
     "Role",
+    "SearchDocument",
     "SearchTerm",
 ]

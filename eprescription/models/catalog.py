@@ -149,6 +149,15 @@ class SearchTerm(Base):
     product_rank: Mapped[int] = mapped_column(Integer)
 
 
+class SearchDocument(Base):
+    """A product as a search hit shows it, as JSON: derived from the catalog at each import."""
+
+    __tablename__ = "medication_search_documents"
+
+    cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+
+
 class CatalogImport(Base):
     """One run of the BDPM import, kept for the operator."""
 

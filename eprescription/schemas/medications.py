@@ -3,9 +3,8 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from eprescription.catalog.search import PAGE_SIZE_MAX, QUERY_MAX_LENGTH
+from eprescription.catalog.search_index import GENERIC_TYPES
 from eprescription.catalog.text import words
-
-GENERIC_TYPES = {0: "princeps", 1: "generic", 2: "complementary", 4: "substitutable"}
 
 
 def _has_a_word(q: str) -> None:
@@ -28,12 +27,10 @@ class MedicationSearchArgsSchema(Schema):
 
 
 class SubstanceSchema(Schema):
-    code = fields.String(attribute="substance_code", required=True)
-    name = fields.String(attribute="substance_name", required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
     strength = fields.String(required=True, metadata={"example": "1000 mg"})
-    per = fields.String(
-        attribute="reference_quantity", required=True, metadata={"example": "un comprimé"}
-    )
+    per = fields.String(required=True, metadata={"example": "un comprimé"})
     nature = fields.String(
         required=True,
         metadata={
@@ -66,50 +63,35 @@ class PresentationSchema(Schema):
 
 
 class GenericGroupSchema(Schema):
-    id = fields.Integer(attribute="group_id", required=True)
-    label = fields.String(attribute="group.label", required=True)
-    type = fields.Method(
-        "_type",
+    id = fields.Integer(required=True)
+    label = fields.String(required=True)
+    type = fields.String(
         required=True,
         metadata={
-            "type": "string",
             "enum": list(GENERIC_TYPES.values()),
             "description": "This product's place in the group.",
         },
     )
-
-    def _type(self, membership) -> str:
-        return GENERIC_TYPES.get(membership.generic_type, str(membership.generic_type))
 
 
 class MedicationSchema(Schema):
     cis = fields.String(required=True)
     name = fields.String(required=True)
     form = fields.String(required=True)
-    routes = fields.Method(
-        "_routes", required=True, metadata={"type": "array", "items": {"type": "string"}}
-    )
+    routes = fields.List(fields.String(), required=True)
     prescribable = fields.Boolean(
-        attribute="is_prescribable",
         required=True,
         metadata={"description": "Authorised and still listed: a new prescription may name it."},
     )
     authorisation_status = fields.String(required=True)
     marketing_status = fields.String(required=True)
-    substances = fields.List(
-        fields.Nested(SubstanceSchema), attribute="compositions", required=True
-    )
+    substances = fields.List(fields.Nested(SubstanceSchema), required=True)
     presentations = fields.List(
         fields.Nested(PresentationSchema),
         required=True,
         metadata={"description": "Packs still listed in the BDPM."},
     )
-    generic_groups = fields.List(
-        fields.Nested(GenericGroupSchema), attribute="generic_memberships", required=True
-    )
-
-    def _routes(self, product) -> list[str]:
-        return [route for route in product.routes.split(";") if route]
+    generic_groups = fields.List(fields.Nested(GenericGroupSchema), required=True)
 
 
 class MedicationPageSchema(Schema):

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from eprescription.catalog import importer
 from eprescription.domain.errors import Conflict, PermissionDenied
 from eprescription.domain.identifiers import ESTONIA
-from eprescription.models import Account, Pharmacy, Role
+from eprescription.models import Account, Pharmacy, Product, Role
 from eprescription.services import accounts
 from eprescription.services.accounts import PersonDetails
 
@@ -93,10 +93,12 @@ def seed(
     catalog_dir: Path = DEMO_BDPM_DIR,
     progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Create the demo accounts that are missing, then load the demo catalog.
+    """Create the demo accounts that are missing, then load the demo catalog if none is loaded.
 
     Refused in production and on a database that holds real people, so that demo
-    passwords can never open real data. Demo accounts already there are kept.
+    passwords can never open real data. Demo accounts already there are kept, and so is
+    a catalog already loaded: the demo subset, imported as a release, would mark every
+    other product of a full BDPM as removed.
     """
     if environment == PRODUCTION:
         raise PermissionDenied("The demo cannot be seeded in production (EPRESCRIPTION_ENV).")
@@ -107,6 +109,9 @@ def seed(
         )
     logins = [_ensure(session, user, country) for user in DEMO_USERS]
     session.commit()
+    loaded = session.scalar(select(func.count()).select_from(Product))
+    if loaded:
+        return DemoResult(logins, f"A catalog of {loaded} products is already loaded: kept.")
     report = importer.import_bdpm(session, catalog_dir, progress)
     return DemoResult(logins=logins, catalog_summary=report.summary())
 

@@ -2,10 +2,13 @@
 
 import hashlib
 
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from eprescription.api import security
 from eprescription.models import ApiToken, Role
 from eprescription.services import accounts
+from tests.conftest import make_test_app
 from tests.integration.people import PASSWORD, add_account
 
 PROBLEM = "application/problem+json"
@@ -98,6 +101,34 @@ def test_a_disabled_accounts_token_stops_working(client, db_session):
     db_session.commit()
 
     assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
+
+
+def test_a_session_caller_must_send_the_csrf_token_on_unsafe_methods(database_url, db_session):
+    account = add_account(db_session, Role.PATIENT)
+    probe_app = make_test_app(database_url)
+
+    @probe_app.route("/api/v1/probe", methods=["GET", "POST"])
+    def probe():
+        caller = security.current_account()
+        return {"username": caller.username, "csrf_token": generate_csrf()}
+
+    client = probe_app.test_client()
+    with client.session_transaction() as session:
+        session["account_id"] = account.id
+    try:
+        csrf_token = client.get("/api/v1/probe").get_json()["csrf_token"]
+        missing = client.post("/api/v1/probe")
+        wrong = client.post("/api/v1/probe", headers={"X-CSRFToken": "forged"})
+        right = client.post("/api/v1/probe", headers={"X-CSRFToken": csrf_token})
+    finally:
+        probe_app.extensions["db_engine"].dispose()
+
+    for refused in (missing, wrong):
+        assert refused.status_code == 403
+        assert refused.mimetype == PROBLEM
+        assert refused.get_json()["detail"] == "A valid X-CSRFToken header is required."
+    assert right.status_code == 200
+    assert right.get_json()["username"] == account.username
 
 
 def test_the_token_endpoint_is_in_the_openapi_document(client):

@@ -23,7 +23,9 @@ from eprescription.models import (
 from tests.conftest import make_test_app
 
 DEMO_DIR = Path(bdpm.__file__).parent / "demo_bdpm"
-NOT_BDPM_DIR = Path(__file__).parents[1] / "unit" / "fixtures" / "bdpm" / "not_bdpm"
+FIXTURES = Path(__file__).parents[1] / "unit" / "fixtures" / "bdpm"
+NOT_BDPM_DIR = FIXTURES / "not_bdpm"
+OVER_LONG_DIR = FIXTURES / "over_long_fields"
 TABLE_OF_FILE = {
     bdpm.PRODUCTS: Product,
     bdpm.PRESENTATIONS: Presentation,
@@ -157,6 +159,37 @@ def test_a_refused_release_changes_nothing(session, tmp_path):
         import_bdpm(session, NOT_BDPM_DIR)
 
     assert table_counts(session) == before
+
+
+def test_a_field_too_long_for_its_column_skips_its_line_and_not_the_import(session):
+    # PostgreSQL would refuse the whole transaction for one value longer than String(512).
+    report = import_bdpm(session, OVER_LONG_DIR)
+
+    reasons = {(line.file, line.line): line.reason for line in report.skipped}
+    assert reasons[(bdpm.PRODUCTS, 2)] == "field 'name' is 600 characters, at most 512"
+    assert reasons[(bdpm.COMPOSITIONS, 2)] == "field 'substance_code' is 18 characters, at most 16"
+    assert reasons[(bdpm.GENERIC_GROUPS, 2)].startswith("field 'group_id' is 99,999,999,999")
+    assert reasons[(bdpm.PRESENTATIONS, 2)].startswith("field 'price_cents' is 9,999,999,999")
+    assert reasons[(bdpm.PRESENTATIONS, 4)] == "date '31/02/2020' is not a valid dd/mm/yyyy date"
+    assert_tables_hold_every_line_not_skipped(session, OVER_LONG_DIR, report)
+    assert session.get(Product, "60000002") is None
+    assert session.get(Product, "60000003").name == "É" * 512
+    assert session.scalar(select(CatalogImport.lines_skipped)) == len(report.skipped) == 5
+
+
+def test_the_cli_reports_the_line_too_long_and_completes(fresh_database_url):
+    migrate.upgrade(fresh_database_url)
+    app = make_test_app(fresh_database_url)
+    try:
+        result = app.test_cli_runner().invoke(
+            args=["catalog", "import-bdpm", str(OVER_LONG_DIR)], catch_exceptions=False
+        )
+    finally:
+        app.extensions["db_engine"].dispose()
+
+    assert result.exit_code == 0, result.output
+    assert "skipped CIS_bdpm.txt:2: field 'name' is 600 characters, at most 512" in result.output
+    assert "lines skipped: 5" in result.output
 
 
 def copy_without_product(source: Path, target: Path, cis: str) -> None:

@@ -106,3 +106,17 @@ def test_the_demo_works_for_estonia(make_app):
     with app.app_context():
         patient = accounts.authenticate(get_session(), "demo-patient", "demo-patient-2026")
         assert patient.person.country == "EE"
+
+
+def test_the_demo_keeps_a_catalog_already_loaded_instead_of_shrinking_it(make_app, bdpm_dir):
+    app = make_app()
+    assert (
+        app.test_cli_runner().invoke(args=["catalog", "import-bdpm", str(bdpm_dir)]).exit_code == 0
+    )
+    removed_before = count(app, Product, Product.removed_from_bdpm_at.is_not(None))
+
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+
+    assert result.exit_code == 0, result.output
+    assert "already loaded" in result.output
+    assert count(app, Product, Product.removed_from_bdpm_at.is_not(None)) == removed_before

@@ -4,6 +4,7 @@ import pytest
 
 from eprescription.catalog.text import words
 from eprescription.models import Role
+from eprescription.schemas.medications import MedicationPageSchema
 from eprescription.services import accounts
 from tests.integration.people import add_account
 
@@ -215,3 +216,11 @@ def test_a_patient_may_not_search_the_catalog(client, db_session):
     assert response.status_code == 403
     assert response.mimetype == PROBLEM
     assert response.get_json()["code"] == "permission_denied"
+
+
+def test_the_hits_match_the_documented_schema_field_for_field(search):
+    for q in ("amox", "doliprane 1000", "anastrozole"):
+        page = search(q=q, page_size=50)
+
+        assert page["items"]
+        assert MedicationPageSchema().validate(page) == {}

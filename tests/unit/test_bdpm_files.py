@@ -7,6 +7,7 @@ import pytest
 from eprescription.catalog import bdpm
 from eprescription.catalog.bdpm import SkippedLine, parse_file, read_release
 from eprescription.domain.errors import CatalogFileRefused
+from eprescription.models import Product
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bdpm"
 
@@ -109,3 +110,30 @@ def test_a_file_with_a_few_bad_lines_among_good_ones_is_not_refused():
     result = parse_file(bdpm.PRODUCTS, (good * 2 + "60000002\tNOM\n").encode())
     assert len(result.rows) == 2
     assert result.skipped == [SkippedLine(bdpm.PRODUCTS, 3, "2 columns instead of 12")]
+
+
+def test_a_field_too_long_or_too_large_for_its_column_is_a_reported_skipped_line():
+    release = read_release(FIXTURES / "over_long_fields")
+
+    assert release.skipped == [
+        SkippedLine(bdpm.PRODUCTS, 2, "field 'name' is 600 characters, at most 512"),
+        SkippedLine(
+            bdpm.PRESENTATIONS, 2, "field 'price_cents' is 9,999,999,999, at most 2,147,483,647"
+        ),
+        SkippedLine(bdpm.PRESENTATIONS, 4, "date '31/02/2020' is not a valid dd/mm/yyyy date"),
+        SkippedLine(bdpm.COMPOSITIONS, 2, "field 'substance_code' is 18 characters, at most 16"),
+        SkippedLine(
+            bdpm.GENERIC_GROUPS, 2, "field 'group_id' is 99,999,999,999, at most 2,147,483,647"
+        ),
+    ]
+    # The limit counts characters, not bytes: 512 accented letters fit in String(512).
+    assert products_by_cis(release)["60000003"]["name"] == "É" * 512
+
+
+def test_the_limits_of_the_fields_are_those_of_the_model_columns():
+    limits = bdpm.field_limits(bdpm.SPECS[bdpm.PRODUCTS])
+    assert limits["name"] == Product.__table__.c.name.type.length
+    assert limits["holders"] == Product.__table__.c.holders.type.length
+    groups = bdpm.field_limits(bdpm.SPECS[bdpm.GENERIC_GROUPS])
+    assert "label" not in groups, "a Text column has no length"
+    assert groups["group_id"] == 2**31 - 1

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: e9be1fdbbb46
+Revision ID: b7802f630885
 Revises: 
-Create Date: 2026-11-28 13:35:09.466839
+Create Date: 2026-11-28 13:44:36.631208
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = 'e9be1fdbbb46'
+revision = 'b7802f630885'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -144,6 +144,12 @@ def upgrade() -> None:
     with op.batch_alter_table('medication_presentations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_medication_presentations_cis'), ['cis'], unique=False)
 
+    op.create_table('medication_search_documents',
+    sa.Column('cis', sa.String(length=8), nullable=False),
+    sa.Column('document', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['cis'], ['medication_products.cis'], name=op.f('fk_medication_search_documents_cis_medication_products')),
+    sa.PrimaryKeyConstraint('cis', name=op.f('pk_medication_search_documents'))
+    )
     op.create_table('medication_search_terms',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('term', sa.String(length=128).with_variant(sa.String(length=128, collation='C'), 'postgresql'), nullable=False),
@@ -213,6 +219,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_medication_search_terms_cis_term')
 
     op.drop_table('medication_search_terms')
+    op.drop_table('medication_search_documents')
     with op.batch_alter_table('medication_presentations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_medication_presentations_cis'))
 
