@@ -42,12 +42,7 @@ def create_database(engine_name: str, directory: Path) -> str:
     problem = postgres_available()
     if problem:
         skip_or_fail(problem)
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    _run_as_admin(f'CREATE DATABASE "{name}"')
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
@@ -55,10 +50,14 @@ def drop_database(url: str) -> None:
     """Drop a PostgreSQL database made by create_database (SQLite files go with tmp_path)."""
     if not url.startswith("postgresql"):
         return
-    name = make_url(url).database
+    _run_as_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _run_as_admin(statement: str) -> None:
+    """Run a statement outside a transaction (CREATE/DROP DATABASE need that)."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(statement))
     finally:
         admin.dispose()
