@@ -3,6 +3,8 @@
 from flask import Flask
 from flask_smorest import Api
 
+from eprescription.schemas.problem import ProblemSchema
+
 API_SETTINGS = {
     "API_TITLE": "eprescription",
     "API_VERSION": "v1",
@@ -12,6 +14,12 @@ API_SETTINGS = {
 }
 
 
+class ProblemApi(Api):
+    """flask-smorest, documenting errors as the problem documents eprescription.errors sends."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+
 def init_app(app: Flask) -> None:
     """Register the API blueprints; their CSRF checks are done by api.security instead."""
     from eprescription.api import auth, medications
@@ -19,7 +27,7 @@ def init_app(app: Flask) -> None:
 
     for name, value in API_SETTINGS.items():
         app.config.setdefault(name, value)
-    api = Api(
+    api = ProblemApi(
         app,
         spec_kwargs={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}

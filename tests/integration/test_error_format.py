@@ -64,3 +64,10 @@ def test_the_openapi_document_lists_the_contract_paths(client):
     paths = response.get_json()["paths"]
     assert "/api/v1/auth/token" in paths
     assert "/api/v1/medications" in paths
+
+
+def test_the_openapi_document_describes_errors_as_problems(client):
+    document = client.get("/api/openapi.json").get_json()
+
+    problem = document["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
