@@ -74,7 +74,10 @@ def problem(status: int, code: str, title: str, detail: str, errors: dict | None
     }
     if errors:
         body["errors"] = errors
-    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    if status == 401:  # RFC 9110: a 401 names the scheme that would be accepted
+        response.headers["WWW-Authenticate"] = 'Bearer realm="eprescription"'
+    return response
 
 
 def _handle_domain_error(error: domain.DomainError):

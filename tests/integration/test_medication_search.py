@@ -205,6 +205,7 @@ def test_an_anonymous_caller_must_log_in(client):
     assert response.status_code == 401
     assert response.mimetype == PROBLEM
     assert response.get_json()["code"] == "authentication_required"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_a_patient_may_not_search_the_catalog(client, db_session):
