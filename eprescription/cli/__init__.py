@@ -5,10 +5,21 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every command group on `app`."""
+    from eprescription.cli.audit import audit_group
     from eprescription.cli.catalog import catalog_group
     from eprescription.cli.db import db_group
     from eprescription.cli.demo import demo_group
+    from eprescription.cli.pki import pki_group
     from eprescription.cli.users import users_group
+    from eprescription.cli.verify import verify_command
 
-    for group in (db_group, catalog_group, users_group, demo_group):
+    for group in (
+        db_group,
+        catalog_group,
+        users_group,
+        demo_group,
+        pki_group,
+        verify_command,
+        audit_group,
+    ):
         app.cli.add_command(group)

@@ -30,11 +30,10 @@ def seed() -> None:
         raise Refused(error) from error
     click.echo(result.catalog_summary)
     click.echo("\nDemo logins (demo data only; never use these passwords for real):\n")
-    rows = [("role", "username", "password", "status")]
+    rows = [("role", "username", "password", "signing PIN", "status")]
     for login in result.logins:
-        rows.append(
-            (login.role.value, login.username, login.password, "new" if login.created else "kept")
-        )
+        status = "new" if login.created else "kept"
+        rows.append((login.role.value, login.username, login.password, login.pin or "", status))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         click.echo(

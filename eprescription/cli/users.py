@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from eprescription.db import get_session
 from eprescription.domain.errors import DomainError
 from eprescription.models import Role
-from eprescription.services import accounts
+from eprescription.services import accounts, prescribing
 
 
 class Refused(click.ClickException):
@@ -94,3 +94,21 @@ def create_pharmacy(finess, name, address) -> None:
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Created the pharmacy {pharmacy.name} (FINESS {pharmacy.finess}).")
+
+
+@users_group.command(
+    "add-allergy",
+    help="Record that a person is allergic to an active substance (BDPM substance code); "
+    "the prescriber's review then warns before signing a line that contains it.",
+)
+@click.option("--nir", "national_id", required=True, help="The person's national identifier.")
+@click.option("--substance-code", required=True, help="BDPM substance code (CIS_COMPO_bdpm).")
+@with_appcontext
+def add_allergy(national_id, substance_code) -> None:
+    try:
+        allergy = prescribing.record_allergy(
+            get_session(), national_id, substance_code, country=current_app.config["COUNTRY"]
+        )
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"Recorded an allergy to {allergy.substance_name} ({allergy.substance_code}).")

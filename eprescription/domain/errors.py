@@ -61,3 +61,86 @@ class AlreadyExists(Conflict):
 class CatalogFileRefused(DomainError):
     code = "catalog_file_refused"
     title = "This is not a BDPM file"
+
+
+# Prescriptions (issue 3): refusals of a prescription's lifecycle and identity.
+
+
+class InvalidPrescriptionNumber(ValidationFailed):
+    code = "invalid_prescription_number"
+    title = "The prescription number is not valid"
+
+
+class InvalidQrCode(ValidationFailed):
+    code = "invalid_qr_code"
+    title = "This is not a prescription QR code"
+
+
+class SelfPrescriptionRefused(ValidationFailed):
+    code = "self_prescription_refused"
+    title = "A prescriber cannot issue a prescription for themselves"
+
+
+class PrescriptionConflict(Conflict):
+    """A prescription is not in a state that allows this action."""
+
+    code = "prescription_state_conflict"
+    title = "The prescription's state does not allow this"
+
+
+class PrescriptionCancelled(PrescriptionConflict):
+    code = "prescription_cancelled"
+    title = "The prescription is cancelled"
+
+
+class PrescriptionExpired(PrescriptionConflict):
+    code = "prescription_expired"
+    title = "The prescription has expired"
+
+
+class PrescriptionCompleted(PrescriptionConflict):
+    code = "prescription_completed"
+    title = "The prescription has been dispensed completely"
+
+
+class PrescriptionNotCancellable(PrescriptionConflict):
+    code = "prescription_not_cancellable"
+    title = "Nothing of this can be cancelled"
+
+
+class IllegalTransition(PrescriptionConflict):
+    code = "illegal_transition"
+    title = "The prescription cannot move to this state"
+
+
+# Signing and the prescriber PKI (eprescription.services.pki).
+
+
+class WrongPin(ValidationFailed):
+    code = "wrong_pin"
+    title = "Wrong signing PIN"
+
+
+class SigningKeyBlocked(PermissionDenied):
+    code = "signing_key_blocked"
+    title = "The signing key is blocked after three wrong PINs"
+
+
+class CertificateRevoked(PermissionDenied):
+    code = "certificate_revoked"
+    title = "The signing certificate is revoked"
+
+
+class CertificateExpired(PermissionDenied):
+    code = "certificate_expired"
+    title = "The signing certificate is expired or not yet valid"
+
+
+class NoSigningCredential(PermissionDenied):
+    code = "no_signing_credential"
+    title = "This prescriber has no signing key yet"
+
+
+class CertificateAuthorityMissing(Conflict):
+    code = "certificate_authority_missing"
+    title = "No certificate authority: run `flask pki init` first"

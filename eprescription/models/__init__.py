@@ -1,5 +1,7 @@
 """SQLAlchemy 2.0 typed tables of the service; import every model module here."""
 
+from eprescription.models.allergies import Allergy
+from eprescription.models.audit import AuditChainHead, AuditEvent
 from eprescription.models.base import Base
 from eprescription.models.catalog import (
     CatalogImport,
@@ -21,12 +23,22 @@ from eprescription.models.people import (
     Prescriber,
     Role,
 )
+from eprescription.models.pki import CertificateAuthority, PrescriberCredential, ServiceKey
+from eprescription.models.prescriptions import (
+    Prescription,
+    PrescriptionCancellation,
+    PrescriptionItem,
+)
 
 __all__ = [
     "Account",
+    "Allergy",
     "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
     "Base",
     "CatalogImport",
+    "CertificateAuthority",
     "CompositionLine",
     "GenericGroup",
     "GenericGroupMember",
@@ -34,10 +46,15 @@ __all__ = [
     "Pharmacist",
     "Pharmacy",
     "Prescriber",
+    "PrescriberCredential",
     "PrescribingCondition",
+    "Prescription",
+    "PrescriptionCancellation",
+    "PrescriptionItem",
     "Presentation",
     "Product",
     "Role",
     "SearchDocument",
     "SearchTerm",
+    "ServiceKey",
 ]

@@ -12,7 +12,8 @@ from eprescription.catalog import importer
 from eprescription.domain.errors import Conflict, PermissionDenied
 from eprescription.domain.identifiers import ESTONIA
 from eprescription.models import Account, Pharmacy, Product, Role
-from eprescription.services import accounts
+from eprescription.models.base import utcnow
+from eprescription.services import accounts, pki
 from eprescription.services.accounts import PersonDetails
 
 DEMO_BDPM_DIR = Path(importer.__file__).resolve().parent / "demo_bdpm"
@@ -35,6 +36,7 @@ class DemoUser:
     national_ids: dict[str, str] | None = None  # per country; each agrees with the birth date
     rpps: str | None = None
     specialty: str = ""
+    pin: str | None = None  # signing PIN (prescribers), published like the password
 
 
 DEMO_USERS = (
@@ -48,6 +50,7 @@ DEMO_USERS = (
         {"FR": "172116912304521", "EE": "47211050122"},
         rpps="10001234565",
         specialty="General practice",
+        pin="1234",
     ),
     DemoUser(
         Role.PHARMACIST,
@@ -77,6 +80,7 @@ class DemoLogin:
     username: str
     password: str
     created: bool
+    pin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,9 @@ def seed(
         )
     logins = [_ensure(session, user, country) for user in DEMO_USERS]
     session.commit()
+    for user in DEMO_USERS:
+        if user.pin is not None:
+            _ensure_signing_key(session, user)
     loaded = session.scalar(select(func.count()).select_from(Product))
     if loaded:
         return DemoResult(logins, f"A catalog of {loaded} products is already loaded: kept.")
@@ -118,7 +125,7 @@ def seed(
 
 def _ensure(session: Session, user: DemoUser, country: str) -> DemoLogin:
     if session.scalar(select(Account.id).where(Account.username == user.username)) is not None:
-        return DemoLogin(user.role, user.username, user.password, created=False)
+        return DemoLogin(user.role, user.username, user.password, created=False, pin=user.pin)
     pharmacy_finess = None
     if user.role is Role.PHARMACIST:
         pharmacy_finess = DEMO_PHARMACY["finess"]
@@ -140,4 +147,17 @@ def _ensure(session: Session, user: DemoUser, country: str) -> DemoLogin:
         pharmacy_finess=pharmacy_finess,
         is_demo=True,
     )
-    return DemoLogin(user.role, user.username, user.password, created=True)
+    return DemoLogin(user.role, user.username, user.password, created=True, pin=user.pin)
+
+
+def _ensure_signing_key(session: Session, user: DemoUser) -> None:
+    """A usable signing key with the published PIN: a development CA first if there is none;
+    a blocked key is unblocked, a revoked or expired one replaced."""
+    if pki.active_authority(session) is None:
+        pki.init_ca(session)
+    prescriber = pki.prescriber_for_username(session, user.username)
+    credential = pki.current_credential(session, prescriber)
+    if credential is None or credential.revoked_at or not credential.is_valid_at(utcnow()):
+        pki.enroll_prescriber(session, prescriber, user.pin)
+    elif credential.blocked_at or credential.failed_pin_attempts:
+        pki.unblock(session, prescriber)

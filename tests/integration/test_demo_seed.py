@@ -5,8 +5,10 @@ from sqlalchemy import func, select
 
 from eprescription import migrate
 from eprescription.db import get_session
+from eprescription.domain.errors import DomainError
 from eprescription.models import Account, Product, Role
-from eprescription.services import accounts
+from eprescription.services import accounts, pki
+from eprescription.services.verification import verify_document
 from tests.conftest import make_test_app
 
 LOGINS = {
@@ -59,6 +61,39 @@ def test_the_demo_creates_an_account_of_each_role_and_prints_the_logins(make_app
     assert count(app, Product) > 0
 
 
+def test_the_demo_prescriber_can_sign_with_the_printed_pin_1234(make_app):
+    app = make_app()
+
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+
+    assert result.exit_code == 0, result.output
+    assert "signing PIN" in result.output and "1234" in result.output
+    with app.app_context():
+        session = get_session()
+        prescriber = pki.prescriber_for_username(session, "demo-prescriber")
+        token = pki.sign_as_prescriber(session, prescriber, "1234", b"{}")
+        assert verify_document(session, token).valid
+
+
+def test_seeding_again_unblocks_the_demo_prescribers_key(make_app):
+    app = make_app()
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo", "seed"])
+    with app.app_context():
+        session = get_session()
+        prescriber = pki.prescriber_for_username(session, "demo-prescriber")
+        for _ in range(3):
+            with pytest.raises(DomainError):
+                pki.sign_as_prescriber(session, prescriber, "0000", b"{}")
+
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+
+    with app.app_context():
+        session = get_session()
+        prescriber = pki.prescriber_for_username(session, "demo-prescriber")
+        assert pki.sign_as_prescriber(session, prescriber, "1234", b"{}")
+
+
 def test_seeding_twice_keeps_the_accounts_and_prints_the_logins_again(make_app):
     app = make_app()
     runner = app.test_cli_runner()
@@ -87,7 +122,7 @@ def test_the_demo_refuses_a_database_with_real_accounts(make_app):
 
 
 def test_the_demo_refuses_to_run_in_production(make_app):
-    app = make_app(ENVIRONMENT="production", SECRET_KEY="s" * 32)
+    app = make_app(ENVIRONMENT="production", SECRET_KEY="s" * 32, KEY_ENCRYPTION_KEY="ab" * 32)
 
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
 

@@ -151,7 +151,9 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(client, db_session):
 
 def test_the_session_cookie_is_secure_in_production(database_url, db_session):
     add_account(db_session, Role.PATIENT)
-    app = make_test_app(database_url, ENVIRONMENT="production", SECRET_KEY="s" * 32)
+    app = make_test_app(
+        database_url, ENVIRONMENT="production", SECRET_KEY="s" * 32, KEY_ENCRYPTION_KEY="ab" * 32
+    )
     try:
         cookie = log_in(app.test_client(), Role.PATIENT).headers["Set-Cookie"]
     finally:

@@ -1,0 +1,160 @@
+"""/api/v1/prescriptions: issue and sign, read, list, cancel, and the QR code."""
+
+from flask import Response, current_app
+from flask_smorest import Blueprint
+
+from eprescription import qr
+from eprescription.api.security import current_account, roles_required
+from eprescription.db import get_session
+from eprescription.domain.prescriptions import ItemDraft
+from eprescription.models import Role
+from eprescription.models.base import utcnow
+from eprescription.schemas.prescriptions import (
+    IssuedPrescriptionSchema,
+    PrescriptionCancelSchema,
+    PrescriptionIssueSchema,
+    PrescriptionListArgsSchema,
+    PrescriptionPageSchema,
+    PrescriptionSchema,
+)
+from eprescription.services import prescriptions
+
+blp = Blueprint(
+    "api_prescriptions",
+    __name__,
+    url_prefix="/api/v1/prescriptions",
+    description="Signed prescriptions: issue, read, list, cancel, QR code.",
+)
+SECURITY = [{"bearer": []}]
+
+
+def _today():
+    return prescriptions.today_of(utcnow())
+
+
+def _item(fields: dict) -> ItemDraft:
+    substance = fields.get("substance") or {}
+    return ItemDraft(
+        cis=fields.get("cis"),
+        substance_code=substance.get("code"),
+        strength=substance.get("strength"),
+        form=substance.get("form"),
+        dosage_text=fields.get("dosage_text"),
+        dose=fields.get("dose"),
+        dose_unit=fields.get("dose_unit"),
+        frequency_per_day=fields.get("frequency_per_day"),
+        duration_days=fields.get("duration_days"),
+        quantity=fields.get("quantity"),
+        substitutable=fields.get("substitutable", True),
+        non_substitution_reason=fields.get("non_substitution_reason"),
+        ald=fields.get("ald", False),
+    )
+
+
+@blp.route("", methods=["POST"])
+@blp.response(201, IssuedPrescriptionSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PRESCRIBER)
+@blp.arguments(PrescriptionIssueSchema)
+def issue(body: dict):
+    """Issue a prescription, signed with the prescriber's PIN; the access code is shown once."""
+    request = prescriptions.IssueRequest(
+        patient_nir=body["patient_nir"],
+        pin=body["pin"],
+        items=[_item(item) for item in body["items"]],
+        valid_from=body.get("valid_from"),
+        valid_until=body.get("valid_until"),
+        renewals=body.get("renewals", 0),
+        pickup_mode=body.get("pickup_mode"),
+    )
+    issued = prescriptions.issue(
+        get_session(),
+        current_account(),
+        request,
+        country=current_app.config["COUNTRY"],
+        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
+    )
+    view = prescriptions.describe(issued.prescription, _today())
+    return {**view, "access_code": issued.access_code, "qr_text": issued.qr_text}
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, PrescriptionPageSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PRESCRIBER)
+@blp.arguments(PrescriptionListArgsSchema, location="query")
+def list_issued(args: dict):
+    """The prescriptions the caller issued, newest first, filtered by patient NIR and status."""
+    page = prescriptions.list_for_prescriber(
+        get_session(),
+        current_account(),
+        country=current_app.config["COUNTRY"],
+        patient_nir=args.get("patient"),
+        status=args.get("status"),
+        page=args["page"],
+        page_size=args["page_size"],
+    )
+    return {
+        "items": [prescriptions.describe(item, page.today) for item in page.items],
+        "total": page.total,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+
+
+@blp.route("/<string:prescription_id>", methods=["GET"])
+@blp.response(200, PrescriptionSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PRESCRIBER, Role.PATIENT)
+def get(prescription_id: str):
+    """One prescription, for its prescriber and its patient (anyone else: 404)."""
+    prescription = prescriptions.get(get_session(), current_account(), prescription_id)
+    return prescriptions.describe(prescription, _today())
+
+
+@blp.route("/<string:prescription_id>/cancel", methods=["POST"])
+@blp.response(200, PrescriptionSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PRESCRIBER)
+@blp.arguments(PrescriptionCancelSchema)
+def cancel(body: dict, prescription_id: str):
+    """Cancel the whole prescription or some lines (nothing dispensed), signed with the PIN."""
+    prescription = prescriptions.cancel(
+        get_session(),
+        current_account(),
+        prescription_id,
+        pin=body["pin"],
+        reason=body["reason"],
+        lines=body.get("lines"),
+    )
+    return prescriptions.describe(prescription, _today())
+
+
+def _qr_text(prescription_id: str) -> str:
+    return prescriptions.qr_text(
+        get_session(),
+        current_account(),
+        prescription_id,
+        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
+    )
+
+
+NO_STORE = {"Cache-Control": "no-store"}  # the image carries the access code
+
+
+@blp.route("/<string:prescription_id>/qr.svg", methods=["GET"])
+@blp.doc(security=SECURITY, responses={200: {"description": "An SVG image"}})
+@roles_required(Role.PRESCRIBER, Role.PATIENT)
+def qr_svg(prescription_id: str):
+    """The QR code (number and access code) as SVG, for its patient and its prescriber."""
+    svg = qr.render_svg(_qr_text(prescription_id))
+    return Response(svg, mimetype="image/svg+xml", headers=NO_STORE)
+
+
+@blp.route("/<string:prescription_id>/qr.png", methods=["GET"])
+@blp.doc(security=SECURITY, responses={200: {"description": "A PNG image"}})
+@roles_required(Role.PRESCRIBER, Role.PATIENT)
+def qr_png(prescription_id: str):
+    """The QR code (number and access code) as PNG, for its patient and its prescriber."""
+    png = qr.render_png(_qr_text(prescription_id))
+    return Response(png, mimetype="image/png", headers=NO_STORE)

@@ -1,0 +1,21 @@
+"""GET /api/v1/trust/certificates: what anyone needs to verify a signature made here."""
+
+from flask_smorest import Blueprint
+
+from eprescription.db import get_session
+from eprescription.schemas.signing import TrustListSchema
+from eprescription.services import pki
+
+blp = Blueprint(
+    "api_trust",
+    __name__,
+    url_prefix="/api/v1/trust",
+    description="The prescriber CA, prescriber certificates and revocations (public).",
+)
+
+
+@blp.route("/certificates", methods=["GET"])
+@blp.response(200, TrustListSchema)
+def certificates():
+    """The CA certificates, every prescriber certificate (PEM) and the revocations."""
+    return pki.trusted_certificates(get_session())

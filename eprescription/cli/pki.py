@@ -1,0 +1,101 @@
+"""`flask pki …`: the certificate authority and prescribers' signing keys."""
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from eprescription.cli.users import Refused
+from eprescription.db import get_session
+from eprescription.domain.errors import DomainError
+from eprescription.services import pki
+
+PRODUCTION = "production"
+pem_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group("pki", help="The prescriber certificate authority and signing keys.")
+def pki_group() -> None:
+    pass
+
+
+@pki_group.command(
+    "init",
+    help="Create a development CA (ECDSA P-256), or import an external CA with --ca-cert and "
+    "--ca-key (PEM; the only way in production).",
+)
+@click.option("--ca-cert", type=pem_file, help="PEM certificate of an external CA to import.")
+@click.option("--ca-key", type=pem_file, help="PEM private key (unencrypted) of that CA.")
+@click.option("--common-name", default=pki.DEVELOPMENT_CA_NAME, show_default=True)
+@with_appcontext
+def init(ca_cert: Path | None, ca_key: Path | None, common_name: str) -> None:
+    try:
+        authority = pki.init_ca(
+            get_session(),
+            common_name=common_name,
+            import_cert_pem=ca_cert.read_bytes() if ca_cert else None,
+            import_key_pem=ca_key.read_bytes() if ca_key else None,
+            production=current_app.config["ENVIRONMENT"] == PRODUCTION,
+        )
+    except DomainError as error:
+        raise Refused(error) from error
+    kind = "Imported the external" if authority.is_external else "Created the development"
+    click.echo(
+        f"{kind} CA {authority.common_name} (serial {authority.serial}), "
+        f"valid until {authority.not_valid_after:%Y-%m-%d}."
+    )
+
+
+@pki_group.command("enroll", help="Give a prescriber a signing key and certificate.")
+@click.option("--username", required=True, help="The prescriber's account.")
+@click.option(
+    "--pin",
+    prompt="Signing PIN (4 to 8 digits)",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (hidden, twice) when not given.",
+)
+@with_appcontext
+def enroll(username: str, pin: str) -> None:
+    session = get_session()
+    try:
+        prescriber = pki.prescriber_for_username(session, username)
+        credential = pki.enroll_prescriber(session, prescriber, pin)
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(
+        f"Enrolled {username}: certificate {credential.serial}, valid until "
+        f"{credential.not_valid_after:%Y-%m-%d}."
+    )
+
+
+@pki_group.command("unblock", help="Lift the block after three wrong PINs.")
+@click.argument("username")
+@with_appcontext
+def unblock(username: str) -> None:
+    session = get_session()
+    try:
+        pki.unblock(session, pki.prescriber_for_username(session, username))
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"Unblocked the signing key of {username}.")
+
+
+@pki_group.command("revoke", help="Revoke a prescriber's certificate: it signs no more.")
+@click.argument("username")
+@click.option("--reason", required=True, help="Why (kept and published with the revocation).")
+@click.option(
+    "--key-compromise",
+    is_flag=True,
+    help="The key may be in other hands: distrust every signature it made, even earlier ones.",
+)
+@with_appcontext
+def revoke(username: str, reason: str, key_compromise: bool) -> None:
+    session = get_session()
+    try:
+        prescriber = pki.prescriber_for_username(session, username)
+        credential = pki.revoke(session, prescriber, reason, key_compromise=key_compromise)
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"Revoked certificate {credential.serial} of {username}.")

@@ -1,0 +1,45 @@
+"""`flask verify FILE|NUMBER`: check a signed document and print every check."""
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from eprescription.cli.users import Refused
+from eprescription.db import get_session
+from eprescription.domain.errors import DomainError
+from eprescription.services import prescriptions
+from eprescription.services.verification import verify_document
+
+
+@click.command(
+    "verify",
+    help="Verify a signed document: FILE holding a compact JWS, or a prescription NUMBER "
+    "(then the signed payload is also compared with the stored content).",
+)
+@click.argument("target", metavar="FILE|NUMBER")
+@click.option(
+    "--payload",
+    "payload_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With FILE: a file holding the content that should have been signed.",
+)
+@with_appcontext
+def verify_command(target: str, payload_file: Path | None) -> None:
+    session = get_session()
+    path = Path(target)
+    if path.is_file():
+        token, stored = path.read_text(encoding="ascii", errors="replace").strip(), None
+    else:
+        try:
+            token, stored = prescriptions.signed_document(session, target.strip())
+        except DomainError as error:
+            raise Refused(error) from error
+    if payload_file is not None:
+        stored = payload_file.read_bytes()
+    report = verify_document(session, token, stored)
+    for check in report.checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    if not report.valid:
+        raise click.ClickException("The signature is NOT valid.")
+    click.echo("The signature is valid.")

@@ -1,0 +1,118 @@
+"""Prescriptions as stored: the signed payload and its JWS, the lines, the signed cancellations."""
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from eprescription.models.base import Base, UTCDateTime
+from eprescription.models.people import Person, Prescriber
+
+
+class Prescription(Base):
+    """A signed prescription. `payload` holds exactly the bytes the JWS signs.
+
+    The columns beside it repeat the payload's values for queries; the payload is the truth.
+    """
+
+    __tablename__ = "prescriptions"
+    __table_args__ = (
+        CheckConstraint("renewals >= 0 AND renewals <= 11", name="renewals_range"),
+        CheckConstraint("valid_until >= valid_from", name="validity_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(11), unique=True)
+    patient_person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    prescriber_id: Mapped[int] = mapped_column(ForeignKey("prescribers.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    renewals: Mapped[int] = mapped_column(Integer, default=0)
+    pickup_mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    # Bumped by every change, for the dispensing If-Match check (issue 4).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    jws: Mapped[str] = mapped_column(Text)
+    access_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The access code under AES-GCM (server secret), only to show its QR code again.
+    access_code_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+    patient: Mapped[Person] = relationship()
+    prescriber: Mapped[Prescriber] = relationship()
+    items: Mapped[list["PrescriptionItem"]] = relationship(
+        back_populates="prescription", order_by="PrescriptionItem.line"
+    )
+    cancellations: Mapped[list["PrescriptionCancellation"]] = relationship(
+        back_populates="prescription", order_by="PrescriptionCancellation.id"
+    )
+
+
+class PrescriptionItem(Base):
+    """One line: a product (CIS) or an active substance with strength and form."""
+
+    __tablename__ = "prescription_items"
+    __table_args__ = (
+        UniqueConstraint("prescription_id", "line", name="uq_prescription_items_line"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("dispensed_quantity >= 0", name="dispensed_not_negative"),
+        CheckConstraint(
+            "(cis IS NOT NULL) <> (substance_code IS NOT NULL)", name="product_or_substance"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    cis: Mapped[str | None] = mapped_column(ForeignKey("medication_products.cis"), index=True)
+    substance_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    strength: Mapped[str | None] = mapped_column(String(256))
+    form: Mapped[str | None] = mapped_column(String(256))
+    medication_name: Mapped[str] = mapped_column(String(512))
+    dosage_text: Mapped[str] = mapped_column(Text)
+    dose: Mapped[str | None] = mapped_column(String(24))
+    dose_unit: Mapped[str | None] = mapped_column(String(32))
+    frequency_per_day: Mapped[int | None] = mapped_column(Integer)
+    duration_days: Mapped[int | None] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    substitutable: Mapped[bool] = mapped_column(Boolean, default=True)
+    non_substitution_reason: Mapped[str | None] = mapped_column(String(3))
+    ald: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Everything dispensed on this line so far, renewals included (kept by dispensing).
+    dispensed_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    cancellation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prescription_cancellations.id"), index=True
+    )
+
+    prescription: Mapped[Prescription] = relationship(back_populates="items")
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancellation_id is not None
+
+
+class PrescriptionCancellation(Base):
+    """A cancellation of some or all lines, signed by the prescriber like the prescription."""
+
+    __tablename__ = "prescription_cancellations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    cancelled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    jws: Mapped[str] = mapped_column(Text)
+
+    prescription: Mapped[Prescription] = relationship(back_populates="cancellations")

@@ -1,0 +1,199 @@
+"""Request and response bodies of /api/v1/prescriptions."""
+
+from marshmallow import Schema, fields, validate
+
+from eprescription.domain import prescriptions as rules
+
+PIN_FIELD = {
+    "required": True,
+    "load_only": True,
+    "validate": validate.Length(min=1, max=64),
+    "metadata": {"description": "The prescriber's signing PIN (4 to 8 digits).", "example": "1234"},
+}
+
+
+class SubstanceInSchema(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=16),
+        metadata={"description": "Substance code from the catalog compositions."},
+    )
+    strength = fields.String(
+        required=True, validate=validate.Length(min=1, max=256), metadata={"example": "500 mg"}
+    )
+    form = fields.String(
+        required=True, validate=validate.Length(min=1, max=256), metadata={"example": "comprimé"}
+    )
+
+
+class ItemInSchema(Schema):
+    cis = fields.String(
+        validate=validate.Length(min=1, max=16),
+        metadata={"description": "The product's CIS (8 digits); or give `substance`."},
+    )
+    substance = fields.Nested(
+        SubstanceInSchema,
+        metadata={"description": "Prescribing by active substance (DCI); or give `cis`."},
+    )
+    dosage_text = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=rules.DOSAGE_TEXT_MAX),
+        metadata={"example": "1 comprimé 3 fois par jour pendant 5 jours"},
+    )
+    dose = fields.Decimal(
+        places=None,
+        as_string=True,
+        allow_nan=False,
+        validate=validate.Range(min=0, max=rules.DOSE_MAX, min_inclusive=False),
+    )
+    dose_unit = fields.String(validate=validate.Length(min=1, max=rules.DOSE_UNIT_MAX))
+    frequency_per_day = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=rules.FREQUENCY_PER_DAY_MAX)
+    )
+    duration_days = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=rules.DURATION_DAYS_MAX)
+    )
+    quantity = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=rules.QUANTITY_MAX),
+        metadata={"description": f"Packs per dispensing period, 1 to {rules.QUANTITY_MAX}."},
+    )
+    substitutable = fields.Boolean(load_default=True)
+    non_substitution_reason = fields.String(
+        validate=validate.OneOf(list(rules.NonSubstitutionReason)),
+        metadata={"description": "Required when substitutable is false: MTE, EFG or CIF."},
+    )
+    ald = fields.Boolean(
+        load_default=False, metadata={"description": "Affection de longue durée (100 % cover)."}
+    )
+
+
+class PrescriptionIssueSchema(Schema):
+    patient_nir = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "The patient's NIR (isikukood in Estonia)."},
+    )
+    pin = fields.String(**PIN_FIELD)
+    valid_from = fields.Date(metadata={"description": "Default: the issue date."})
+    valid_until = fields.Date(
+        metadata={"description": "Default: valid_from + 3 months; at most 3 (12 with renewals)."}
+    )
+    renewals = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(min=0, max=rules.RENEWALS_MAX)
+    )
+    pickup_mode = fields.String(
+        load_default=str(rules.PickupMode.PUBLIC),
+        validate=validate.OneOf(list(rules.PickupMode)),
+    )
+    items = fields.List(
+        fields.Nested(ItemInSchema),
+        required=True,
+        validate=validate.Length(min=1, max=rules.ITEMS_MAX),
+    )
+
+
+class PrescriptionCancelSchema(Schema):
+    pin = fields.String(**PIN_FIELD)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=rules.REASON_MAX))
+    lines = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=rules.ITEMS_MAX)),
+        validate=validate.Length(min=1, max=rules.ITEMS_MAX),
+        metadata={"description": "The line numbers to cancel; leave out to cancel everything."},
+    )
+
+
+class PrescriptionListArgsSchema(Schema):
+    patient = fields.String(
+        validate=validate.Length(min=1, max=32), metadata={"description": "The patient's NIR."}
+    )
+    status = fields.String(validate=validate.OneOf(list(rules.Status)))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+class MedicationOutSchema(Schema):
+    type = fields.String(required=True, metadata={"enum": ["product", "substance"]})
+    cis = fields.String()
+    substance_code = fields.String()
+    name = fields.String(required=True)
+    strength = fields.String()
+    form = fields.String()
+
+
+class DosageOutSchema(Schema):
+    text = fields.String(required=True)
+    dose = fields.String()
+    dose_unit = fields.String()
+    frequency_per_day = fields.Integer()
+    duration_days = fields.Integer()
+
+
+class ItemOutSchema(Schema):
+    line = fields.Integer(required=True)
+    medication = fields.Nested(MedicationOutSchema, required=True)
+    dosage = fields.Nested(DosageOutSchema, required=True)
+    quantity = fields.Integer(required=True)
+    substitutable = fields.Boolean(required=True)
+    non_substitution_reason = fields.String(allow_none=True)
+    ald = fields.Boolean(required=True)
+    status = fields.String(required=True, metadata={"enum": ["active", "cancelled"]})
+    dispensed_quantity = fields.Integer(required=True)
+
+
+class PatientOutSchema(Schema):
+    identifier = fields.Dict(required=True)
+    family_name = fields.String(required=True)
+    given_name = fields.String(required=True)
+    birth_date = fields.String(allow_none=True)
+
+
+class PrescriberOutSchema(Schema):
+    rpps = fields.String(required=True)
+    family_name = fields.String(required=True)
+    given_name = fields.String(required=True)
+
+
+class CancellationOutSchema(Schema):
+    cancelled_at = fields.DateTime(required=True)
+    reason = fields.String(required=True)
+    lines = fields.List(fields.Integer(), required=True)
+    jws = fields.String(required=True)
+
+
+class PrescriptionSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
+    number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
+    status = fields.String(required=True, metadata={"enum": list(rules.Status)})
+    version = fields.Integer(required=True)
+    issued_at = fields.String(required=True)
+    valid_from = fields.String(required=True)
+    valid_until = fields.String(required=True)
+    renewals = fields.Integer(required=True)
+    pickup_mode = fields.String(required=True)
+    patient = fields.Nested(PatientOutSchema, required=True)
+    prescriber = fields.Nested(PrescriberOutSchema, required=True)
+    items = fields.List(fields.Nested(ItemOutSchema), required=True)
+    cancellations = fields.List(fields.Nested(CancellationOutSchema), required=True)
+    jws = fields.String(
+        required=True,
+        metadata={"description": "The prescriber's signature (JWS, ES256, x5c) over the content."},
+    )
+
+
+class IssuedPrescriptionSchema(PrescriptionSchema):
+    access_code = fields.String(
+        required=True, metadata={"description": "Shown once: only its hash is kept."}
+    )
+    qr_text = fields.String(required=True, metadata={"example": "EP1.H24VYEBTSCH.<code>"})
+
+
+class PrescriptionPageSchema(Schema):
+    items = fields.List(fields.Nested(PrescriptionSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)

@@ -1,0 +1,447 @@
+"""The prescriber PKI: the CA, enrolment, signing with a PIN (three tries), unblock, revoke."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from cryptography import x509
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from eprescription.domain.errors import (
+    AlreadyExists,
+    CertificateAuthorityMissing,
+    CertificateExpired,
+    CertificateRevoked,
+    ConfigurationError,
+    NoSigningCredential,
+    NotFound,
+    PermissionDenied,
+    SigningKeyBlocked,
+    ValidationFailed,
+    WrongPin,
+)
+from eprescription.models import (
+    Account,
+    CertificateAuthority,
+    Prescriber,
+    PrescriberCredential,
+    Role,
+    ServiceKey,
+)
+from eprescription.models.base import utcnow
+from eprescription.signing import certificates, jws, keywrap
+from eprescription.signing.certificates import CertificateRefused, PrescriberIdentity
+
+DEVELOPMENT_CA_NAME = "eprescription development CA"
+SERVICE_NAME = "eprescription service"
+MAX_PIN_ATTEMPTS = 3
+REASON_MAX_LENGTH = 256
+PIN_RULE = "the PIN is 4 to 8 digits"
+
+
+@dataclass(frozen=True)
+class PublishedCertificate:
+    kind: str  # "ca", "prescriber" or "service"
+    subject: str
+    serial: str
+    not_valid_before: datetime
+    not_valid_after: datetime
+    pem: str
+    rpps: str | None = None
+    status: str = "valid"  # valid, revoked, expired; "active"/"inactive" for a CA
+
+
+@dataclass(frozen=True)
+class PublishedRevocation:
+    serial: str
+    revoked_at: datetime
+    reason: str
+    key_compromise: bool
+
+
+@dataclass(frozen=True)
+class TrustList:
+    authorities: list[PublishedCertificate]
+    certificates: list[PublishedCertificate]
+    revocations: list[PublishedRevocation]
+
+
+def _server_secret(server_secret: bytes | None) -> bytes:
+    return server_secret if server_secret is not None else current_app.config["KEY_ENCRYPTION_KEY"]
+
+
+@lru_cache(maxsize=4096)
+def _certificate(pem: str) -> x509.Certificate:
+    """Certificates are immutable, so parsing each PEM once per process is enough."""
+    return certificates.from_pem(pem)
+
+
+# The certificate authority
+
+
+def active_authority(session: Session) -> CertificateAuthority | None:
+    return session.scalar(
+        select(CertificateAuthority)
+        .where(CertificateAuthority.is_active.is_(True))
+        .order_by(CertificateAuthority.id.desc())
+        .limit(1)
+    )
+
+
+def init_ca(
+    session: Session,
+    *,
+    common_name: str = DEVELOPMENT_CA_NAME,
+    import_cert_pem: bytes | None = None,
+    import_key_pem: bytes | None = None,
+    production: bool = False,
+    server_secret: bytes | None = None,
+    now: datetime | None = None,
+) -> CertificateAuthority:
+    """Create the development CA, or import an external CA (certificate and private key).
+
+    A development CA is refused in production: there, only an imported CA may issue. A CA
+    already active is kept (refused with AlreadyExists), since replacing it would orphan
+    every prescriber certificate.
+    """
+    now = now or utcnow()
+    if (import_cert_pem is None) != (import_key_pem is None):
+        raise ValidationFailed(
+            "Importing a CA needs both its certificate and its private key.",
+            errors={"ca_key" if import_key_pem is None else "ca_cert": ["missing"]},
+        )
+    if import_cert_pem is None and production:
+        raise PermissionDenied(
+            "A development CA cannot be created in production: import the external CA "
+            "(pki init --ca-cert FILE --ca-key FILE)."
+        )
+    if active_authority(session) is not None:
+        raise AlreadyExists("A certificate authority is already set up.")
+    if import_cert_pem is None:
+        certificate, key = certificates.create_ca(common_name, now)
+    else:
+        try:
+            certificate = certificates.certificate_from_pem(import_cert_pem)
+            key = certificates.private_key_from_pem(import_key_pem)
+            certificates.check_ca(certificate, key, now)
+        except CertificateRefused as error:
+            raise ValidationFailed(f"The CA was refused: {error}") from error
+    serial = certificates.serial_hex(certificate)
+    authority = CertificateAuthority(
+        common_name=certificates.common_name_of(certificate),
+        serial=serial,
+        certificate_pem=certificates.to_pem(certificate),
+        not_valid_before=certificate.not_valid_before_utc,
+        not_valid_after=certificate.not_valid_after_utc,
+        wrapped_key=keywrap.wrap_private_key(
+            key, server_secret=_server_secret(server_secret), purpose=f"ca:{serial}"
+        ),
+        is_external=import_cert_pem is not None,
+        is_active=True,
+    )
+    session.add(authority)
+    session.commit()
+    return authority
+
+
+def _authority_key(authority: CertificateAuthority, server_secret: bytes | None):
+    try:
+        return keywrap.unwrap_private_key(
+            authority.wrapped_key,
+            server_secret=_server_secret(server_secret),
+            purpose=f"ca:{authority.serial}",
+        )
+    except keywrap.UnwrapFailed as error:
+        raise ConfigurationError(
+            "KEY_ENCRYPTION_KEY does not open the CA's key: is it the key it was created with?"
+        ) from error
+
+
+# Prescriber credentials
+
+
+def prescriber_for_username(session: Session, username: str) -> Prescriber:
+    """The prescriber behind a prescriber account, or NotFound."""
+    prescriber = session.scalar(
+        select(Prescriber)
+        .join(Account, Account.person_id == Prescriber.person_id)
+        .where(Account.username == (username or "").strip().lower())
+        .where(Account.role == Role.PRESCRIBER)
+    )
+    if prescriber is None:
+        raise NotFound(f"No prescriber account {username!r}.")
+    return prescriber
+
+
+def current_credential(session: Session, prescriber: Prescriber) -> PrescriberCredential | None:
+    """The prescriber's newest credential (the one that signs), revoked or not."""
+    return session.scalar(
+        select(PrescriberCredential)
+        .options(joinedload(PrescriberCredential.authority))
+        .where(PrescriberCredential.prescriber_id == prescriber.id)
+        .order_by(PrescriberCredential.id.desc())
+        .limit(1)
+    )
+
+
+def enroll_prescriber(
+    session: Session,
+    prescriber: Prescriber,
+    pin: str,
+    *,
+    server_secret: bytes | None = None,
+    now: datetime | None = None,
+) -> PrescriberCredential:
+    """Give `prescriber` a new key pair and a certificate from the active CA; the key is kept
+    only wrapped under (KEY_ENCRYPTION_KEY, PIN). Refused while a usable credential exists."""
+    now = now or utcnow()
+    if not keywrap.is_valid_pin(pin):
+        raise ValidationFailed(f"Not a valid PIN: {PIN_RULE}.", errors={"pin": [PIN_RULE]})
+    authority = active_authority(session)
+    if authority is None:
+        raise CertificateAuthorityMissing()
+    current = current_credential(session, prescriber)
+    if current is not None and current.revoked_at is None and current.not_valid_after > now:
+        raise AlreadyExists(
+            "This prescriber already has a signing key; revoke it first (flask pki revoke)."
+        )
+    secret = _server_secret(server_secret)
+    person = prescriber.person
+    identity = PrescriberIdentity(
+        person.given_name, person.family_name, prescriber.rpps, person.country
+    )
+    key = certificates.generate_key()
+    certificate = certificates.issue_prescriber_certificate(
+        _certificate(authority.certificate_pem),
+        _authority_key(authority, server_secret),
+        key.public_key(),
+        identity,
+        now,
+    )
+    serial = certificates.serial_hex(certificate)
+    credential = PrescriberCredential(
+        prescriber_id=prescriber.id,
+        authority_id=authority.id,
+        serial=serial,
+        certificate_pem=certificates.to_pem(certificate),
+        not_valid_before=certificate.not_valid_before_utc,
+        not_valid_after=certificate.not_valid_after_utc,
+        wrapped_key=keywrap.wrap_private_key(
+            key, server_secret=secret, pin=pin, purpose=f"prescriber:{serial}"
+        ),
+        failed_pin_attempts=0,
+    )
+    session.add(credential)
+    session.commit()
+    return credential
+
+
+def sign_as_prescriber(
+    session: Session,
+    prescriber: Prescriber,
+    pin: str,
+    payload: bytes,
+    *,
+    server_secret: bytes | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The compact JWS of `payload` signed with the prescriber's key, opened with `pin`.
+
+    Call it before adding anything to the session: every try is counted and committed here
+    BEFORE the key is opened (so parallel guesses cannot get more than three tries), then a
+    wrong PIN raises WrongPin, or SigningKeyBlocked at the third in a row. A correct PIN
+    resets the counter in the caller's transaction. Revoked, expired or blocked credentials
+    refuse to sign.
+    """
+    now = now or utcnow()
+    credential = current_credential(session, prescriber)
+    if credential is None:
+        raise NoSigningCredential("This prescriber has no signing key: ask an administrator.")
+    if credential.revoked_at is not None:
+        raise CertificateRevoked(
+            f"The signing certificate was revoked on {credential.revoked_at:%Y-%m-%d}."
+        )
+    if not credential.is_valid_at(now):
+        raise CertificateExpired(
+            f"The signing certificate is valid from {credential.not_valid_before:%Y-%m-%d} "
+            f"to {credential.not_valid_after:%Y-%m-%d}."
+        )
+    attempts = session.execute(
+        update(PrescriberCredential)
+        .where(
+            PrescriberCredential.id == credential.id,
+            PrescriberCredential.blocked_at.is_(None),
+            PrescriberCredential.failed_pin_attempts < MAX_PIN_ATTEMPTS,
+        )
+        .values(failed_pin_attempts=PrescriberCredential.failed_pin_attempts + 1)
+        .returning(PrescriberCredential.failed_pin_attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.commit()
+    if attempts is None:
+        _block(session, credential, now)
+        raise SigningKeyBlocked(_blocked_detail())
+    set_committed_value(credential, "failed_pin_attempts", attempts)
+    try:
+        if not keywrap.is_valid_pin(pin):
+            raise keywrap.UnwrapFailed(PIN_RULE)
+        key = keywrap.unwrap_private_key(
+            credential.wrapped_key,
+            server_secret=_server_secret(server_secret),
+            pin=pin,
+            purpose=f"prescriber:{credential.serial}",
+        )
+    except keywrap.UnwrapFailed as error:
+        left = MAX_PIN_ATTEMPTS - attempts
+        if left <= 0:
+            _block(session, credential, now)
+            raise SigningKeyBlocked(_blocked_detail()) from error
+        message = f"wrong PIN: {left} {'try' if left == 1 else 'tries'} left before it is blocked"
+        raise WrongPin(f"Wrong signing PIN; {message}.", errors={"pin": [message]}) from error
+    session.execute(
+        update(PrescriberCredential)
+        .where(PrescriberCredential.id == credential.id)
+        .values(failed_pin_attempts=0)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(credential, "failed_pin_attempts", 0)
+    chain = [
+        _certificate(credential.certificate_pem),
+        _certificate(credential.authority.certificate_pem),
+    ]
+    return jws.sign_compact(payload, key, chain)
+
+
+def _blocked_detail() -> str:
+    return (
+        f"{MAX_PIN_ATTEMPTS} wrong PINs in a row: the signing key is blocked until an "
+        "administrator unblocks it (flask pki unblock)."
+    )
+
+
+def _block(session: Session, credential: PrescriberCredential, now: datetime) -> None:
+    if credential.blocked_at is None:
+        credential.blocked_at = now
+        session.commit()
+
+
+def _credential_or_refuse(session: Session, prescriber: Prescriber) -> PrescriberCredential:
+    credential = current_credential(session, prescriber)
+    if credential is None:
+        raise NoSigningCredential("This prescriber has no signing key.")
+    return credential
+
+
+def unblock(session: Session, prescriber: Prescriber) -> PrescriberCredential:
+    """Reset the wrong-PIN counter and lift the block (an administrator's act)."""
+    credential = _credential_or_refuse(session, prescriber)
+    credential.failed_pin_attempts = 0
+    credential.blocked_at = None
+    session.commit()
+    return credential
+
+
+def revoke(
+    session: Session,
+    prescriber: Prescriber,
+    reason: str,
+    *,
+    key_compromise: bool = False,
+    now: datetime | None = None,
+) -> PrescriberCredential:
+    """Revoke the prescriber's certificate: it signs no more. What it signed before stays
+    valid, unless `key_compromise` (then nothing it signed is trusted)."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX_LENGTH:
+        raise ValidationFailed(
+            "A revocation needs a reason.",
+            errors={"reason": [f"1 to {REASON_MAX_LENGTH} characters"]},
+        )
+    credential = _credential_or_refuse(session, prescriber)
+    if credential.revoked_at is not None:
+        raise AlreadyExists(f"This certificate was already revoked on {credential.revoked_at}.")
+    credential.revoked_at = now or utcnow()
+    credential.revocation_reason = reason
+    credential.key_compromise = key_compromise
+    session.commit()
+    return credential
+
+
+# What verifiers trust
+
+
+def trust_anchors(session: Session) -> list[x509.Certificate]:
+    """Every CA this service has used (old ones too, to verify what they issued)."""
+    pems = session.scalars(select(CertificateAuthority.certificate_pem))
+    return [_certificate(pem) for pem in pems]
+
+
+def revocations(session: Session) -> dict[str, jws.Revocation]:
+    rows = session.execute(
+        select(
+            PrescriberCredential.serial,
+            PrescriberCredential.revoked_at,
+            PrescriberCredential.revocation_reason,
+            PrescriberCredential.key_compromise,
+        ).where(PrescriberCredential.revoked_at.is_not(None))
+    )
+    return {
+        serial: jws.Revocation(revoked_at, reason or "", bool(compromised))
+        for serial, revoked_at, reason, compromised in rows
+    }
+
+
+def trusted_certificates(session: Session, *, now: datetime | None = None) -> TrustList:
+    """The CA certificates, every prescriber and service certificate, and the revocations."""
+    now = now or utcnow()
+    authorities = [
+        PublishedCertificate(
+            "ca",
+            _certificate(row.certificate_pem).subject.rfc4514_string(),
+            row.serial,
+            row.not_valid_before,
+            row.not_valid_after,
+            row.certificate_pem,
+            status="active" if row.is_active else "inactive",
+        )
+        for row in session.scalars(select(CertificateAuthority).order_by(CertificateAuthority.id))
+    ]
+    published = []
+    for row in session.scalars(select(PrescriberCredential).order_by(PrescriberCredential.id)):
+        certificate = _certificate(row.certificate_pem)
+        status = "revoked" if row.revoked_at else "valid" if row.is_valid_at(now) else "expired"
+        published.append(
+            PublishedCertificate(
+                "prescriber",
+                certificate.subject.rfc4514_string(),
+                row.serial,
+                row.not_valid_before,
+                row.not_valid_after,
+                row.certificate_pem,
+                rpps=certificates.rpps_of(certificate),
+                status=status,
+            )
+        )
+    for row in session.scalars(select(ServiceKey).order_by(ServiceKey.id)):
+        published.append(
+            PublishedCertificate(
+                "service",
+                _certificate(row.certificate_pem).subject.rfc4514_string(),
+                row.serial,
+                row.not_valid_before,
+                row.not_valid_after,
+                row.certificate_pem,
+                status="valid" if row.not_valid_after > now else "expired",
+            )
+        )
+    revoked = [
+        PublishedRevocation(
+            serial, revocation.revoked_at, revocation.reason, revocation.key_compromise
+        )
+        for serial, revocation in revocations(session).items()
+    ]
+    revoked.sort(key=lambda revocation: revocation.revoked_at)
+    return TrustList(authorities, published, revoked)

@@ -1,0 +1,310 @@
+"""The prescriber's form around issue(): review before signing, warnings, patients, allergies."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from eprescription.domain import identifiers
+from eprescription.domain import prescriptions as rules
+from eprescription.domain.errors import (
+    AlreadyExists,
+    InvalidIdentifier,
+    NotFound,
+    SelfPrescriptionRefused,
+    ValidationFailed,
+)
+from eprescription.domain.prescriptions import Problems
+from eprescription.models import (
+    Account,
+    Allergy,
+    CompositionLine,
+    Person,
+    Prescription,
+    PrescriptionItem,
+)
+from eprescription.models.base import utcnow
+from eprescription.services import audit
+from eprescription.services import prescriptions as issuing
+
+RECENT_PATIENTS = 8
+# Active substances (SA) and therapeutic fractions (FT) name what a product really contains.
+COUNTED_NATURES = ("SA", "FT")
+PERSON = "person"
+
+
+@dataclass(frozen=True)
+class Warning:
+    """Something the prescriber must see before signing; it does not stop the signature."""
+
+    kind: str  # "duplicate_therapy" or "allergy"
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Review:
+    """What issue() will sign for this request (its number and time are given at signing)."""
+
+    content: dict
+    patient: Person
+    warnings: list[Warning] = field(default_factory=list)
+    allergies: list[Allergy] = field(default_factory=list)
+
+
+def review(
+    session: Session,
+    account: Account,
+    request: issuing.IssueRequest,
+    *,
+    country: str,
+    now: datetime | None = None,
+) -> Review:
+    """Check the request exactly as issue() does, and build the content it would sign; add
+    the warnings (duplicate therapy, allergy). Nothing is stored but one audit event.
+
+    Uses issue()'s own helpers so that the review can never show other content than the
+    signature covers.
+    """
+    now = (now or utcnow()).replace(microsecond=0)
+    prescriber = issuing._prescriber_of(session, account)
+    problems = Problems()
+    patient = issuing._patient(session, problems, request.patient_nir, country)
+    is_self = patient is not None and patient.id == prescriber.person_id
+    if is_self:
+        problems.add(
+            "patient_nir",
+            "you cannot prescribe for yourself: another prescriber must issue this",
+        )
+    try:
+        pickup_mode = rules.PickupMode(request.pickup_mode or rules.PickupMode.PUBLIC)
+    except ValueError:
+        problems.add("pickup_mode", "one of " + ", ".join(rules.PickupMode))
+        pickup_mode = None
+    validity = rules.validity(
+        problems, issuing.today_of(now), request.valid_from, request.valid_until, request.renewals
+    )
+    rules.check_items(problems, request.items)
+    medications = [
+        issuing._medication(session, problems, index, item)
+        for index, item in enumerate(request.items)
+    ]
+    if problems:
+        kind = SelfPrescriptionRefused if is_self else ValidationFailed
+        raise kind(
+            "Some fields are not valid: " + ", ".join(str(key) for key in problems.errors),
+            errors=problems.errors,
+        )
+    content = issuing._content(None, patient, prescriber, country, now, validity, pickup_mode)
+    content["items"] = [
+        issuing._item_content(line, item, medication)
+        for line, (item, medication) in enumerate(zip(request.items, medications, strict=True), 1)
+    ]
+    warnings = _warnings(session, patient, content["items"], issuing.today_of(now))
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "review_warnings",
+        PERSON,
+        str(patient.id),
+        patient_person_id=patient.id,
+        at=now,
+    )
+    session.commit()
+    return Review(content, patient, warnings, allergies_of(session, patient))
+
+
+# -- warnings ---------------------------------------------------------------------------------
+
+
+def _substances_of_products(session: Session, cis_codes: set[str]) -> dict[str, dict[str, str]]:
+    """CIS → {substance code: substance name} of the active substances of each product."""
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    if cis_codes:
+        rows = session.execute(
+            select(
+                CompositionLine.cis, CompositionLine.substance_code, CompositionLine.substance_name
+            ).where(CompositionLine.cis.in_(cis_codes), CompositionLine.nature.in_(COUNTED_NATURES))
+        )
+        for cis, code, name in rows:
+            found[cis][code] = name
+    return found
+
+
+def _line_substances(drug: dict, by_product: dict) -> dict[str, str]:
+    if drug.get("cis"):
+        return by_product.get(drug["cis"], {})
+    return {drug["substance_code"]: drug["name"]}
+
+
+def _warnings(session: Session, patient: Person, items: list[dict], today: date) -> list[Warning]:
+    """Duplicate therapy (within the new lines, or with an open prescription of this patient,
+    whoever prescribed it) and recorded allergies, for each new line."""
+    active = session.execute(
+        select(PrescriptionItem, Prescription.issued_at)
+        .join(Prescription, Prescription.id == PrescriptionItem.prescription_id)
+        .where(
+            Prescription.patient_person_id == patient.id,
+            Prescription.status.in_([str(status) for status in rules.OPEN_STATES]),
+            Prescription.valid_until >= today,
+            PrescriptionItem.cancellation_id.is_(None),
+        )
+    ).all()
+    cis_codes = {item["medication"].get("cis") for item in items} | {row.cis for row, _ in active}
+    by_product = _substances_of_products(session, {code for code in cis_codes if code})
+    already: dict[str, list[str]] = defaultdict(list)
+    for row, issued_at in active:
+        drug = {"cis": row.cis, "substance_code": row.substance_code, "name": row.medication_name}
+        for code in _line_substances(drug, by_product):
+            already[code].append(f"{row.medication_name} (prescribed on {issued_at:%Y-%m-%d})")
+    allergies = {allergy.substance_code: allergy for allergy in allergies_of(session, patient)}
+    warnings: list[Warning] = []
+    seen: dict[str, int] = {}
+    for item in items:
+        line, drug = item["line"], item["medication"]
+        for code, name in sorted(_line_substances(drug, by_product).items()):
+            if code in allergies:
+                warnings.append(
+                    Warning(
+                        "allergy",
+                        line,
+                        f"Line {line}: the patient is recorded as allergic to {name}.",
+                    )
+                )
+            if code in already:
+                warnings.append(
+                    Warning(
+                        "duplicate_therapy",
+                        line,
+                        f"Line {line}: {name} is already prescribed for this patient in an "
+                        f"active prescription: {'; '.join(already[code])}.",
+                    )
+                )
+            if code in seen and seen[code] != line:
+                warnings.append(
+                    Warning(
+                        "duplicate_therapy",
+                        line,
+                        f"Line {line}: {name} is also on line {seen[code]} of this prescription.",
+                    )
+                )
+            seen.setdefault(code, line)
+    return warnings
+
+
+# -- patients ---------------------------------------------------------------------------------
+
+
+def recent_patients(session: Session, account: Account, limit: int = RECENT_PATIENTS) -> list:
+    """The patients this prescriber issued prescriptions for, most recent first."""
+    prescriber = issuing._prescriber_of(session, account)
+    latest = func.max(Prescription.issued_at).label("latest")
+    rows = session.execute(
+        select(Person, latest)
+        .join(Prescription, Prescription.patient_person_id == Person.id)
+        .where(Prescription.prescriber_id == prescriber.id)
+        .group_by(Person.id)
+        .order_by(latest.desc())
+        .limit(limit)
+    ).all()
+    return [person for person, _ in rows]
+
+
+def find_patient(session: Session, account: Account, nir: str | None, *, country: str) -> Person:
+    """The recorded person with this NIR, for a prescriber confirming whom they prescribe for;
+    an invalid NIR is a ValidationFailed on `patient_nir`, an unknown one NotFound. Audited."""
+    issuing._prescriber_of(session, account)
+    try:
+        national_id = identifiers.validate_national_id(nir, country)
+    except InvalidIdentifier as error:
+        detail = error.detail[:1].upper() + error.detail[1:] + "."
+        raise InvalidIdentifier(detail, errors={"patient_nir": [error.detail]}) from error
+    patient = session.scalar(select(Person).where(Person.national_id == national_id))
+    if patient is None:
+        raise NotFound(
+            "No patient is recorded with this NIR: check it with the patient's card, or have "
+            "the patient registered first."
+        )
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "lookup",
+        PERSON,
+        str(patient.id),
+        patient_person_id=patient.id,
+    )
+    session.commit()
+    return patient
+
+
+# -- allergies --------------------------------------------------------------------------------
+
+
+def allergies_of(session: Session, patient: Person) -> list[Allergy]:
+    return list(
+        session.scalars(
+            select(Allergy).where(Allergy.person_id == patient.id).order_by(Allergy.substance_name)
+        )
+    )
+
+
+def record_allergy(
+    session: Session,
+    nir: str | None,
+    substance_code: str | None,
+    *,
+    country: str,
+    account: Account | None = None,
+) -> Allergy:
+    """Record that the person with this NIR is allergic to a catalog substance; audited."""
+    problems = Problems()
+    try:
+        national_id = identifiers.validate_national_id(nir, country)
+    except InvalidIdentifier as error:
+        problems.add("nir", error.detail)
+        person = None
+    else:
+        person = session.scalar(select(Person).where(Person.national_id == national_id))
+        if person is None:
+            problems.add("nir", "no person is recorded with this national identifier")
+    code = rules.normalise_text(substance_code)
+    name = (
+        session.scalar(
+            select(CompositionLine.substance_name)
+            .where(CompositionLine.substance_code == code)
+            .limit(1)
+        )
+        if code
+        else None
+    )
+    if name is None:
+        problems.add("substance_code", f"no substance has the code {code or '(empty)'}")
+    if problems:
+        raise ValidationFailed(
+            "Some fields are not valid: " + ", ".join(problems.errors), errors=problems.errors
+        )
+    allergy = Allergy(
+        person_id=person.id,
+        substance_code=code,
+        substance_name=name,
+        recorded_by_account_id=account.id if account else None,
+    )
+    session.add(allergy)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        session.rollback()
+        raise AlreadyExists(f"This allergy to {name} is already recorded.") from error
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "record_allergy",
+        PERSON,
+        str(person.id),
+        patient_person_id=person.id,
+    )
+    session.commit()
+    return allergy

@@ -1,0 +1,715 @@
+"""Prescription use cases: issue, read, list, cancel, show the QR code; each one transaction."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from eprescription import qr
+from eprescription.domain import identifiers
+from eprescription.domain import prescription_codes as codes
+from eprescription.domain import prescriptions as rules
+from eprescription.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidIdentifier,
+    NotFound,
+    PermissionDenied,
+    SelfPrescriptionRefused,
+    ValidationFailed,
+)
+from eprescription.domain.prescriptions import Action, ItemDraft, Problems, Status
+from eprescription.models import (
+    Account,
+    CompositionLine,
+    Person,
+    Prescriber,
+    Prescription,
+    PrescriptionCancellation,
+    PrescriptionItem,
+    Product,
+    Role,
+)
+from eprescription.models.base import utcnow
+from eprescription.services import audit, pki
+from eprescription.signing.canonical import canonical_json
+
+PAYLOAD_TYPE = "eprescription.prescription"
+CANCELLATION_TYPE = "eprescription.cancellation"
+PAYLOAD_VERSION = 1
+OBJECT_TYPE = "prescription"
+IDENTIFIER_SYSTEMS = {identifiers.FRANCE: "NIR", identifiers.ESTONIA: "isikukood"}
+PAGE_SIZE_MAX = 100
+NUMBER_ATTEMPTS = 10
+NOT_VISIBLE = "No prescription with this number is visible to you."
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """What a prescriber asks for; every value as typed, checked by issue()."""
+
+    patient_nir: str | None
+    pin: str
+    items: list[ItemDraft]
+    valid_from: date | None = None
+    valid_until: date | None = None
+    renewals: int | None = 0
+    pickup_mode: str | None = rules.PickupMode.PUBLIC
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A new prescription, with its access code and QR text: shown once, never stored as such."""
+
+    prescription: Prescription
+    access_code: str
+    qr_text: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Prescription]
+    total: int
+    page: int
+    page_size: int
+    today: date
+
+
+def today_of(now: datetime) -> date:
+    """The calendar day validity is counted in (UTC)."""
+    return now.astimezone(UTC).date()
+
+
+def _iso_seconds(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- issue ------------------------------------------------------------------------------------
+
+
+def issue(
+    session: Session,
+    account: Account,
+    request: IssueRequest,
+    *,
+    country: str,
+    sealing_secret: str | bytes,
+    now: datetime | None = None,
+) -> Issued:
+    """Check everything, sign with the prescriber's PIN, store payload and JWS, audit, commit.
+
+    Every problem with the fields is reported in one ValidationFailed; nothing is stored then.
+    The signature is made before any row is added: a wrong PIN is committed by the PKI
+    service (it counts towards blocking) and must not carry half a prescription with it.
+    """
+    now = (now or utcnow()).replace(microsecond=0)
+    prescriber = _prescriber_of(session, account)
+    problems = Problems()
+    patient = _patient(session, problems, request.patient_nir, country)
+    is_self = patient is not None and patient.id == prescriber.person_id
+    if is_self:
+        problems.add(
+            "patient_nir",
+            "you cannot prescribe for yourself: another prescriber must issue this",
+        )
+    try:
+        pickup_mode = rules.PickupMode(request.pickup_mode or rules.PickupMode.PUBLIC)
+    except ValueError:
+        problems.add("pickup_mode", "one of " + ", ".join(rules.PickupMode))
+        pickup_mode = None
+    validity = rules.validity(
+        problems, today_of(now), request.valid_from, request.valid_until, request.renewals
+    )
+    rules.check_items(problems, request.items)
+    medications = [
+        _medication(session, problems, index, item) for index, item in enumerate(request.items)
+    ]
+    if problems:
+        kind = SelfPrescriptionRefused if is_self else ValidationFailed
+        raise kind(
+            "Some fields are not valid: " + ", ".join(str(key) for key in problems.errors),
+            errors=problems.errors,
+        )
+
+    number = _unused_number(session)
+    access_code = codes.new_access_code()
+    content = _content(number, patient, prescriber, country, now, validity, pickup_mode)
+    content["items"] = [
+        _item_content(line, item, medication)
+        for line, (item, medication) in enumerate(zip(request.items, medications, strict=True), 1)
+    ]
+    payload = canonical_json(content)
+    jws = _sign(session, account, prescriber, request.pin, payload, "issue", number, patient.id)
+
+    prescription = Prescription(
+        number=number,
+        patient=patient,
+        prescriber=prescriber,
+        issued_at=now,
+        valid_from=validity.valid_from,
+        valid_until=validity.valid_until,
+        renewals=validity.renewals,
+        pickup_mode=str(pickup_mode),
+        status=str(Status.ACTIVE),
+        version=1,
+        payload=payload,
+        jws=jws,
+        access_code_hash=codes.hash_access_code(access_code),
+        access_code_sealed=codes.seal_access_code(access_code, number, sealing_secret),
+    )
+    for line, item in enumerate(content["items"], 1):
+        prescription.items.append(_item_row(line, item))
+    session.add(prescription)
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "issue",
+        OBJECT_TYPE,
+        number,
+        patient_person_id=patient.id,
+        at=now,
+    )
+    session.commit()
+    return Issued(prescription, access_code, qr.encode(number, access_code))
+
+
+def _prescriber_of(session: Session, account: Account) -> Prescriber:
+    prescriber = None
+    if account.role is Role.PRESCRIBER and account.person_id is not None:
+        prescriber = session.scalar(
+            select(Prescriber).where(Prescriber.person_id == account.person_id)
+        )
+    if prescriber is None:
+        raise PermissionDenied("Only a prescriber can do this.")
+    return prescriber
+
+
+def _patient(session: Session, problems: Problems, nir: str | None, country: str):
+    """The recorded person with this national identifier; unknown persons are refused."""
+    try:
+        national_id = identifiers.validate_national_id(nir, country)
+    except InvalidIdentifier as error:
+        problems.add("patient_nir", error.detail)
+        return None
+    patient = session.scalar(select(Person).where(Person.national_id == national_id))
+    if patient is None:
+        problems.add(
+            "patient_nir",
+            "no patient is recorded with this national identifier; check it with the patient's "
+            "card, or have the patient registered first",
+        )
+    return patient
+
+
+@dataclass(frozen=True)
+class _Medication:
+    """What the catalog says about a line's medication (name, and the substance's details)."""
+
+    name: str
+    cis: str | None = None
+    substance_code: str | None = None
+    strength: str | None = None
+    form: str | None = None
+
+
+def _medication(
+    session: Session, problems: Problems, index: int, item: ItemDraft
+) -> _Medication | None:
+    """The catalog's product or substance for a line, or None with the problem added."""
+    path = ("items", index)
+    if item.cis and item.cis.isdigit() and len(item.cis) == 8:
+        product = session.get(Product, item.cis)
+        if product is None:
+            problems.add((*path, "cis"), f"no product has the CIS {item.cis} in the catalog")
+            return None
+        if not product.is_prescribable:
+            problems.add(
+                (*path, "cis"),
+                f"{product.name} is withdrawn or not authorised: it cannot be prescribed",
+            )
+            return None
+        return _Medication(name=product.name, cis=product.cis)
+    if item.cis or not (item.substance_code and item.strength and item.form):
+        return None  # the domain rules have reported it
+    code = rules.normalise_text(item.substance_code)
+    rows = session.execute(
+        select(CompositionLine, Product)
+        .join(Product, Product.cis == CompositionLine.cis)
+        .where(CompositionLine.substance_code == code)
+    ).all()
+    if not rows:
+        problems.add((*path, "substance_code"), f"no substance has the code {code} in the catalog")
+        return None
+    strength, form = rules.normalise_text(item.strength), rules.normalise_text(item.form)
+    for composition, product in rows:
+        if (
+            product.is_prescribable
+            and rules.normalise_text(composition.strength).casefold() == strength.casefold()
+            and rules.normalise_text(product.form).casefold() == form.casefold()
+        ):
+            return _Medication(
+                name=composition.substance_name,
+                substance_code=code,
+                strength=rules.normalise_text(composition.strength),
+                form=rules.normalise_text(product.form),
+            )
+    problems.add(
+        (*path, "medication"),
+        f"no prescribable product contains {rows[0][0].substance_name} at {strength} as {form}",
+    )
+    return None
+
+
+def _unused_number(session: Session) -> str:
+    """A fresh random number; the unique constraint backs this check up."""
+    for _ in range(NUMBER_ATTEMPTS):
+        number = codes.new_number()
+        if session.scalar(select(Prescription.id).where(Prescription.number == number)) is None:
+            return number
+    raise Conflict("Could not find a free prescription number; try again.")
+
+
+def _content(number, patient, prescriber, country, now, validity, pickup_mode) -> dict:
+    """The signed content (items added by the caller); only JSON types, dates as strings."""
+    return {
+        "type": PAYLOAD_TYPE,
+        "version": PAYLOAD_VERSION,
+        "number": number,
+        "patient": {
+            "identifier": {
+                "system": IDENTIFIER_SYSTEMS.get(country, country),
+                "value": patient.national_id,
+            },
+            "family_name": patient.family_name,
+            "given_name": patient.given_name,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
+        },
+        "prescriber": {
+            "rpps": prescriber.rpps,
+            "family_name": prescriber.person.family_name,
+            "given_name": prescriber.person.given_name,
+        },
+        "issued_at": _iso_seconds(now),
+        "valid_from": validity.valid_from.isoformat(),
+        "valid_until": validity.valid_until.isoformat(),
+        "renewals": validity.renewals,
+        "pickup_mode": str(pickup_mode),
+    }
+
+
+def _item_content(line: int, item: ItemDraft, medication: _Medication) -> dict:
+    if medication.cis:
+        drug = {"type": "product", "cis": medication.cis, "name": medication.name}
+    else:
+        drug = {
+            "type": "substance",
+            "substance_code": medication.substance_code,
+            "name": medication.name,
+            "strength": medication.strength,
+            "form": medication.form,
+        }
+    dosage = {"text": item.dosage_text.strip()}
+    structured = {
+        "dose": rules.dose_text(item.dose),
+        "dose_unit": (item.dose_unit or "").strip() or None,
+        "frequency_per_day": item.frequency_per_day,
+        "duration_days": item.duration_days,
+    }
+    dosage.update({key: value for key, value in structured.items() if value is not None})
+    content = {
+        "line": line,
+        "medication": drug,
+        "dosage": dosage,
+        "quantity": item.quantity,
+        "substitutable": item.substitutable,
+        "ald": item.ald,
+    }
+    if not item.substitutable:
+        content["non_substitution_reason"] = item.non_substitution_reason
+    return content
+
+
+def _item_row(line: int, content: dict) -> PrescriptionItem:
+    drug, dosage = content["medication"], content["dosage"]
+    return PrescriptionItem(
+        line=line,
+        cis=drug.get("cis"),
+        substance_code=drug.get("substance_code"),
+        strength=drug.get("strength"),
+        form=drug.get("form"),
+        medication_name=drug["name"],
+        dosage_text=dosage["text"],
+        dose=dosage.get("dose"),
+        dose_unit=dosage.get("dose_unit"),
+        frequency_per_day=dosage.get("frequency_per_day"),
+        duration_days=dosage.get("duration_days"),
+        quantity=content["quantity"],
+        substitutable=content["substitutable"],
+        non_substitution_reason=content.get("non_substitution_reason"),
+        ald=content["ald"],
+        dispensed_quantity=0,
+    )
+
+
+def _sign(session, account, prescriber, pin, payload, action, number, patient_id) -> str:
+    """The prescriber's JWS over `payload`; a refusal is audited and committed, then raised."""
+    try:
+        return pki.sign_as_prescriber(session, prescriber, pin, payload)
+    except DomainError as error:
+        session.rollback()
+        audit.record(
+            session,
+            audit.actor_for(session, account),
+            action,
+            OBJECT_TYPE,
+            number,
+            patient_person_id=patient_id,
+            outcome=error.code,
+        )
+        session.commit()
+        raise
+
+
+# -- read -------------------------------------------------------------------------------------
+
+
+def _load(session: Session, number: str) -> Prescription | None:
+    return session.scalar(
+        select(Prescription)
+        .where(Prescription.number == number)
+        .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
+    )
+
+
+def _relation(account: Account, prescription: Prescription) -> str | None:
+    """'prescriber' or 'patient' if the account may see this prescription, else None."""
+    if account.person_id is None:
+        return None
+    if account.role is Role.PRESCRIBER and prescription.prescriber.person_id == account.person_id:
+        return "prescriber"
+    if account.role is Role.PATIENT and prescription.patient_person_id == account.person_id:
+        return "patient"
+    return None
+
+
+def _visible(session: Session, account: Account, number_text: str, action: str):
+    """The prescription and the account's relation to it, or NotFound (audited and committed).
+
+    Somebody else's prescription gets the same answer as a missing one.
+    """
+    number = codes.validate_number(number_text)
+    prescription = _load(session, number)
+    relation = _relation(account, prescription) if prescription is not None else None
+    if relation is None:
+        audit.record(
+            session,
+            audit.actor_for(session, account),
+            action,
+            OBJECT_TYPE,
+            number,
+            patient_person_id=prescription.patient_person_id if prescription else None,
+            outcome="not_found" if prescription is None else "denied",
+        )
+        session.commit()
+        raise NotFound(NOT_VISIBLE)
+    return prescription, relation
+
+
+def get(session: Session, account: Account, number: str) -> Prescription:
+    """A prescription for its prescriber or its patient (anybody else: NotFound); audited."""
+    prescription, _ = _visible(session, account, number, "read")
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "read",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+    )
+    session.commit()
+    return prescription
+
+
+def status_of(prescription: Prescription, today: date) -> Status:
+    """Its status as of `today` (an open prescription past its validity reads as expired)."""
+    return rules.effective_status(prescription.status, prescription.valid_until, today)
+
+
+def list_for_prescriber(
+    session: Session,
+    account: Account,
+    *,
+    country: str,
+    patient_nir: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+    now: datetime | None = None,
+) -> Page:
+    """The prescriptions the account's prescriber issued, newest first; each listed is audited."""
+    prescriber = _prescriber_of(session, account)
+    today = today_of(now or utcnow())
+    problems = Problems()
+    conditions = [Prescription.prescriber_id == prescriber.id]
+    if patient_nir:
+        try:
+            national_id = identifiers.validate_national_id(patient_nir, country)
+        except InvalidIdentifier as error:
+            problems.add("patient", error.detail)
+        else:
+            conditions.append(
+                Prescription.patient_person_id.in_(
+                    select(Person.id).where(Person.national_id == national_id)
+                )
+            )
+    if status:
+        try:
+            conditions.append(_status_condition(Status(status), today))
+        except ValueError:
+            problems.add("status", "one of " + ", ".join(Status))
+    if not 1 <= page_size <= PAGE_SIZE_MAX:
+        problems.add("page_size", f"between 1 and {PAGE_SIZE_MAX}")
+    if page < 1:
+        problems.add("page", "at least 1")
+    if problems:
+        raise ValidationFailed(
+            "Some fields are not valid: " + ", ".join(problems.errors), errors=problems.errors
+        )
+    total = session.scalar(select(func.count(Prescription.id)).where(*conditions))
+    rows = session.scalars(
+        select(Prescription)
+        .where(*conditions)
+        .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+        .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
+    ).all()
+    actor = audit.actor_for(session, account)
+    for prescription in rows:
+        audit.record(
+            session,
+            actor,
+            "list",
+            OBJECT_TYPE,
+            prescription.number,
+            patient_person_id=prescription.patient_person_id,
+        )
+    session.commit()
+    return Page(list(rows), total, page, page_size, today)
+
+
+def _status_condition(status: Status, today: date):
+    open_states = [str(s) for s in rules.OPEN_STATES]
+    if status is Status.EXPIRED:
+        return or_(
+            Prescription.status == str(Status.EXPIRED),
+            and_(Prescription.status.in_(open_states), Prescription.valid_until < today),
+        )
+    if status in rules.OPEN_STATES:
+        return and_(Prescription.status == str(status), Prescription.valid_until >= today)
+    return Prescription.status == str(status)
+
+
+# -- cancel -----------------------------------------------------------------------------------
+
+
+def cancel(
+    session: Session,
+    account: Account,
+    number: str,
+    *,
+    pin: str,
+    reason: str | None,
+    lines: list[int] | None = None,
+    now: datetime | None = None,
+) -> Prescription:
+    """Cancel the whole prescription or some lines, nothing dispensed; signed with the PIN."""
+    now = (now or utcnow()).replace(microsecond=0)
+    prescription, relation = _visible(session, account, number, "cancel")
+    if relation != "prescriber":
+        raise PermissionDenied("Only the prescriber who issued it can cancel a prescription.")
+    problems = Problems()
+    reason = rules.check_reason(problems, reason)
+    if problems:
+        raise ValidationFailed("Say why it is cancelled.", errors=problems.errors)
+    current = status_of(prescription, today_of(now))
+    states = [_line_state(prescription, item) for item in prescription.items]
+    chosen = rules.lines_to_cancel(current, states, lines)
+    prescriber = prescription.prescriber
+    document = {
+        "type": CANCELLATION_TYPE,
+        "version": PAYLOAD_VERSION,
+        "prescription": {
+            "number": prescription.number,
+            "payload_sha256": hashlib.sha256(prescription.payload).hexdigest(),
+        },
+        "lines": chosen,
+        "reason": reason,
+        "cancelled_at": _iso_seconds(now),
+        "prescriber": {
+            "rpps": prescriber.rpps,
+            "family_name": prescriber.person.family_name,
+            "given_name": prescriber.person.given_name,
+        },
+    }
+    payload = canonical_json(document)
+    jws = _sign(
+        session,
+        account,
+        prescriber,
+        pin,
+        payload,
+        "cancel",
+        prescription.number,
+        prescription.patient_person_id,
+    )
+    cancellation = PrescriptionCancellation(
+        prescription=prescription,
+        account_id=account.id,
+        cancelled_at=now,
+        reason=reason,
+        payload=payload,
+        jws=jws,
+    )
+    session.add(cancellation)
+    session.flush()
+    for item in prescription.items:
+        if item.line in chosen:
+            item.cancellation_id = cancellation.id
+    after = rules.status_from_lines(_line_state(prescription, item) for item in prescription.items)
+    if after != current:
+        prescription.status = str(rules.transition(current, after))
+    prescription.version += 1
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "cancel",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+        at=now,
+    )
+    session.commit()
+    return prescription
+
+
+def _line_state(prescription: Prescription, item: PrescriptionItem) -> rules.LineState:
+    return rules.LineState(
+        line=item.line,
+        quantity_total=rules.total_quantity(item.quantity, prescription.renewals),
+        dispensed=item.dispensed_quantity,
+        cancelled=item.is_cancelled,
+    )
+
+
+def cancelled_lines(prescription: Prescription, cancellation: PrescriptionCancellation) -> list:
+    return [item.line for item in prescription.items if item.cancellation_id == cancellation.id]
+
+
+# -- QR and verification --------------------------------------------------------------------
+
+
+def qr_text(
+    session: Session,
+    account: Account,
+    number: str,
+    *,
+    sealing_secret: str | bytes,
+    now: datetime | None = None,
+) -> str:
+    """The QR text of a prescription, for its patient and its prescriber; audited.
+
+    The access code is opened from its sealed copy and checked against the stored hash, the
+    only form any verification uses.
+    """
+    prescription, relation = _visible(session, account, number, "view_qr")
+    status = status_of(prescription, today_of(now or utcnow()))
+    rules.ensure_allowed(relation, Action.VIEW_QR, status)
+    try:
+        code = codes.open_access_code(
+            prescription.access_code_sealed, prescription.number, sealing_secret
+        )
+    except InvalidTag as error:
+        raise Conflict(
+            "The QR code of this prescription cannot be shown again (the server secret changed); "
+            "use its number."
+        ) from error
+    if not codes.access_code_matches(code, prescription.access_code_hash):
+        raise Conflict("The QR code of this prescription cannot be shown again; use its number.")
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "view_qr",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+    )
+    session.commit()
+    return qr.encode(prescription.number, code)
+
+
+def signed_document(session: Session, number: str) -> tuple[str, bytes]:
+    """The JWS and the stored payload of a prescription, for the operator's verify command."""
+    number = codes.validate_number(number)
+    prescription = _load(session, number)
+    if prescription is None:
+        raise NotFound(f"No prescription has the number {codes.display_number(number)}.")
+    audit.record(
+        session,
+        audit.OPERATOR,
+        "verify",
+        OBJECT_TYPE,
+        number,
+        patient_person_id=prescription.patient_person_id,
+    )
+    session.commit()
+    return prescription.jws, prescription.payload
+
+
+# -- what callers show ------------------------------------------------------------------------
+
+
+def describe(prescription: Prescription, today: date) -> dict:
+    """The prescription as its prescriber and patient see it: the signed content (read back
+    from the payload, so it cannot disagree with the signature) plus its current state."""
+    content = json.loads(prescription.payload)
+    lines = {item.line: item for item in prescription.items}
+    items = []
+    for signed in content["items"]:
+        item = lines[signed["line"]]
+        items.append(
+            {
+                **signed,
+                "non_substitution_reason": signed.get("non_substitution_reason"),
+                "status": "cancelled" if item.is_cancelled else "active",
+                "dispensed_quantity": item.dispensed_quantity,
+            }
+        )
+    return {
+        "id": prescription.number,
+        "number": codes.display_number(prescription.number),
+        "status": str(status_of(prescription, today)),
+        "version": prescription.version,
+        "issued_at": content["issued_at"],
+        "valid_from": content["valid_from"],
+        "valid_until": content["valid_until"],
+        "renewals": content["renewals"],
+        "pickup_mode": content["pickup_mode"],
+        "patient": content["patient"],
+        "prescriber": content["prescriber"],
+        "items": items,
+        "cancellations": [
+            {
+                "cancelled_at": cancellation.cancelled_at,
+                "reason": cancellation.reason,
+                "lines": cancelled_lines(prescription, cancellation),
+                "jws": cancellation.jws,
+            }
+            for cancellation in prescription.cancellations
+        ],
+        "jws": prescription.jws,
+    }
