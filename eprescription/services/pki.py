@@ -6,9 +6,8 @@ from functools import lru_cache
 
 from cryptography import x509
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from eprescription.domain.errors import (
     AlreadyExists,
@@ -250,41 +249,37 @@ def sign_as_prescriber(
 ) -> str:
     """The compact JWS of `payload` signed with the prescriber's key, opened with `pin`.
 
-    Call it before adding anything to the session: every try is counted and committed here
-    BEFORE the key is opened (so parallel guesses cannot get more than three tries), then a
-    wrong PIN raises WrongPin, or SigningKeyBlocked at the third in a row. A correct PIN
-    resets the counter in the caller's transaction. Revoked, expired or blocked credentials
-    refuse to sign.
+    The credential's row stays locked until the caller's transaction ends, so one
+    prescriber's signatures (and any parallel PIN guesses) are taken one after another: a
+    wrong PIN is counted and committed here, then raises WrongPin, or SigningKeyBlocked at
+    the third in a row; a correct PIN resets the counter in the caller's transaction. Call it
+    before adding anything to the session, as a wrong PIN commits. Revoked, expired or
+    blocked credentials refuse to sign.
     """
     now = now or utcnow()
-    credential = current_credential(session, prescriber)
-    if credential is None:
+    current = current_credential(session, prescriber)
+    if current is None:
         raise NoSigningCredential("This prescriber has no signing key: ask an administrator.")
-    if credential.revoked_at is not None:
+    if current.revoked_at is not None:
         raise CertificateRevoked(
-            f"The signing certificate was revoked on {credential.revoked_at:%Y-%m-%d}."
+            f"The signing certificate was revoked on {current.revoked_at:%Y-%m-%d}."
         )
-    if not credential.is_valid_at(now):
+    if not current.is_valid_at(now):
         raise CertificateExpired(
-            f"The signing certificate is valid from {credential.not_valid_before:%Y-%m-%d} "
-            f"to {credential.not_valid_after:%Y-%m-%d}."
+            f"The signing certificate is valid from {current.not_valid_before:%Y-%m-%d} "
+            f"to {current.not_valid_after:%Y-%m-%d}."
         )
-    attempts = session.execute(
-        update(PrescriberCredential)
-        .where(
-            PrescriberCredential.id == credential.id,
-            PrescriberCredential.blocked_at.is_(None),
-            PrescriberCredential.failed_pin_attempts < MAX_PIN_ATTEMPTS,
-        )
-        .values(failed_pin_attempts=PrescriberCredential.failed_pin_attempts + 1)
-        .returning(PrescriberCredential.failed_pin_attempts)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    session.commit()
-    if attempts is None:
-        _block(session, credential, now)
+    if current.blocked_at is not None:
         raise SigningKeyBlocked(_blocked_detail())
-    set_committed_value(credential, "failed_pin_attempts", attempts)
+    credential = session.scalar(
+        select(PrescriberCredential)
+        .where(PrescriberCredential.id == current.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if credential.blocked_at is not None:  # blocked meanwhile by wrong PINs sent in parallel
+        session.rollback()
+        raise SigningKeyBlocked(_blocked_detail())
     try:
         if not keywrap.is_valid_pin(pin):
             raise keywrap.UnwrapFailed(PIN_RULE)
@@ -295,19 +290,14 @@ def sign_as_prescriber(
             purpose=f"prescriber:{credential.serial}",
         )
     except keywrap.UnwrapFailed as error:
-        left = MAX_PIN_ATTEMPTS - attempts
+        _count_wrong_pin(session, credential, now)
+        left = MAX_PIN_ATTEMPTS - credential.failed_pin_attempts
         if left <= 0:
-            _block(session, credential, now)
             raise SigningKeyBlocked(_blocked_detail()) from error
         message = f"wrong PIN: {left} {'try' if left == 1 else 'tries'} left before it is blocked"
         raise WrongPin(f"Wrong signing PIN; {message}.", errors={"pin": [message]}) from error
-    session.execute(
-        update(PrescriberCredential)
-        .where(PrescriberCredential.id == credential.id)
-        .values(failed_pin_attempts=0)
-        .execution_options(synchronize_session=False)
-    )
-    set_committed_value(credential, "failed_pin_attempts", 0)
+    if credential.failed_pin_attempts:
+        credential.failed_pin_attempts = 0
     chain = [
         _certificate(credential.certificate_pem),
         _certificate(credential.authority.certificate_pem),
@@ -322,10 +312,12 @@ def _blocked_detail() -> str:
     )
 
 
-def _block(session: Session, credential: PrescriberCredential, now: datetime) -> None:
-    if credential.blocked_at is None:
+def _count_wrong_pin(session: Session, credential: PrescriberCredential, now: datetime) -> None:
+    """Count a wrong PIN (blocking the key at the third in a row) and commit it at once."""
+    credential.failed_pin_attempts += 1
+    if credential.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
         credential.blocked_at = now
-        session.commit()
+    session.commit()
 
 
 def _credential_or_refuse(session: Session, prescriber: Prescriber) -> PrescriberCredential:

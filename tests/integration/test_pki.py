@@ -1,5 +1,7 @@
 """The prescriber PKI on both engines: `flask pki …`, the PIN's three tries, the trust list."""
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -249,6 +251,36 @@ def test_the_right_pin_resets_the_count_of_wrong_ones(app, db_session, prescribe
 
     assert credential_row(app).blocked_at is None
     assert pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
+
+
+def test_signatures_made_at_the_same_time_with_the_right_pin_never_block_the_key(
+    app, db_session, prescriber
+):
+    prescriber_id = prescriber.id
+    db_session.commit()
+    signatures, failures = [], []
+
+    def sign() -> None:
+        with app.app_context():
+            session = get_session()
+            try:
+                signer = session.get(type(prescriber), prescriber_id)
+                signatures.append(pki.sign_as_prescriber(session, signer, PIN, payload()))
+                time.sleep(0.1)  # the rest of a use case (storing, auditing) before it commits
+                session.commit()
+            except Exception as error:  # any refusal is the failure this test looks for
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=sign) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert len(signatures) == 8
+    row = credential_row(app)
+    assert row.failed_pin_attempts == 0 and row.blocked_at is None
 
 
 def test_a_malformed_pin_counts_as_a_wrong_one(app, db_session, prescriber):
