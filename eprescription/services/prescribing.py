@@ -14,7 +14,6 @@ from eprescription.domain.errors import (
     AlreadyExists,
     InvalidIdentifier,
     NotFound,
-    SelfPrescriptionRefused,
     ValidationFailed,
 )
 from eprescription.domain.prescriptions import Problems
@@ -63,46 +62,12 @@ def review(
     country: str,
     now: datetime | None = None,
 ) -> Review:
-    """Check the request exactly as issue() does, and build the content it would sign; add
-    the warnings (duplicate therapy, allergy). Nothing is stored but one audit event.
-
-    Uses issue()'s own helpers so that the review can never show other content than the
-    signature covers.
+    """Check the request as issue() does and show the content it would sign (issuing.prepare),
+    with the warnings (duplicate therapy, allergy). Nothing is stored but one audit event.
     """
     now = (now or utcnow()).replace(microsecond=0)
-    prescriber = issuing._prescriber_of(session, account)
-    problems = Problems()
-    patient = issuing._patient(session, problems, request.patient_nir, country)
-    is_self = patient is not None and patient.id == prescriber.person_id
-    if is_self:
-        problems.add(
-            "patient_nir",
-            "you cannot prescribe for yourself: another prescriber must issue this",
-        )
-    try:
-        pickup_mode = rules.PickupMode(request.pickup_mode or rules.PickupMode.PUBLIC)
-    except ValueError:
-        problems.add("pickup_mode", "one of " + ", ".join(rules.PickupMode))
-        pickup_mode = None
-    validity = rules.validity(
-        problems, issuing.today_of(now), request.valid_from, request.valid_until, request.renewals
-    )
-    rules.check_items(problems, request.items)
-    medications = [
-        issuing._medication(session, problems, index, item)
-        for index, item in enumerate(request.items)
-    ]
-    if problems:
-        kind = SelfPrescriptionRefused if is_self else ValidationFailed
-        raise kind(
-            "Some fields are not valid: " + ", ".join(str(key) for key in problems.errors),
-            errors=problems.errors,
-        )
-    content = issuing._content(None, patient, prescriber, country, now, validity, pickup_mode)
-    content["items"] = [
-        issuing._item_content(line, item, medication)
-        for line, (item, medication) in enumerate(zip(request.items, medications, strict=True), 1)
-    ]
+    draft = issuing.prepare(session, account, request, country=country, now=now)
+    content, patient = draft.content, draft.patient
     warnings = _warnings(session, patient, content["items"], issuing.today_of(now))
     audit.record(
         session,
@@ -200,7 +165,7 @@ def _warnings(session: Session, patient: Person, items: list[dict], today: date)
 
 def recent_patients(session: Session, account: Account, limit: int = RECENT_PATIENTS) -> list:
     """The patients this prescriber issued prescriptions for, most recent first."""
-    prescriber = issuing._prescriber_of(session, account)
+    prescriber = issuing.prescriber_of(session, account)
     latest = func.max(Prescription.issued_at).label("latest")
     rows = session.execute(
         select(Person, latest)
@@ -216,7 +181,7 @@ def recent_patients(session: Session, account: Account, limit: int = RECENT_PATI
 def find_patient(session: Session, account: Account, nir: str | None, *, country: str) -> Person:
     """The recorded person with this NIR, for a prescriber confirming whom they prescribe for;
     an invalid NIR is a ValidationFailed on `patient_nir`, an unknown one NotFound. Audited."""
-    issuing._prescriber_of(session, account)
+    issuing.prescriber_of(session, account)
     try:
         national_id = identifiers.validate_national_id(nir, country)
     except InvalidIdentifier as error:

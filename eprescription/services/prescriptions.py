@@ -91,23 +91,31 @@ def _iso_seconds(moment: datetime) -> str:
 # -- issue ------------------------------------------------------------------------------------
 
 
-def issue(
+@dataclass(frozen=True)
+class Draft:
+    """A checked request: the content issue() signs (its number still unset) and its people."""
+
+    prescriber: Prescriber
+    patient: Person
+    validity: rules.Validity
+    pickup_mode: rules.PickupMode
+    content: dict
+
+
+def prepare(
     session: Session,
     account: Account,
     request: IssueRequest,
     *,
     country: str,
-    sealing_secret: str | bytes,
-    now: datetime | None = None,
-) -> Issued:
-    """Check everything, sign with the prescriber's PIN, store payload and JWS, audit, commit.
+    now: datetime,
+) -> Draft:
+    """Check every field of `request` and build the content to sign; changes nothing.
 
-    Every problem with the fields is reported in one ValidationFailed; nothing is stored then.
-    The signature is made before any row is added: a wrong PIN is committed by the PKI
-    service (it counts towards blocking) and must not carry half a prescription with it.
+    Every problem is reported in one ValidationFailed. The review screen shows this content,
+    and issue() signs it, so the two can never differ.
     """
-    now = (now or utcnow()).replace(microsecond=0)
-    prescriber = _prescriber_of(session, account)
+    prescriber = prescriber_of(session, account)
     problems = Problems()
     patient = _patient(session, problems, request.patient_nir, country)
     is_self = patient is not None and patient.id == prescriber.person_id
@@ -134,14 +142,35 @@ def issue(
             "Some fields are not valid: " + ", ".join(str(key) for key in problems.errors),
             errors=problems.errors,
         )
-
-    number = _unused_number(session)
-    access_code = codes.new_access_code()
-    content = _content(number, patient, prescriber, country, now, validity, pickup_mode)
+    content = _content(None, patient, prescriber, country, now, validity, pickup_mode)
     content["items"] = [
         _item_content(line, item, medication)
         for line, (item, medication) in enumerate(zip(request.items, medications, strict=True), 1)
     ]
+    return Draft(prescriber, patient, validity, pickup_mode, content)
+
+
+def issue(
+    session: Session,
+    account: Account,
+    request: IssueRequest,
+    *,
+    country: str,
+    sealing_secret: str | bytes,
+    now: datetime | None = None,
+) -> Issued:
+    """Check everything, sign with the prescriber's PIN, store payload and JWS, audit, commit.
+
+    Every problem with the fields is reported in one ValidationFailed; nothing is stored then.
+    The signature is made before any row is added: a wrong PIN is committed by the PKI
+    service (it counts towards blocking) and must not carry half a prescription with it.
+    """
+    now = (now or utcnow()).replace(microsecond=0)
+    draft = prepare(session, account, request, country=country, now=now)
+    prescriber, patient, validity = draft.prescriber, draft.patient, draft.validity
+    number = _unused_number(session)
+    access_code = codes.new_access_code()
+    content = {**draft.content, "number": number}
     payload = canonical_json(content)
     jws = _sign(session, account, prescriber, request.pin, payload, "issue", number, patient.id)
 
@@ -153,7 +182,7 @@ def issue(
         valid_from=validity.valid_from,
         valid_until=validity.valid_until,
         renewals=validity.renewals,
-        pickup_mode=str(pickup_mode),
+        pickup_mode=str(draft.pickup_mode),
         status=str(Status.ACTIVE),
         version=1,
         payload=payload,
@@ -177,7 +206,7 @@ def issue(
     return Issued(prescription, access_code, qr.encode(number, access_code))
 
 
-def _prescriber_of(session: Session, account: Account) -> Prescriber:
+def prescriber_of(session: Session, account: Account) -> Prescriber:
     prescriber = None
     if account.role is Role.PRESCRIBER and account.person_id is not None:
         prescriber = session.scalar(
@@ -451,7 +480,7 @@ def list_for_prescriber(
     now: datetime | None = None,
 ) -> Page:
     """The prescriptions the account's prescriber issued, newest first; each listed is audited."""
-    prescriber = _prescriber_of(session, account)
+    prescriber = prescriber_of(session, account)
     today = today_of(now or utcnow())
     problems = Problems()
     conditions = [Prescription.prescriber_id == prescriber.id]

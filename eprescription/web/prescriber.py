@@ -72,7 +72,7 @@ PICKUP_TEXTS = {
     PickupMode.PRIVATE: "The patient in person only (private)",
     PickupMode.AUTHORISED: "The patient or a representative they authorised",
 }
-BLANK_ITEM = dict.fromkeys(ITEM_FIELDS, "")
+BLANK_ITEM = dict.fromkeys(ITEM_FIELDS, "") | {"quantity": "1"}
 STATUS_LABELS = {
     Status.ACTIVE: "Active",
     Status.PARTIALLY_DISPENSED: "Partially dispensed",

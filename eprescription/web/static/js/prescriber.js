@@ -294,6 +294,9 @@
     if (form) {
       setupNir(form);
       setupLines(form);
+      // After a refused submission, start where the first problem is.
+      const invalid = document.getElementById("form-errors") && form.querySelector("[aria-invalid=true]");
+      if (invalid) invalid.focus();
     }
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", () => window.print());
