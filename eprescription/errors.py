@@ -19,6 +19,7 @@ STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
     (domain.PermissionDenied, 403),
     (domain.NotFound, 404),
     (domain.Conflict, 409),
+    (domain.PreconditionFailed, 412),
     (domain.ConfigurationError, 500),
     (domain.DomainError, 400),
 ]
@@ -31,6 +32,7 @@ CODE_BY_HTTP_STATUS = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    412: "precondition_failed",
     413: "request_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",

@@ -22,7 +22,15 @@ class ProblemApi(Api):
 
 def init_app(app: Flask) -> None:
     """Register the API blueprints; their CSRF checks are done by api.security instead."""
-    from eprescription.api import auth, medications, prescriptions, trust, verify
+    from eprescription.api import (
+        auth,
+        health_space,
+        medications,
+        pharmacy,
+        prescriptions,
+        trust,
+        verify,
+    )
     from eprescription.web import csrf
 
     for name, value in API_SETTINGS.items():
@@ -33,6 +41,6 @@ def init_app(app: Flask) -> None:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
     )
-    for module in (auth, medications, prescriptions, trust, verify):
+    for module in (auth, medications, prescriptions, trust, verify, health_space, pharmacy):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

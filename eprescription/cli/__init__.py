@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     from eprescription.cli.db import db_group
     from eprescription.cli.demo import demo_group
     from eprescription.cli.pki import pki_group
+    from eprescription.cli.representatives import representatives_group
     from eprescription.cli.users import users_group
     from eprescription.cli.verify import verify_command
 
@@ -21,5 +22,6 @@ def init_app(app: Flask) -> None:
         pki_group,
         verify_command,
         audit_group,
+        representatives_group,
     ):
         app.cli.add_command(group)

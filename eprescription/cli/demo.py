@@ -25,10 +25,16 @@ def seed() -> None:
             environment=config["ENVIRONMENT"],
             country=config["COUNTRY"],
             progress=click.echo,
+            sealing_secret=config["KEY_ENCRYPTION_KEY"],
         )
     except DomainError as error:
         raise Refused(error) from error
     click.echo(result.catalog_summary)
+    if result.prescription_number:
+        click.echo(
+            f"Issued the demo prescription {result.prescription_number} for demo-patient "
+            "(signed by demo-prescriber)."
+        )
     click.echo("\nDemo logins (demo data only; never use these passwords for real):\n")
     rows = [("role", "username", "password", "signing PIN", "status")]
     for login in result.logins:

@@ -144,3 +144,88 @@ class NoSigningCredential(PermissionDenied):
 class CertificateAuthorityMissing(Conflict):
     code = "certificate_authority_missing"
     title = "No certificate authority: run `flask pki init` first"
+
+
+class PreconditionFailed(DomainError):
+    """The caller acted on a stale view (If-Match names an older version)."""
+
+    code = "precondition_failed"
+    title = "The resource changed since you read it"
+
+
+# Dispensing (issue 4): redeeming a prescription at a pharmacy.
+
+
+class PrescriptionNotFound(NotFound):
+    """An unknown number and a known number with a wrong access code get this same answer."""
+
+    code = "prescription_not_found"
+    title = "No prescription matches this code"
+
+
+class SignatureInvalid(Conflict):
+    code = "prescription_signature_invalid"
+    title = "The prescription's signature does not verify: it cannot be dispensed"
+
+
+class PrescriptionNotYetValid(PrescriptionConflict):
+    code = "prescription_not_yet_valid"
+    title = "The prescription is not valid yet"
+
+
+class QuantityExceeded(Conflict):
+    code = "quantity_exceeds_remaining"
+    title = "More than what remains to be dispensed"
+
+
+class SubstitutionRefused(ValidationFailed):
+    code = "substitution_refused"
+    title = "This presentation cannot be given for this line"
+
+
+class ProductExpired(ValidationFailed):
+    code = "product_expired"
+    title = "The pack is past its expiry date"
+
+
+class InvalidGs1Code(ValidationFailed):
+    code = "invalid_gs1_code"
+    title = "This is not a readable GS1 DataMatrix of a medicine pack"
+
+
+class PickupRefused(PermissionDenied):
+    code = "pickup_refused"
+    title = "The prescription's pickup mode does not allow this"
+
+
+class VersionMismatch(PreconditionFailed):
+    code = "prescription_version_mismatch"
+    title = "The prescription changed since you read it"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used for a different request"
+
+
+class IdempotencyKeyInProgress(Conflict):
+    code = "idempotency_key_in_progress"
+    title = "A request with this Idempotency-Key is still running"
+
+
+class ReversalRefused(Conflict):
+    code = "reversal_refused"
+    title = "This dispensation cannot be reversed"
+
+
+class OtherPharmacy(PermissionDenied):
+    code = "dispensation_of_another_pharmacy"
+    title = "Only the pharmacy that dispensed can reverse"
+
+
+# The patient's health space (issue 5).
+
+
+class DuplicateRepresentative(AlreadyExists):
+    code = "representative_exists"
+    title = "This person is a representative already"

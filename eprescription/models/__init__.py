@@ -14,6 +14,8 @@ from eprescription.models.catalog import (
     SearchDocument,
     SearchTerm,
 )
+from eprescription.models.dispensing import Dispensation, DispensationLine, IdempotencyKey
+from eprescription.models.health_space import Representative
 from eprescription.models.people import (
     Account,
     ApiToken,
@@ -40,8 +42,11 @@ __all__ = [
     "CatalogImport",
     "CertificateAuthority",
     "CompositionLine",
+    "Dispensation",
+    "DispensationLine",
     "GenericGroup",
     "GenericGroupMember",
+    "IdempotencyKey",
     "Person",
     "Pharmacist",
     "Pharmacy",
@@ -53,6 +58,7 @@ __all__ = [
     "PrescriptionItem",
     "Presentation",
     "Product",
+    "Representative",
     "Role",
     "SearchDocument",
     "SearchTerm",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,6 +68,8 @@ class PrescriptionItem(Base):
         UniqueConstraint("prescription_id", "line", name="uq_prescription_items_line"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("dispensed_quantity >= 0", name="dispensed_not_negative"),
+        # The last word on "never more than prescribed", whatever the code or the concurrency.
+        CheckConstraint("dispensed_quantity <= quantity_total", name="dispensed_within_total"),
         CheckConstraint(
             "(cis IS NOT NULL) <> (substance_code IS NOT NULL)", name="product_or_substance"
         ),
@@ -89,6 +92,8 @@ class PrescriptionItem(Base):
     substitutable: Mapped[bool] = mapped_column(Boolean, default=True)
     non_substitution_reason: Mapped[str | None] = mapped_column(String(3))
     ald: Mapped[bool] = mapped_column(Boolean, default=False)
+    # quantity × (1 + renewals), filled on insert (below) so that a CHECK can hold the sum.
+    quantity_total: Mapped[int] = mapped_column(Integer)
     # Everything dispensed on this line so far, renewals included (kept by dispensing).
     dispensed_quantity: Mapped[int] = mapped_column(Integer, default=0)
     cancellation_id: Mapped[int | None] = mapped_column(
@@ -100,6 +105,13 @@ class PrescriptionItem(Base):
     @property
     def is_cancelled(self) -> bool:
         return self.cancellation_id is not None
+
+
+@event.listens_for(PrescriptionItem, "before_insert")
+def _fill_quantity_total(_mapper, _connection, item: PrescriptionItem) -> None:
+    """Everything the line allows over the prescription's life (issue 4's CHECK relies on it)."""
+    if item.quantity_total is None:
+        item.quantity_total = item.quantity * (1 + item.prescription.renewals)
 
 
 class PrescriptionCancellation(Base):

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from eprescription.catalog import importer
 from eprescription.domain.errors import Conflict, PermissionDenied
 from eprescription.domain.identifiers import ESTONIA
-from eprescription.models import Account, Pharmacy, Product, Role
+from eprescription.domain.prescriptions import OPEN_STATES, ItemDraft
+from eprescription.models import Account, Pharmacy, Prescription, Product, Role
 from eprescription.models.base import utcnow
-from eprescription.services import accounts, pki
+from eprescription.services import accounts, pki, prescriptions
 from eprescription.services.accounts import PersonDetails
 
 DEMO_BDPM_DIR = Path(importer.__file__).resolve().parent / "demo_bdpm"
@@ -87,6 +88,7 @@ class DemoLogin:
 class DemoResult:
     logins: list[DemoLogin]
     catalog_summary: str
+    prescription_number: str | None = None  # the demo prescription made by this run, if any
 
 
 def seed(
@@ -96,13 +98,15 @@ def seed(
     country: str,
     catalog_dir: Path = DEMO_BDPM_DIR,
     progress: Callable[[str], None] | None = None,
+    sealing_secret: str | bytes | None = None,
 ) -> DemoResult:
     """Create the demo accounts that are missing, then load the demo catalog if none is loaded.
 
     Refused in production and on a database that holds real people, so that demo
     passwords can never open real data. Demo accounts already there are kept, and so is
     a catalog already loaded: the demo subset, imported as a release, would mark every
-    other product of a full BDPM as removed.
+    other product of a full BDPM as removed. Given the server's sealing secret, the demo
+    patient also gets an active prescription signed by the demo prescriber, if they have none.
     """
     if environment == PRODUCTION:
         raise PermissionDenied("The demo cannot be seeded in production (EPRESCRIPTION_ENV).")
@@ -118,9 +122,13 @@ def seed(
             _ensure_signing_key(session, user)
     loaded = session.scalar(select(func.count()).select_from(Product))
     if loaded:
-        return DemoResult(logins, f"A catalog of {loaded} products is already loaded: kept.")
-    report = importer.import_bdpm(session, catalog_dir, progress)
-    return DemoResult(logins=logins, catalog_summary=report.summary())
+        summary = f"A catalog of {loaded} products is already loaded: kept."
+    else:
+        summary = importer.import_bdpm(session, catalog_dir, progress).summary()
+    number = None
+    if sealing_secret is not None:
+        number = _ensure_demo_prescription(session, country, sealing_secret)
+    return DemoResult(logins=logins, catalog_summary=summary, prescription_number=number)
 
 
 def _ensure(session: Session, user: DemoUser, country: str) -> DemoLogin:
@@ -161,3 +169,44 @@ def _ensure_signing_key(session: Session, user: DemoUser) -> None:
         pki.enroll_prescriber(session, prescriber, user.pin)
     elif credential.blocked_at or credential.failed_pin_attempts:
         pki.unblock(session, prescriber)
+
+
+# The demo patient's prescription (issue 5): something to see in the health space at once.
+# Amlodipine 5 mg, a monthly treatment renewed twice. Not paracetamol: the prescriber's demo
+# journey prescribes Doliprane to the same patient and must not meet a duplicate-therapy warning.
+DEMO_LINES = (("65728601", "1 gélule le matin, pendant 30 jours", 1),)
+DEMO_RENEWALS = 2
+
+
+def _ensure_demo_prescription(session: Session, country: str, sealing_secret) -> str | None:
+    """Issue and sign (PIN 1234) a prescription for the demo patient unless they have an
+    active one; its number, or None when none was needed or the catalog lacks the products."""
+    doctor, patient = (
+        session.scalar(select(Account).where(Account.username == user.username))
+        for user in (DEMO_USERS[0], DEMO_USERS[2])
+    )
+    today = prescriptions.today_of(utcnow())
+    has_active = session.scalar(
+        select(func.count(Prescription.id)).where(
+            Prescription.patient_person_id == patient.person_id,
+            Prescription.status.in_([str(status) for status in OPEN_STATES]),
+            Prescription.valid_until >= today,
+        )
+    )
+    items = [
+        ItemDraft(cis=cis, dosage_text=text, quantity=quantity)
+        for cis, text, quantity in DEMO_LINES
+        if (product := session.get(Product, cis)) is not None and product.is_prescribable
+    ]
+    if has_active or not items:
+        return None
+    request = prescriptions.IssueRequest(
+        patient_nir=patient.person.national_id,
+        pin=DEMO_USERS[0].pin,
+        items=items,
+        renewals=DEMO_RENEWALS,
+    )
+    issued = prescriptions.issue(
+        session, doctor, request, country=country, sealing_secret=sealing_secret
+    )
+    return issued.prescription.number

@@ -1,7 +1,7 @@
 """The prescriber PKI: the CA, enrolment, signing with a PIN (three tries), unblock, revoke."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
@@ -437,3 +437,95 @@ def trusted_certificates(session: Session, *, now: datetime | None = None) -> Tr
     ]
     revoked.sort(key=lambda revocation: revocation.revoked_at)
     return TrustList(authorities, published, revoked)
+
+
+# The service's own signature (issue 4: dispensation receipts)
+
+SERVICE_KEY_RENEW_BEFORE_DAYS = 30
+
+
+def sign_as_service(
+    session: Session,
+    payload: bytes,
+    *,
+    server_secret: bytes | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The compact JWS of `payload` signed with the service key (x5c: service cert, CA).
+
+    The key is made on first use (and again when the current one nears its end), certified by
+    the active CA, so `verify_document` accepts it like a prescriber's; it is kept wrapped
+    under KEY_ENCRYPTION_KEY alone. Creation locks the CA row, so parallel first uses make
+    one key; it joins the caller's transaction.
+    """
+    now = now or utcnow()
+    key_row = _usable_service_key(session, now)
+    if key_row is None:
+        authority = session.scalar(
+            select(CertificateAuthority)
+            .where(CertificateAuthority.is_active.is_(True))
+            .order_by(CertificateAuthority.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        if authority is None:
+            raise CertificateAuthorityMissing()
+        key_row = _usable_service_key(session, now) or _new_service_key(
+            session, authority, server_secret, now
+        )
+    try:
+        key = keywrap.unwrap_private_key(
+            key_row.wrapped_key,
+            server_secret=_server_secret(server_secret),
+            purpose=f"service:{key_row.serial}",
+        )
+    except keywrap.UnwrapFailed as error:
+        raise ConfigurationError(
+            "KEY_ENCRYPTION_KEY does not open the service key: is it the key it was made with?"
+        ) from error
+    chain = [
+        _certificate(key_row.certificate_pem),
+        _certificate(key_row.authority.certificate_pem),
+    ]
+    return jws.sign_compact(payload, key, chain)
+
+
+def _usable_service_key(session: Session, now: datetime) -> ServiceKey | None:
+    return session.scalar(
+        select(ServiceKey)
+        .options(joinedload(ServiceKey.authority))
+        .join(CertificateAuthority, CertificateAuthority.id == ServiceKey.authority_id)
+        .where(CertificateAuthority.is_active.is_(True))
+        .where(ServiceKey.not_valid_before <= now)
+        .where(ServiceKey.not_valid_after > now + timedelta(days=SERVICE_KEY_RENEW_BEFORE_DAYS))
+        .order_by(ServiceKey.id.desc())
+        .limit(1)
+    )
+
+
+def _new_service_key(
+    session: Session, authority: CertificateAuthority, server_secret: bytes | None, now: datetime
+) -> ServiceKey:
+    key = certificates.generate_key()
+    certificate = certificates.issue_service_certificate(
+        _certificate(authority.certificate_pem),
+        _authority_key(authority, server_secret),
+        key.public_key(),
+        SERVICE_NAME,
+        now,
+    )
+    serial = certificates.serial_hex(certificate)
+    row = ServiceKey(
+        authority=authority,
+        serial=serial,
+        certificate_pem=certificates.to_pem(certificate),
+        not_valid_before=certificate.not_valid_before_utc,
+        not_valid_after=certificate.not_valid_after_utc,
+        wrapped_key=keywrap.wrap_private_key(
+            key, server_secret=_server_secret(server_secret), purpose=f"service:{serial}"
+        ),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -218,3 +218,34 @@ def _key_usage(**enabled: bool) -> x509.KeyUsage:
     )
     usages.update(enabled)
     return x509.KeyUsage(**usages)
+
+
+def issue_service_certificate(
+    ca_certificate: x509.Certificate,
+    ca_key: PrivateKeyTypes,
+    public_key: ec.EllipticCurvePublicKey,
+    common_name: str,
+    now: datetime,
+    validity: timedelta = PRESCRIBER_VALIDITY,
+) -> x509.Certificate:
+    """The service's own signing certificate (receipts), from the same CA as prescribers'."""
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "eprescription"),
+        ]
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_certificate.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(min(now + validity, ca_certificate.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(_authority_key_identifier(ca_certificate), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )

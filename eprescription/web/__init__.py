@@ -8,8 +8,8 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     """Enable CSRF protection and register the page blueprints."""
-    from eprescription.web import auth, home, prescriber
+    from eprescription.web import auth, home, patient, prescriber
 
     csrf.init_app(app)
-    for module in (auth, home, prescriber):
+    for module in (auth, home, prescriber, patient):
         app.register_blueprint(module.bp)

@@ -19,7 +19,7 @@ bp = Blueprint("auth", __name__)
 LANDING_PAGES = {
     Role.PRESCRIBER: "home.prescriber",
     Role.PHARMACIST: "home.pharmacy",
-    Role.PATIENT: "home.patient",
+    Role.PATIENT: "patient.index",
     Role.ADMIN: "home.admin",
 }
 

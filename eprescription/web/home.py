@@ -38,12 +38,6 @@ def pharmacy():
     return _landing("Pharmacy")
 
 
-@bp.route("/me")
-@login_required(Role.PATIENT)
-def patient():
-    return _landing("My health space")
-
-
 @bp.route("/admin/")
 @login_required(Role.ADMIN)
 def admin():

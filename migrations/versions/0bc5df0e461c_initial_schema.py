@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: d5ac5b186882
+Revision ID: 0bc5df0e461c
 Revises: 
-Create Date: 2026-11-28 14:09:58.656639
+Create Date: 2026-11-28 14:24:34.359180
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = 'd5ac5b186882'
+revision = '0bc5df0e461c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -230,6 +230,26 @@ def upgrade() -> None:
     sa.UniqueConstraint('person_id', name=op.f('uq_prescribers_person_id')),
     sa.UniqueConstraint('rpps', name=op.f('uq_prescribers_rpps'))
     )
+    op.create_table('representatives',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_person_id', sa.Integer(), nullable=False),
+    sa.Column('representative_person_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_account_id', sa.Integer(), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_by_account_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('patient_person_id <> representative_person_id', name=op.f('ck_representatives_not_oneself')),
+    sa.ForeignKeyConstraint(['patient_person_id'], ['persons.id'], name=op.f('fk_representatives_patient_person_id_persons')),
+    sa.ForeignKeyConstraint(['representative_person_id'], ['persons.id'], name=op.f('fk_representatives_representative_person_id_persons')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_representatives'))
+    )
+    with op.batch_alter_table('representatives', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_representatives_patient_person_id'), ['patient_person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_representatives_representative_person_id'), ['representative_person_id'], unique=False)
+        batch_op.create_index('uq_representatives_ongoing_pair', ['patient_person_id', 'representative_person_id'], unique=True, sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+
     op.create_table('service_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('authority_id', sa.Integer(), nullable=False),
@@ -271,6 +291,19 @@ def upgrade() -> None:
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_account_id'), ['account_id'], unique=False)
 
+    op.create_table('idempotency_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('scope', sa.String(length=128), nullable=False),
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('response_status', sa.Integer(), nullable=True),
+    sa.Column('response_body', sa.LargeBinary(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_idempotency_keys_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
+    sa.UniqueConstraint('account_id', 'scope', 'key', name='uq_idempotency_key')
+    )
     op.create_table('prescriber_credentials',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('prescriber_id', sa.Integer(), nullable=False),
@@ -323,6 +356,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_prescriptions_prescriber_id'), ['prescriber_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_prescriptions_status'), ['status'], unique=False)
 
+    op.create_table('dispensations',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('prescription_id', sa.Integer(), nullable=False),
+    sa.Column('pharmacy_id', sa.Integer(), nullable=False),
+    sa.Column('pharmacist_account_id', sa.Integer(), nullable=False),
+    sa.Column('dispensed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('collected_by_kind', sa.String(length=16), nullable=False),
+    sa.Column('collected_by_national_id', sa.String(length=32), nullable=True),
+    sa.Column('collected_by_name', sa.String(length=256), nullable=True),
+    sa.Column('total_cents', sa.Integer(), nullable=False),
+    sa.Column('covered_cents', sa.Integer(), nullable=False),
+    sa.Column('patient_share_cents', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.LargeBinary(), nullable=False),
+    sa.Column('jws', sa.Text(), nullable=False),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reversed_by_account_id', sa.Integer(), nullable=True),
+    sa.Column('reversal_reason', sa.Text(), nullable=True),
+    sa.CheckConstraint("collected_by_kind IN ('patient', 'representative', 'other')", name=op.f('ck_dispensations_collector_kind')),
+    sa.CheckConstraint('covered_cents + patient_share_cents = total_cents', name=op.f('ck_dispensations_shares_add_up')),
+    sa.CheckConstraint('covered_cents >= 0', name=op.f('ck_dispensations_covered_not_negative')),
+    sa.CheckConstraint('total_cents >= 0', name=op.f('ck_dispensations_total_not_negative')),
+    sa.ForeignKeyConstraint(['pharmacist_account_id'], ['accounts.id'], name=op.f('fk_dispensations_pharmacist_account_id_accounts')),
+    sa.ForeignKeyConstraint(['pharmacy_id'], ['pharmacies.id'], name=op.f('fk_dispensations_pharmacy_id_pharmacies')),
+    sa.ForeignKeyConstraint(['prescription_id'], ['prescriptions.id'], name=op.f('fk_dispensations_prescription_id_prescriptions')),
+    sa.ForeignKeyConstraint(['reversed_by_account_id'], ['accounts.id'], name=op.f('fk_dispensations_reversed_by_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dispensations'))
+    )
+    with op.batch_alter_table('dispensations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dispensations_pharmacy_id'), ['pharmacy_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispensations_prescription_id'), ['prescription_id'], unique=False)
+
     op.create_table('prescription_cancellations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('prescription_id', sa.Integer(), nullable=False),
@@ -356,9 +420,11 @@ def upgrade() -> None:
     sa.Column('substitutable', sa.Boolean(), nullable=False),
     sa.Column('non_substitution_reason', sa.String(length=3), nullable=True),
     sa.Column('ald', sa.Boolean(), nullable=False),
+    sa.Column('quantity_total', sa.Integer(), nullable=False),
     sa.Column('dispensed_quantity', sa.Integer(), nullable=False),
     sa.Column('cancellation_id', sa.Integer(), nullable=True),
     sa.CheckConstraint('(cis IS NOT NULL) <> (substance_code IS NOT NULL)', name=op.f('ck_prescription_items_product_or_substance')),
+    sa.CheckConstraint('dispensed_quantity <= quantity_total', name=op.f('ck_prescription_items_dispensed_within_total')),
     sa.CheckConstraint('dispensed_quantity >= 0', name=op.f('ck_prescription_items_dispensed_not_negative')),
     sa.CheckConstraint('quantity > 0', name=op.f('ck_prescription_items_quantity_positive')),
     sa.ForeignKeyConstraint(['cancellation_id'], ['prescription_cancellations.id'], name=op.f('fk_prescription_items_cancellation_id_prescription_cancellations')),
@@ -373,11 +439,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_prescription_items_prescription_id'), ['prescription_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_prescription_items_substance_code'), ['substance_code'], unique=False)
 
+    op.create_table('dispensation_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dispensation_id', sa.String(length=32), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('line', sa.Integer(), nullable=False),
+    sa.Column('period', sa.Integer(), nullable=False),
+    sa.Column('cip13', sa.String(length=13), nullable=False),
+    sa.Column('substituted', sa.Boolean(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('batch', sa.String(length=20), nullable=False),
+    sa.Column('expiry', sa.Date(), nullable=False),
+    sa.Column('serial', sa.String(length=20), nullable=True),
+    sa.Column('unit_price_cents', sa.Integer(), nullable=False),
+    sa.Column('total_cents', sa.Integer(), nullable=False),
+    sa.Column('rate', sa.Integer(), nullable=False),
+    sa.Column('covered_cents', sa.Integer(), nullable=False),
+    sa.Column('patient_share_cents', sa.Integer(), nullable=False),
+    sa.CheckConstraint('covered_cents + patient_share_cents = total_cents', name=op.f('ck_dispensation_lines_shares_add_up')),
+    sa.CheckConstraint('period >= 1', name=op.f('ck_dispensation_lines_period_positive')),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_dispensation_lines_quantity_positive')),
+    sa.CheckConstraint('rate >= 0 AND rate <= 100', name=op.f('ck_dispensation_lines_rate_range')),
+    sa.CheckConstraint('unit_price_cents >= 0', name=op.f('ck_dispensation_lines_price_not_negative')),
+    sa.ForeignKeyConstraint(['cip13'], ['medication_presentations.cip13'], name=op.f('fk_dispensation_lines_cip13_medication_presentations')),
+    sa.ForeignKeyConstraint(['dispensation_id'], ['dispensations.id'], name=op.f('fk_dispensation_lines_dispensation_id_dispensations')),
+    sa.ForeignKeyConstraint(['item_id'], ['prescription_items.id'], name=op.f('fk_dispensation_lines_item_id_prescription_items')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dispensation_lines'))
+    )
+    with op.batch_alter_table('dispensation_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dispensation_lines_dispensation_id'), ['dispensation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispensation_lines_item_id'), ['item_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('dispensation_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dispensation_lines_item_id'))
+        batch_op.drop_index(batch_op.f('ix_dispensation_lines_dispensation_id'))
+
+    op.drop_table('dispensation_lines')
     with op.batch_alter_table('prescription_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_prescription_items_substance_code'))
         batch_op.drop_index(batch_op.f('ix_prescription_items_prescription_id'))
@@ -389,6 +491,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_prescription_cancellations_prescription_id'))
 
     op.drop_table('prescription_cancellations')
+    with op.batch_alter_table('dispensations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dispensations_prescription_id'))
+        batch_op.drop_index(batch_op.f('ix_dispensations_pharmacy_id'))
+
+    op.drop_table('dispensations')
     with op.batch_alter_table('prescriptions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_prescriptions_status'))
         batch_op.drop_index(batch_op.f('ix_prescriptions_prescriber_id'))
@@ -399,6 +506,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_prescriber_credentials_prescriber_id'))
 
     op.drop_table('prescriber_credentials')
+    op.drop_table('idempotency_keys')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_account_id'))
 
@@ -408,6 +516,12 @@ def downgrade() -> None:
 
     op.drop_table('allergies')
     op.drop_table('service_keys')
+    with op.batch_alter_table('representatives', schema=None) as batch_op:
+        batch_op.drop_index('uq_representatives_ongoing_pair', sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+        batch_op.drop_index(batch_op.f('ix_representatives_representative_person_id'))
+        batch_op.drop_index(batch_op.f('ix_representatives_patient_person_id'))
+
+    op.drop_table('representatives')
     op.drop_table('prescribers')
     with op.batch_alter_table('pharmacists', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pharmacists_pharmacy_id'))

@@ -1,0 +1,153 @@
+"""/api/v1 for pharmacists: scan, lookup by card, dispense (Idempotency-Key, If-Match), reverse."""
+
+import json
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+
+from eprescription.api.security import current_account, roles_required
+from eprescription.db import get_session
+from eprescription.domain.errors import ValidationFailed
+from eprescription.models import Role
+from eprescription.schemas.dispensing import (
+    CardLookupArgsSchema,
+    CardLookupSchema,
+    DispenseSchema,
+    PharmacistPrescriptionSchema,
+    ReceiptSchema,
+    ReversalSchema,
+    ScanSchema,
+)
+from eprescription.services import dispensing
+
+blp = Blueprint(
+    "api_pharmacy",
+    __name__,
+    url_prefix="/api/v1",
+    description="Pharmacies: scan, lookup by card, dispense with a signed receipt, reverse.",
+)
+SECURITY = [{"bearer": []}]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _credentials(body: dict) -> dispensing.Credentials:
+    return dispensing.Credentials(
+        qr_text=body.get("code"),
+        number=body.get("number"),
+        patient_nir=body.get("patient_nir"),
+        identity_confirmed=body.get("identity_confirmed", False),
+    )
+
+
+def _json(data: dict, status: int, headers: dict | None = None) -> Response:
+    return Response(
+        json.dumps(data, ensure_ascii=False, sort_keys=True),
+        status=status,
+        mimetype="application/json",
+        headers={**NO_STORE, **(headers or {})},
+    )
+
+
+@blp.route("/pharmacy/scan", methods=["POST"])
+@blp.response(200, PharmacistPrescriptionSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PHARMACIST)
+@blp.arguments(ScanSchema)
+def scan(body: dict):
+    """Open a prescription by its QR text (or number + the patient's NIR), signature verified."""
+    view = dispensing.scan(
+        get_session(),
+        current_account(),
+        _credentials(body),
+        country=current_app.config["COUNTRY"],
+    )
+    data = PharmacistPrescriptionSchema().dump(view)
+    return _json(data, 200, {"ETag": f'"{view["version"]}"'})
+
+
+@blp.route("/pharmacy/patients/<string:nir>/prescriptions", methods=["GET"])
+@blp.response(200, CardLookupSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PHARMACIST)
+@blp.arguments(CardLookupArgsSchema, location="query")
+def lookup_by_card(args: dict, nir: str):
+    """The patient's dispensable prescriptions, as read from their card; audited."""
+    result = dispensing.lookup_by_card(
+        get_session(),
+        current_account(),
+        nir,
+        identity_confirmed=args["identity_confirmed"],
+        country=current_app.config["COUNTRY"],
+    )
+    return _json(CardLookupSchema().dump(result), 200)
+
+
+def _if_match() -> int | None:
+    value = request.headers.get("If-Match")
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ValidationFailed(
+            'If-Match carries the prescription\'s version, e.g. "3".',
+            errors={"If-Match": ["the version number from the scan (its ETag)"]},
+        )
+    return int(text)
+
+
+@blp.route("/prescriptions/<string:prescription_id>/dispensations", methods=["POST"])
+@blp.response(201, ReceiptSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PHARMACIST)
+@blp.arguments(DispenseSchema)
+def dispense(body: dict, prescription_id: str):
+    """Dispense some or all lines; 201 with the receipt signed by the service."""
+    lines = [
+        dispensing.PackLine(
+            line=line["line"],
+            quantity=line["quantity"],
+            cip13=line.get("cip13"),
+            gs1=line.get("gs1"),
+            batch=line.get("batch"),
+            expiry=line.get("expiry"),
+            serial=line.get("serial"),
+            unit_price_cents=line.get("unit_price_cents"),
+        )
+        for line in body["lines"]
+    ]
+    collector = body["collected_by"]
+    dispense_request = dispensing.DispenseRequest(
+        credentials=_credentials(body),
+        lines=lines,
+        collected_by=dispensing.Collector(
+            collector["kind"], collector.get("national_id"), collector.get("name")
+        ),
+        if_match=_if_match(),
+    )
+    answer = dispensing.dispense_once(
+        get_session(),
+        current_account(),
+        prescription_id,
+        dispense_request,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        scope=f"POST {request.path}",
+        body=request.get_data(),
+        render=lambda receipt: json.dumps(
+            ReceiptSchema().dump(receipt), ensure_ascii=False, sort_keys=True
+        ).encode(),
+        country=current_app.config["COUNTRY"],
+    )
+    return Response(answer.body, status=answer.status, mimetype="application/json")
+
+
+@blp.route("/dispensations/<string:dispensation_id>/reversal", methods=["POST"])
+@blp.response(200, ReceiptSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PHARMACIST)
+@blp.arguments(ReversalSchema)
+def reverse(body: dict, dispensation_id: str):
+    """Undo a dispensation within 24 hours (the same pharmacy), restoring the quantities."""
+    dispensation = dispensing.reverse(
+        get_session(), current_account(), dispensation_id, body["reason"]
+    )
+    return _json(ReceiptSchema().dump(dispensing.describe_dispensation(dispensation)), 200)

@@ -1,0 +1,233 @@
+"""The patient's health space rules: what is left to collect, days left, representatives, the
+access log in plain words, and the patient's choice of pickup mode."""
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from eprescription.domain.errors import DuplicateRepresentative, ValidationFailed
+from eprescription.domain.prescriptions import (
+    OPEN_STATES,
+    PickupMode,
+    Problems,
+    Status,
+    add_months,
+    refuse_closed,
+    total_quantity,
+)
+
+ADULT_AGE = 18
+PAGE_SIZE_MAX = 100
+
+
+class View(enum.StrEnum):
+    """The two lists of the health space: what can still be collected, and the rest."""
+
+    ACTIVE = "active"  # active and partially dispensed, within validity
+    HISTORY = "history"  # expired, completed, cancelled
+
+
+class RepresentativeKind(enum.StrEnum):
+    AUTHORISED = "authorised"  # named by the patient, who can revoke it
+    PARENT = "parent"  # a parent of a minor, recorded by an administrator
+
+
+def view_of(status: Status | str) -> View:
+    """Which list a prescription in `status` (its effective status) belongs to."""
+    return View.ACTIVE if Status(status) in OPEN_STATES else View.HISTORY
+
+
+def days_left(valid_until: date, today: date) -> int:
+    """Whole days after today it stays valid: 0 on its last day, negative once expired."""
+    return (valid_until - today).days
+
+
+def validity_words(valid_from: date, valid_until: date, today: date) -> str:
+    """'12 days left', 'last day today', 'valid from 3 May 2026', 'expired'."""
+    if today < valid_from:
+        return f"valid from {_day(valid_from)}"
+    left = days_left(valid_until, today)
+    if left < 0:
+        return "expired"
+    if left == 0:
+        return "last day today"
+    return "1 day left" if left == 1 else f"{left} days left"
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def packs(quantity: int) -> str:
+    return "1 pack" if quantity == 1 else f"{quantity} packs"
+
+
+@dataclass(frozen=True)
+class LineProgress:
+    """How far dispensing of one line has gone, renewals included.
+
+    `period` is the dispensing period in progress: 1 for the first supply, 2 for the first
+    renewal, …; a line's quantity is given once per period.
+    """
+
+    quantity: int
+    periods: int
+    dispensed: int
+    cancelled: bool
+    total: int
+    remaining: int
+    period: int
+    remaining_in_period: int
+
+    @property
+    def renewal(self) -> int:
+        """The renewal being collected (0: the first supply)."""
+        return self.period - 1
+
+
+def line_progress(quantity: int, renewals: int, dispensed: int, cancelled: bool) -> LineProgress:
+    total = total_quantity(quantity, renewals)
+    periods = renewals + 1
+    remaining = 0 if cancelled else max(total - dispensed, 0)
+    period = min(dispensed // quantity + 1, periods) if quantity else 1
+    in_period = 0 if cancelled else max(min(quantity * period, total) - dispensed, 0)
+    return LineProgress(
+        quantity=quantity,
+        periods=periods,
+        dispensed=dispensed,
+        cancelled=cancelled,
+        total=total,
+        remaining=remaining,
+        period=period,
+        remaining_in_period=in_period,
+    )
+
+
+def renewal_in_progress(lines: list[LineProgress]) -> int:
+    """The renewal being collected on the prescription (0: the first supply): the furthest
+    period among lines that still have something to collect."""
+    open_lines = [line for line in lines if line.remaining > 0]
+    return max((line.renewal for line in open_lines), default=0)
+
+
+def remaining_words(progress: LineProgress) -> str:
+    if progress.cancelled:
+        return "cancelled"
+    if progress.remaining == 0:
+        return "all collected"
+    if progress.periods == 1:
+        return f"{packs(progress.remaining)} to collect"
+    now = packs(progress.remaining_in_period)
+    return f"{now} to collect now, {packs(progress.remaining)} in all with the renewals"
+
+
+# -- pickup mode ----------------------------------------------------------------------------------
+
+
+PICKUP_WORDS = {
+    PickupMode.PUBLIC: "anyone who shows the code",
+    PickupMode.PRIVATE: "only me, in person",
+    PickupMode.AUTHORISED: "me or a representative I named",
+}
+
+
+def pickup_change(status: Status | str, requested: str | None) -> PickupMode:
+    """The new pickup mode, or why not: open prescriptions only, one of the three modes."""
+    try:
+        mode = PickupMode(requested or "")
+    except ValueError as error:
+        raise ValidationFailed(
+            "Choose how it may be collected.",
+            errors={"pickup_mode": ["one of " + ", ".join(PickupMode)]},
+        ) from error
+    refuse_closed(status)  # open states pass
+    return mode
+
+
+# -- representatives -----------------------------------------------------------------------------
+
+
+def representation_is_active(
+    valid_until: date | None, revoked_at: datetime | None, today: date
+) -> bool:
+    """A representative sees until the end of `valid_until` and never after a revocation."""
+    return revoked_at is None and (valid_until is None or today <= valid_until)
+
+
+def check_representative(
+    problems: Problems,
+    *,
+    patient_person_id: int,
+    representative_person_id: int | None,
+    valid_until: date | None,
+    today: date,
+) -> None:
+    """The rules of naming someone that need no database: not oneself, an end in the future."""
+    if representative_person_id is not None and representative_person_id == patient_person_id:
+        problems.add("nir", "this is your own national identifier: name another person")
+    if valid_until is not None and valid_until < today:
+        problems.add("valid_until", "the end date is in the past")
+
+
+def refuse_duplicate(already: bool) -> None:
+    if already:
+        raise DuplicateRepresentative(
+            "This person is your representative already; revoke it first to change the end date.",
+            errors={"nir": ["already your representative"]},
+        )
+
+
+def age_on(birth_date: date, day: date) -> int:
+    years = day.year - birth_date.year
+    return years - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def coming_of_age(birth_date: date) -> date:
+    """The day a child turns 18, when a parent's access ends (29 February → 28 February)."""
+    return add_months(birth_date, 12 * ADULT_AGE)
+
+
+def is_minor(birth_date: date | None, today: date) -> bool:
+    return birth_date is not None and age_on(birth_date, today) < ADULT_AGE
+
+
+# -- the access log in words ---------------------------------------------------------------------
+
+
+ACTION_WORDS = {
+    "issue": "issued {what}",
+    "read": "opened {what}",
+    "list": "saw {what} in a list",
+    "cancel": "cancelled {what}",
+    "view_qr": "displayed the QR code of {what}",
+    "verify": "checked the signature of {what}",
+    "scan": "scanned the QR code of {what}",
+    "lookup_by_card": "read your card and looked up {what}",
+    "dispense": "dispensed {what}",
+    "reverse": "reversed a dispensation of {what}",
+    "change_pickup_mode": "changed who may collect {what}",
+    "grant": "named a representative",
+    "revoke": "ended a representative's access",
+}
+ROLE_WORDS = {
+    "prescriber": "prescriber",
+    "pharmacist": "pharmacist",
+    "patient": "patient",
+    "representative": "your representative",
+    "admin": "administrator",
+    "operator": "operator",
+}
+SUCCESS = "success"
+
+
+def action_words(action: str, object_type: str, object_id: str, outcome: str) -> str:
+    """'opened prescription ABCD-EFGH-JKX', 'tried: opened … (refused: denied)'."""
+    if object_type == "patient":
+        what = "your prescriptions"
+    else:
+        what = f"{object_type.replace('_', ' ')} {object_id}".strip()
+    template = ACTION_WORDS.get(action, action.replace("_", " ") + " {what}")
+    sentence = template.format(what=what)
+    if outcome != SUCCESS:
+        sentence = f"tried: {sentence} (refused: {outcome.replace('_', ' ')})"
+    return sentence

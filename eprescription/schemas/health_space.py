@@ -1,0 +1,165 @@
+"""Request and response bodies of /api/v1/me: the patient's health space."""
+
+from marshmallow import Schema, fields, validate
+
+from eprescription.domain import health_space as rules
+from eprescription.domain.prescriptions import PickupMode, Status
+
+
+class PageArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    page_size = fields.Integer(
+        load_default=20, validate=validate.Range(min=1, max=rules.PAGE_SIZE_MAX)
+    )
+
+
+class MyPrescriptionsArgsSchema(PageArgsSchema):
+    status = fields.String(
+        load_default=str(rules.View.ACTIVE),
+        validate=validate.OneOf(list(rules.View)),
+        metadata={
+            "description": "active: can still be collected; history: expired, completed, cancelled."
+        },
+    )
+
+
+class PersonNameSchema(Schema):
+    given_name = fields.String(required=True)
+    family_name = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class PrescriberNameSchema(PersonNameSchema):
+    rpps = fields.String(required=True)
+
+
+class MyLineSchema(Schema):
+    line = fields.Integer(required=True)
+    medication = fields.String(required=True, metadata={"example": "DOLIPRANE 1000 mg, comprimé"})
+    dosage = fields.String(required=True)
+    quantity = fields.Integer(required=True, metadata={"description": "Packs per supply."})
+    quantity_text = fields.String(required=True)
+    substitutable = fields.Boolean(required=True)
+    ald = fields.Boolean(required=True)
+    status = fields.String(required=True, metadata={"enum": ["active", "cancelled"]})
+    total_quantity = fields.Integer(
+        required=True, metadata={"description": "Packs over the whole prescription, renewals in."}
+    )
+    dispensed_quantity = fields.Integer(required=True)
+    remaining_quantity = fields.Integer(required=True)
+    remaining_now = fields.Integer(
+        required=True, metadata={"description": "Packs left in the supply being collected."}
+    )
+    remaining_text = fields.String(required=True)
+
+
+class MyPrescriptionSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
+    number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
+    status = fields.String(required=True, metadata={"enum": list(Status)})
+    view = fields.String(required=True, metadata={"enum": list(rules.View)})
+    relation = fields.String(
+        required=True,
+        metadata={
+            "enum": ["patient", "representative"],
+            "description": "representative: the prescription of someone you represent.",
+        },
+    )
+    patient = fields.Nested(PersonNameSchema, required=True)
+    prescriber = fields.Nested(PrescriberNameSchema, required=True)
+    issued_at = fields.String(required=True)
+    valid_from = fields.String(required=True)
+    valid_until = fields.String(required=True)
+    days_left = fields.Integer(
+        required=True, metadata={"description": "0 on the last day; negative once expired."}
+    )
+    validity_text = fields.String(required=True)
+    renewals = fields.Integer(required=True)
+    renewal_in_progress = fields.Integer(
+        required=True, metadata={"description": "The renewal being collected; 0: first supply."}
+    )
+    pickup_mode = fields.String(required=True, metadata={"enum": list(PickupMode)})
+    pickup_mode_prescribed = fields.String(required=True, metadata={"enum": list(PickupMode)})
+    remaining_quantity = fields.Integer(required=True)
+    lines = fields.List(fields.Nested(MyLineSchema), required=True)
+    version = fields.Integer(required=True)
+    qr_svg_url = fields.String(
+        allow_none=True, metadata={"description": "The QR code image, while it can be collected."}
+    )
+
+
+class MyPrescriptionDetailSchema(MyPrescriptionSchema):
+    qr_text = fields.String(
+        allow_none=True,
+        metadata={"description": "The QR code's text, while it can be collected; else null."},
+    )
+
+
+class MyPrescriptionPageSchema(Schema):
+    items = fields.List(fields.Nested(MyPrescriptionSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+
+
+class PickupModeSchema(Schema):
+    pickup_mode = fields.String(required=True, validate=validate.OneOf(list(PickupMode)))
+
+
+class AccessLogEntrySchema(Schema):
+    occurred_at = fields.DateTime(required=True)
+    actor_name = fields.String(required=True)
+    actor_role = fields.String(required=True)
+    organisation = fields.String(required=True)
+    action = fields.String(required=True, metadata={"example": "read"})
+    object_type = fields.String(required=True)
+    object_id = fields.String(required=True)
+    outcome = fields.String(required=True, metadata={"example": "success"})
+    what = fields.String(required=True, metadata={"example": "opened prescription H24V-YEBT-SCH"})
+
+
+class AccessLogPageSchema(Schema):
+    items = fields.List(fields.Nested(AccessLogEntrySchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+
+
+class RepresentativeInSchema(Schema):
+    nir = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "Their NIR (isikukood in Estonia), as on their card."},
+    )
+    family_name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "Their family name, as on their card (checked with the NIR)."},
+    )
+    valid_until = fields.Date(
+        load_default=None, metadata={"description": "Last day of access; none: until revoked."}
+    )
+
+
+class RepresentativeSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"enum": list(rules.RepresentativeKind)})
+    valid_until = fields.Date(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    active = fields.Boolean(required=True)
+    revocable = fields.Boolean(required=True)
+
+
+class RepresentativesSchema(Schema):
+    named = fields.List(
+        fields.Nested(RepresentativeSchema),
+        required=True,
+        metadata={"description": "The people you named (and the parents recorded for you)."},
+    )
+    represented = fields.List(
+        fields.Nested(RepresentativeSchema),
+        required=True,
+        metadata={"description": "The people you represent today."},
+    )

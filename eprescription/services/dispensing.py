@@ -1,0 +1,969 @@
+"""Dispensing use cases: scan, lookup by card, dispense (exactly once), reverse; each one
+transaction, audited. Rules in domain/dispensing.py; docs/dispensing.md says why."""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from eprescription import qr
+from eprescription.domain import dispensing as rules
+from eprescription.domain import gs1, identifiers
+from eprescription.domain import prescription_codes as codes
+from eprescription.domain.errors import (
+    DomainError,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    InvalidGs1Code,
+    InvalidIdentifier,
+    NotFound,
+    OtherPharmacy,
+    PermissionDenied,
+    PickupRefused,
+    PrescriptionNotFound,
+    ProductExpired,
+    QuantityExceeded,
+    ReversalRefused,
+    SignatureInvalid,
+    SubstitutionRefused,
+    ValidationFailed,
+    VersionMismatch,
+)
+from eprescription.domain.prescriptions import OPEN_STATES, Problems, effective_status
+from eprescription.models import (
+    Account,
+    CompositionLine,
+    Dispensation,
+    DispensationLine,
+    GenericGroupMember,
+    IdempotencyKey,
+    Person,
+    Pharmacist,
+    Prescription,
+    PrescriptionItem,
+    Presentation,
+    Role,
+)
+from eprescription.models.base import utcnow
+from eprescription.models.health_space import Representative
+from eprescription.services import audit, pki, verification
+from eprescription.signing.canonical import canonical_json
+
+RECEIPT_TYPE = "eprescription.dispensation"
+RECEIPT_VERSION = 1
+OBJECT_TYPE = "prescription"
+DISPENSATION_OBJECT = "dispensation"
+# One answer for an unknown number and for a known number with the wrong code or NIR.
+NOT_FOUND_DETAIL = "No prescription matches this code. Scan it again or check the number."
+IDEMPOTENCY_KEY_MAX = 128
+IDEMPOTENCY_IN_PROGRESS_TIMEOUT = timedelta(minutes=5)  # a crashed first call frees its key
+REASON_MAX = 500
+_DUMMY_HASH = codes.hash_access_code("0" * codes.ACCESS_CODE_LENGTH)
+
+
+def today_of(now: datetime) -> date:
+    return now.astimezone(UTC).date()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- who and what -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What proves the right to redeem: the QR text, or the number with the patient's NIR
+    (read from the card or typed), plus the pharmacist's confirmation of identity."""
+
+    qr_text: str | None = None
+    number: str | None = None
+    patient_nir: str | None = None
+    identity_confirmed: bool = False
+
+
+def _pharmacist(session: Session, account: Account) -> Pharmacist:
+    pharmacist = None
+    if account.role is Role.PHARMACIST and account.person_id is not None:
+        pharmacist = session.scalar(
+            select(Pharmacist).where(Pharmacist.person_id == account.person_id)
+        )
+    if pharmacist is None:
+        raise PermissionDenied("Only a pharmacist of a pharmacy can do this.")
+    return pharmacist
+
+
+def _find(
+    session: Session, account: Account, credentials: Credentials, action: str, country: str
+) -> Prescription:
+    """The prescription the credentials open, or PrescriptionNotFound (audited, committed).
+
+    An unknown number, a wrong access code and a NIR that is not the patient's all get the
+    same answer, so nothing tells which part was wrong.
+    """
+    if credentials.qr_text is not None:
+        token = qr.decode(credentials.qr_text)
+        number, secret = token.number, token.access_code
+    else:
+        number = codes.validate_number(credentials.number)
+        try:
+            secret = identifiers.validate_national_id(credentials.patient_nir, country)
+        except InvalidIdentifier as error:
+            raise InvalidIdentifier(error.detail, errors={"patient_nir": [error.detail]}) from error
+    prescription = session.scalar(
+        select(Prescription)
+        .where(Prescription.number == number)
+        .options(selectinload(Prescription.items), selectinload(Prescription.patient))
+    )
+    if credentials.qr_text is not None:
+        stored = prescription.access_code_hash if prescription else _DUMMY_HASH
+        opened = codes.access_code_matches(secret, stored) and prescription is not None
+    else:
+        opened = prescription is not None and prescription.patient.national_id == secret
+    if not opened:
+        audit.record(
+            session,
+            audit.actor_for(session, account),
+            action,
+            OBJECT_TYPE,
+            number,
+            patient_person_id=prescription.patient_person_id if prescription else None,
+            outcome="not_found" if prescription is None else "wrong_code",
+        )
+        session.commit()
+        raise PrescriptionNotFound(NOT_FOUND_DETAIL)
+    return prescription
+
+
+def _verify(session: Session, prescription: Prescription) -> verification.VerificationReport:
+    """Check the signature and that it signs the stored content; refuse when it does not."""
+    report = verification.verify_document(session, prescription.jws, prescription.payload)
+    if not report.valid:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
+        raise SignatureInvalid(f"The signature does not verify ({failed}).")
+    return report
+
+
+def _lock(session: Session, prescription_id: int) -> Prescription:
+    """The prescription and its items, read again under a lock held until commit.
+
+    PostgreSQL: SELECT … FOR UPDATE. SQLite has no row locks and reads outside a transaction,
+    so a no-op UPDATE first takes the database's write lock: from there on no other writer can
+    change anything, and the reads below see the last committed state.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Prescription)
+            .where(Prescription.id == prescription_id)
+            .values(version=Prescription.version)
+        )
+    prescription = session.scalar(
+        select(Prescription)
+        .where(Prescription.id == prescription_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    session.scalars(
+        select(PrescriptionItem)
+        .where(PrescriptionItem.prescription_id == prescription_id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return prescription
+
+
+def _progress(prescription: Prescription) -> list[rules.LineProgress]:
+    return [
+        rules.LineProgress(
+            line=item.line,
+            quantity=item.quantity,
+            periods=1 + prescription.renewals,
+            dispensed=item.dispensed_quantity,
+            cancelled=item.is_cancelled,
+        )
+        for item in prescription.items
+    ]
+
+
+def _prescribed(item: PrescriptionItem) -> rules.PrescribedLine:
+    return rules.PrescribedLine(
+        cis=item.cis,
+        substance_code=item.substance_code,
+        strength=item.strength,
+        form=item.form,
+        substitutable=item.substitutable,
+        non_substitution_reason=item.non_substitution_reason,
+    )
+
+
+def _refused(session, account, prescription, action, error: DomainError) -> None:
+    """Audit a refusal in a fresh transaction (what was done is rolled back) and commit."""
+    session.rollback()
+    _lock(session, prescription.id)  # SQLite: take the write lock before the audit append
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        action,
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+        outcome=error.code,
+    )
+    session.commit()
+
+
+# -- what the pharmacist sees -------------------------------------------------------------------
+
+
+def describe(prescription: Prescription, report, today: date) -> dict:
+    """The prescription as a pharmacist sees it: signed content, progress per line, signature."""
+    content = json.loads(prescription.payload)
+    items = {item.line: item for item in prescription.items}
+    progress = {line.line: line for line in _progress(prescription)}
+    status = effective_status(prescription.status, prescription.valid_until, today)
+    lines = []
+    for signed in content["items"]:
+        item, state = items[signed["line"]], progress[signed["line"]]
+        allowed, why = rules.substitution_policy(_prescribed(item))
+        lines.append(
+            {
+                "line": signed["line"],
+                "medication": signed["medication"],
+                "dosage": signed["dosage"],
+                "ald": signed["ald"],
+                "status": "cancelled" if item.is_cancelled else "active",
+                "quantity_per_period": state.quantity,
+                "prescribed_total": state.total,
+                "dispensed": state.dispensed,
+                "remaining_total": state.remaining_total,
+                "period": {
+                    "current": state.current_period,
+                    "of": state.periods,
+                    "remaining": state.remaining_in_period,
+                },
+                "substitution": {
+                    "allowed": allowed,
+                    "reason": why,
+                    "non_substitution_reason": signed.get("non_substitution_reason"),
+                },
+            }
+        )
+    return {
+        "id": prescription.number,
+        "number": codes.display_number(prescription.number),
+        "status": str(status),
+        "version": prescription.version,
+        "issued_at": content["issued_at"],
+        "valid_from": content["valid_from"],
+        "valid_until": content["valid_until"],
+        "valid_today": prescription.valid_from <= today <= prescription.valid_until,
+        "renewals": content["renewals"],
+        "pickup_mode": content["pickup_mode"],
+        "patient": content["patient"],
+        "prescriber": content["prescriber"],
+        "signature": {
+            "valid": report.valid,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks],
+        },
+        "items": lines,
+        "jws": prescription.jws,
+    }
+
+
+# -- scan ---------------------------------------------------------------------------------------
+
+
+def scan(
+    session: Session,
+    account: Account,
+    credentials: Credentials,
+    *,
+    country: str,
+    now: datetime | None = None,
+) -> dict:
+    """Open a prescription by its QR text (or number + NIR), verify its signature, refuse it
+    when closed, and show what is left to dispense; audited."""
+    now = now or utcnow()
+    _pharmacist(session, account)
+    prescription = _find(session, account, credentials, "scan", country)
+    today = today_of(now)
+    try:
+        if credentials.qr_text is None and not rules.may_see_by_card(
+            prescription.pickup_mode, credentials.identity_confirmed
+        ):
+            raise PickupRefused(
+                f"This prescription is {prescription.pickup_mode}: confirm that the patient is "
+                "here in person (identity_confirmed) to open it with the number and card."
+            )
+        report = _verify(session, prescription)
+        status = effective_status(prescription.status, prescription.valid_until, today)
+        rules.ensure_allowed("pharmacist", rules.Action.DISPENSE, status)
+    except DomainError as error:
+        _refused(session, account, prescription, "scan", error)
+        raise
+    view = describe(prescription, report, today)
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "scan",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+    )
+    session.commit()
+    return view
+
+
+# -- lookup by card -----------------------------------------------------------------------------
+
+
+def lookup_by_card(
+    session: Session,
+    account: Account,
+    nir: str,
+    *,
+    identity_confirmed: bool,
+    country: str,
+    now: datetime | None = None,
+) -> dict:
+    """The patient's dispensable prescriptions, as when the pharmacy reads their card.
+
+    Public ones are shown to whoever holds the card; private and authorised ones only once the
+    pharmacist confirms the patient is there in person (their count is given, not their
+    content). Each one shown is audited; the NIR is never logged.
+    """
+    now = now or utcnow()
+    _pharmacist(session, account)
+    try:
+        national_id = identifiers.validate_national_id(nir, country)
+    except InvalidIdentifier as error:
+        raise InvalidIdentifier(error.detail, errors={"nir": [error.detail]}) from error
+    today = today_of(now)
+    person = session.scalar(select(Person).where(Person.national_id == national_id))
+    actor = audit.actor_for(session, account)
+    if person is None:
+        audit.record(session, actor, "lookup_by_card", "patient", outcome="not_found")
+        session.commit()
+        return {"prescriptions": [], "withheld": 0}
+    rows = session.scalars(
+        select(Prescription)
+        .where(Prescription.patient_person_id == person.id)
+        .where(Prescription.status.in_([str(s) for s in OPEN_STATES]))
+        .where(Prescription.valid_until >= today)
+        .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
+        .options(selectinload(Prescription.items))
+    ).all()
+    shown, withheld = [], 0
+    for prescription in rows:
+        if not rules.may_see_by_card(prescription.pickup_mode, identity_confirmed):
+            withheld += 1
+            continue
+        report = verification.verify_document(session, prescription.jws, prescription.payload)
+        shown.append(describe(prescription, report, today))
+        audit.record(
+            session,
+            actor,
+            "lookup_by_card",
+            OBJECT_TYPE,
+            prescription.number,
+            patient_person_id=person.id,
+            outcome=audit.SUCCESS if report.valid else "signature_invalid",
+        )
+    if not shown:
+        audit.record(
+            session,
+            actor,
+            "lookup_by_card",
+            "patient",
+            patient_person_id=person.id,
+            outcome="nothing_shown",
+        )
+    session.commit()
+    return {"prescriptions": shown, "withheld": withheld}
+
+
+# -- dispense -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackLine:
+    """One pack line as the pharmacist sends it: a CIP13 or a GS1 string, quantity, batch."""
+
+    line: int
+    quantity: int
+    cip13: str | None = None
+    gs1: str | None = None
+    batch: str | None = None
+    expiry: date | None = None
+    serial: str | None = None
+    unit_price_cents: int | None = None  # only for a pack the catalog has no price for
+
+
+@dataclass(frozen=True)
+class Collector:
+    kind: str
+    national_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class DispenseRequest:
+    credentials: Credentials
+    lines: list[PackLine]
+    collected_by: Collector
+    if_match: int | None = None
+
+
+@dataclass
+class _Pack:
+    """A request line resolved against the catalog."""
+
+    index: int
+    request: PackLine
+    cip13: str
+    batch: str
+    expiry: date
+    serial: str | None
+
+
+def _read_packs(problems: Problems, lines: list[PackLine]) -> list[_Pack]:
+    """CIP13, batch, expiry and serial of each line, from the GS1 string or the fields."""
+    packs = []
+    for index, line in enumerate(lines):
+        path = ("lines", index)
+        cip13, batch, expiry, serial = line.cip13, line.batch, line.expiry, line.serial
+        if line.gs1:
+            try:
+                code = gs1.parse(line.gs1)
+            except InvalidGs1Code as error:
+                problems.add((*path, "gs1"), error.detail)
+                continue
+            for name, typed, scanned in (
+                ("cip13", cip13, code.cip13),
+                ("batch", batch, code.batch),
+                ("expiry", expiry, code.expiry),
+                ("serial", serial, code.serial),
+            ):
+                if typed is not None and scanned is not None and typed != scanned:
+                    problems.add((*path, name), "differs from the scanned GS1 code")
+            cip13 = code.cip13
+            batch = batch or code.batch
+            expiry = expiry or code.expiry
+            serial = serial or code.serial
+        if not cip13:
+            problems.add((*path, "cip13"), "give the CIP13 or the GS1 code of the pack")
+        if not batch:
+            problems.add((*path, "batch"), "the batch number is required")
+        if expiry is None:
+            problems.add((*path, "expiry"), "the pack's expiry date is required")
+        if cip13 and batch and expiry is not None:
+            packs.append(_Pack(index, line, cip13, batch, expiry, serial))
+    return packs
+
+
+def _catalog_pack(session: Session, presentation: Presentation) -> rules.Pack:
+    product = presentation.product
+    substances = session.execute(
+        select(CompositionLine.substance_code, CompositionLine.strength)
+        .where(CompositionLine.cis == product.cis)
+        .where(CompositionLine.nature == "SA")
+    ).all()
+    return rules.Pack(
+        cip13=presentation.cip13,
+        cis=product.cis,
+        form=product.form,
+        substances=frozenset((code, strength) for code, strength in substances),
+        generic_groups=_groups(session, product.cis),
+    )
+
+
+def _groups(session: Session, cis: str | None) -> frozenset[int]:
+    if cis is None:
+        return frozenset()
+    return frozenset(
+        session.scalars(select(GenericGroupMember.group_id).where(GenericGroupMember.cis == cis))
+    )
+
+
+def _catalog_price(presentation: Presentation) -> int | None:
+    """What a pack costs at the counter: the price with the dispensing fee when the BDPM has it."""
+    if presentation.price_with_fees_cents is not None:
+        return presentation.price_with_fees_cents
+    return presentation.price_cents
+
+
+def dispense(
+    session: Session,
+    account: Account,
+    number: str,
+    request: DispenseRequest,
+    *,
+    country: str,
+    now: datetime | None = None,
+    before_commit: Callable[[Dispensation], None] | None = None,
+) -> Dispensation:
+    """Record what leaves the pharmacy, exactly once, with a receipt signed by the service.
+
+    Every check runs under the prescription's row lock, so concurrent dispensations are taken
+    one after another and the sum never exceeds what the current period allows; the items'
+    conditional UPDATE and the CHECK (dispensed ≤ total) back this up. `before_commit` sees the
+    dispensation inside the transaction (the Idempotency-Key stores its answer there).
+    """
+    now = (now or utcnow()).replace(microsecond=0)
+    pharmacist = _pharmacist(session, account)
+    if request.credentials.qr_text is None:
+        number_given = codes.validate_number(number)
+        request = DispenseRequest(
+            Credentials(
+                number=number_given,
+                patient_nir=request.credentials.patient_nir,
+                identity_confirmed=request.credentials.identity_confirmed,
+            ),
+            request.lines,
+            request.collected_by,
+            request.if_match,
+        )
+    else:
+        token = qr.decode(request.credentials.qr_text)
+        if token.number != codes.validate_number(number):
+            raise PrescriptionNotFound(NOT_FOUND_DETAIL)
+    found = _find(session, account, request.credentials, "dispense", country)
+    try:
+        dispensation = _dispense_locked(session, account, pharmacist, found.id, request, now)
+    except DomainError as error:
+        _refused(session, account, found, "dispense", error)
+        raise
+    if before_commit is not None:
+        before_commit(dispensation)
+    session.commit()
+    return dispensation
+
+
+def _dispense_locked(session, account, pharmacist, prescription_id, request, now) -> Dispensation:
+    prescription = _lock(session, prescription_id)
+    if request.if_match is not None and request.if_match != prescription.version:
+        raise VersionMismatch(
+            f"The prescription is at version {prescription.version}, not {request.if_match}: "
+            "scan it again before dispensing."
+        )
+    _verify(session, prescription)
+    today = today_of(now)
+    status = effective_status(prescription.status, prescription.valid_until, today)
+    rules.check_dispensable(status, prescription.valid_from, today)
+    collector = request.collected_by
+    problem = rules.pickup_problem(
+        prescription.pickup_mode,
+        collector.kind,
+        request.credentials.identity_confirmed,
+        representative_known=_is_representative(session, prescription, collector, today),
+    )
+    if problem:
+        raise PickupRefused(f"This prescription is {prescription.pickup_mode}: {problem}.")
+    progress = {line.line: line for line in _progress(prescription)}
+    rules.check_quantities(
+        progress.values(), [(line.line, line.quantity) for line in request.lines]
+    )
+
+    problems = Problems()
+    packs = _read_packs(problems, request.lines)
+    items = {item.line: item for item in prescription.items}
+    kinds: set[type] = set()
+    priced = []
+    for pack in packs:
+        path = ("lines", pack.index)
+        item = items[pack.request.line]
+        presentation = session.get(Presentation, pack.cip13)
+        if presentation is None:
+            problems.add((*path, "cip13"), f"no pack has the CIP13 {pack.cip13} in the catalog")
+            continue
+        decision = rules.check_pack(
+            _prescribed(item), _catalog_pack(session, presentation), _groups(session, item.cis)
+        )
+        if not decision.accepted:
+            problems.add((*path, "cip13"), decision.reason)
+            kinds.add(SubstitutionRefused)
+            continue
+        expired = rules.pack_expiry_problem(pack.expiry, today)
+        if expired:
+            problems.add((*path, "expiry"), expired)
+            kinds.add(ProductExpired)
+            continue
+        unit = _catalog_price(presentation)
+        if unit is None:
+            unit = pack.request.unit_price_cents
+        if unit is None:
+            problems.add(
+                (*path, "unit_price_cents"), "the catalog has no price for this pack: give it"
+            )
+            continue
+        price = rules.price_line(
+            unit, pack.request.quantity, presentation.reimbursement_rate, item.ald
+        )
+        priced.append((pack, item, presentation, decision, price))
+    if problems:
+        kind = next(
+            (k for k in (SubstitutionRefused, ProductExpired) if k in kinds), ValidationFailed
+        )
+        raise kind(
+            "Nothing was dispensed: " + _first_messages(problems.errors), errors=problems.errors
+        )
+
+    dispensation = Dispensation(
+        id=uuid.uuid4().hex,
+        prescription_id=prescription.id,
+        pharmacy_id=pharmacist.pharmacy_id,
+        pharmacist_account_id=account.id,
+        dispensed_at=now,
+        collected_by_kind=collector.kind,
+        collected_by_national_id=collector.national_id,
+        collected_by_name=collector.name,
+        total_cents=sum(p[4].total_cents for p in priced),
+        covered_cents=sum(p[4].covered_cents for p in priced),
+        patient_share_cents=sum(p[4].patient_share_cents for p in priced),
+        payload=b"",
+        jws="",
+    )
+    receipt_lines = []
+    for pack, item, presentation, decision, price in priced:
+        period = progress[item.line].current_period
+        dispensation.lines.append(
+            DispensationLine(
+                item_id=item.id,
+                line=item.line,
+                period=period,
+                cip13=presentation.cip13,
+                substituted=decision.substituted,
+                quantity=price.quantity,
+                batch=pack.batch,
+                expiry=pack.expiry,
+                serial=pack.serial,
+                unit_price_cents=price.unit_price_cents,
+                total_cents=price.total_cents,
+                rate=price.rate,
+                covered_cents=price.covered_cents,
+                patient_share_cents=price.patient_share_cents,
+            )
+        )
+        receipt_line = {
+            "line": item.line,
+            "period": period,
+            "periods": progress[item.line].periods,
+            "cip13": presentation.cip13,
+            "label": presentation.label,
+            "product": presentation.product.name,
+            "substituted": decision.substituted,
+            "quantity": price.quantity,
+            "batch": pack.batch,
+            "expiry": pack.expiry.isoformat(),
+            "unit_price_cents": price.unit_price_cents,
+            "total_cents": price.total_cents,
+            "reimbursement_rate": price.rate,
+            "covered_cents": price.covered_cents,
+            "patient_share_cents": price.patient_share_cents,
+        }
+        if pack.serial:
+            receipt_line["serial"] = pack.serial
+        receipt_lines.append(receipt_line)
+    for line_number, quantity in _summed(request.lines).items():
+        _add_dispensed(session, items[line_number], quantity)
+    after = rules.status_from_progress(_progress(prescription))
+    prescription.status = str(rules.transition_for_dispensing(status, after))
+    prescription.version += 1
+
+    collected = {"kind": collector.kind}
+    collected.update(
+        {k: v for k, v in (("national_id", collector.national_id), ("name", collector.name)) if v}
+    )
+    pharmacy = pharmacist.pharmacy
+    content = {
+        "type": RECEIPT_TYPE,
+        "version": RECEIPT_VERSION,
+        "id": dispensation.id,
+        "issued_at": _iso(now),
+        "prescription": {
+            "number": prescription.number,
+            "payload_sha256": hashlib.sha256(prescription.payload).hexdigest(),
+        },
+        "pharmacy": {"finess": pharmacy.finess, "name": pharmacy.name},
+        "pharmacist": {
+            "family_name": pharmacist.person.family_name,
+            "given_name": pharmacist.person.given_name,
+            "rpps": pharmacist.rpps,
+        },
+        "collected_by": collected,
+        "lines": receipt_lines,
+        "total_cents": dispensation.total_cents,
+        "covered_cents": dispensation.covered_cents,
+        "patient_share_cents": dispensation.patient_share_cents,
+    }
+    dispensation.payload = canonical_json(content)
+    dispensation.jws = pki.sign_as_service(session, dispensation.payload, now=now)
+    session.add(dispensation)
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "dispense",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+        at=now,
+    )
+    session.flush()
+    return dispensation
+
+
+def _is_representative(session, prescription, collector: Collector, today: date) -> bool:
+    """Whether the collector is, today, a representative the patient authorised."""
+    if collector.kind != "representative" or not collector.national_id:
+        return False
+    rows = session.scalars(
+        select(Representative)
+        .join(Person, Person.id == Representative.representative_person_id)
+        .where(Representative.patient_person_id == prescription.patient_person_id)
+        .where(Person.national_id == collector.national_id)
+    ).all()
+    return any(row.is_active_on(today) for row in rows)
+
+
+def _summed(lines: list[PackLine]) -> dict[int, int]:
+    total: dict[int, int] = {}
+    for line in lines:
+        total[line.line] = total.get(line.line, 0) + line.quantity
+    return total
+
+
+def _add_dispensed(session: Session, item: PrescriptionItem, quantity: int) -> None:
+    """Conditional UPDATE: it changes nothing if the total would be exceeded (belt and braces
+    with the lock and the CHECK constraint)."""
+    result = session.execute(
+        update(PrescriptionItem)
+        .where(PrescriptionItem.id == item.id)
+        .where(PrescriptionItem.dispensed_quantity + quantity <= PrescriptionItem.quantity_total)
+        .values(dispensed_quantity=PrescriptionItem.dispensed_quantity + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise QuantityExceeded(f"Line {item.line} would go beyond what was prescribed.")
+    item.dispensed_quantity += quantity
+    session.expire(item, ["dispensed_quantity"])
+
+
+def _first_messages(errors: dict) -> str:
+    messages = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            messages.extend(str(m) for m in node)
+
+    walk(errors)
+    return "; ".join(messages[:3])
+
+
+def describe_dispensation(dispensation: Dispensation) -> dict:
+    """The receipt's content, its JWS, and the prescription's state after it."""
+    prescription = dispensation.prescription
+    return {
+        **json.loads(dispensation.payload),
+        "prescription_status": prescription.status,
+        "prescription_version": prescription.version,
+        "reversed_at": _iso(dispensation.reversed_at) if dispensation.reversed_at else None,
+        "jws": dispensation.jws,
+    }
+
+
+# -- idempotency --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+def request_hash(body: bytes) -> str:
+    """SHA-256 of the canonical JSON of the body (so spacing and key order do not count)."""
+    try:
+        return hashlib.sha256(canonical_json(json.loads(body))).hexdigest()
+    except ValueError:
+        return hashlib.sha256(body).hexdigest()
+
+
+def _claim(session, account, scope, key, digest, now) -> StoredResponse | None:
+    """Claim `key` for this request (committed at once), or what the first call answered."""
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(
+            "The Idempotency-Key header is 1 to 128 printable ASCII characters.",
+            errors={"Idempotency-Key": ["1 to 128 printable ASCII characters"]},
+        )
+    for _ in range(2):
+        row = session.scalar(
+            select(IdempotencyKey)
+            .where(IdempotencyKey.account_id == account.id)
+            .where(IdempotencyKey.scope == scope)
+            .where(IdempotencyKey.key == key)
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            session.add(
+                IdempotencyKey(
+                    account_id=account.id, scope=scope, key=key, request_hash=digest, created_at=now
+                )
+            )
+            try:
+                session.commit()
+                return None
+            except IntegrityError:
+                session.rollback()
+                continue
+        if row.request_hash != digest:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was first used with another request body; use a new key."
+            )
+        if row.response_body is not None:
+            return StoredResponse(row.response_status, row.response_body)
+        if now - row.created_at < IDEMPOTENCY_IN_PROGRESS_TIMEOUT:
+            raise IdempotencyKeyInProgress(
+                "The first request with this Idempotency-Key is still running; retry later."
+            )
+        row.created_at = now  # its first call died: this one takes over
+        session.commit()
+        return None
+    raise IdempotencyKeyInProgress("The Idempotency-Key is being claimed; retry.")
+
+
+def _release(session, account, scope, key) -> None:
+    """Forget a claimed key after a refusal, so the client may correct and retry."""
+    session.rollback()
+    row = session.scalar(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.account_id == account.id)
+        .where(IdempotencyKey.scope == scope)
+        .where(IdempotencyKey.key == key)
+        .where(IdempotencyKey.response_body.is_(None))
+    )
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
+def dispense_once(
+    session: Session,
+    account: Account,
+    number: str,
+    request: DispenseRequest,
+    *,
+    idempotency_key: str | None,
+    scope: str,
+    body: bytes,
+    render: Callable[[dict], bytes],
+    country: str,
+    now: datetime | None = None,
+) -> StoredResponse:
+    """dispense() behind an Idempotency-Key: a retry gets the first answer byte for byte, the
+    same key with another body is refused (422), and while the first call runs (409).
+
+    `render` turns the dispensation's description into the response body; the body is stored
+    in the dispensation's own transaction, so the answer and the dispensation exist together.
+    """
+    now = now or utcnow()
+    if idempotency_key is None:
+        dispensation = dispense(session, account, number, request, country=country, now=now)
+        return StoredResponse(201, render(describe_dispensation(dispensation)))
+    digest = request_hash(body)
+    stored = _claim(session, account, scope, idempotency_key, digest, now)
+    if stored is not None:
+        return stored
+    answer: list[bytes] = []
+
+    def store(dispensation: Dispensation) -> None:
+        answer.append(render(describe_dispensation(dispensation)))
+        session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.account_id == account.id)
+            .where(IdempotencyKey.scope == scope)
+            .where(IdempotencyKey.key == idempotency_key)
+            .values(response_status=201, response_body=answer[0])
+        )
+
+    try:
+        dispense(session, account, number, request, country=country, now=now, before_commit=store)
+    except DomainError:
+        _release(session, account, scope, idempotency_key)
+        raise
+    return StoredResponse(201, answer[0])
+
+
+# -- reversal -----------------------------------------------------------------------------------
+
+
+def reverse(
+    session: Session,
+    account: Account,
+    dispensation_id: str,
+    reason: str | None,
+    *,
+    now: datetime | None = None,
+) -> Dispensation:
+    """Undo a dispensation within 24 hours, by the pharmacy that made it; quantities restored."""
+    now = (now or utcnow()).replace(microsecond=0)
+    pharmacist = _pharmacist(session, account)
+    reason = " ".join((reason or "").split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValidationFailed(
+            "Say why it is reversed.", errors={"reason": [f"1 to {REASON_MAX} characters"]}
+        )
+    dispensation = session.get(Dispensation, dispensation_id) if dispensation_id else None
+    if dispensation is None:
+        raise NotFound("No dispensation has this id.")
+    prescription = dispensation.prescription
+    try:
+        if dispensation.pharmacy_id != pharmacist.pharmacy_id:
+            raise OtherPharmacy("Only the pharmacy that dispensed it can reverse a dispensation.")
+        prescription = _lock(session, prescription.id)
+        session.refresh(dispensation)
+        if dispensation.reversed_at is not None:
+            raise ReversalRefused("This dispensation was reversed already.")
+        if now - dispensation.dispensed_at > timedelta(hours=rules.REVERSAL_WINDOW_HOURS):
+            raise ReversalRefused(
+                f"A dispensation can be reversed within {rules.REVERSAL_WINDOW_HOURS} hours only."
+            )
+        items = {item.id: item for item in prescription.items}
+        for line in dispensation.lines:
+            result = session.execute(
+                update(PrescriptionItem)
+                .where(PrescriptionItem.id == line.item_id)
+                .where(PrescriptionItem.dispensed_quantity >= line.quantity)
+                .values(dispensed_quantity=PrescriptionItem.dispensed_quantity - line.quantity)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise ReversalRefused(f"Line {line.line} no longer holds what was dispensed.")
+            items[line.item_id].dispensed_quantity -= line.quantity
+        prescription.status = rules.status_from_progress(_progress(prescription))
+        prescription.version += 1
+        dispensation.reversed_at = now
+        dispensation.reversed_by_account_id = account.id
+        dispensation.reversal_reason = reason
+    except DomainError as error:
+        _refused(session, account, prescription, "reverse", error)
+        raise
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "reverse",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+        at=now,
+    )
+    session.commit()
+    return dispensation

@@ -1,0 +1,694 @@
+"""The patient's health space: their prescriptions and those of the people they represent, the
+QR code, the pickup mode, representatives and the access log; each use case one transaction."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from eprescription.domain import health_space as rules
+from eprescription.domain import identifiers
+from eprescription.domain import prescription_codes as codes
+from eprescription.domain.errors import (
+    InvalidIdentifier,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from eprescription.domain.health_space import RepresentativeKind, View
+from eprescription.domain.prescriptions import OPEN_STATES, Action, Problems, Status
+from eprescription.domain.prescriptions import ensure_allowed as ensure_state_allows
+from eprescription.models import Account, AuditEvent, Person, Prescription, Representative, Role
+from eprescription.models.base import utcnow
+from eprescription.services import audit, prescriptions
+
+OBJECT_TYPE = prescriptions.OBJECT_TYPE
+REPRESENTATIVE_OBJECT = "representative"
+ACCESS_LOG_OBJECT = "access_log"
+PATIENT, REPRESENTATIVE = "patient", "representative"
+NOT_VISIBLE = prescriptions.NOT_VISIBLE
+NO_SUCH_PERSON = (
+    "no person with this national identifier and this family name is recorded; check both "
+    "on their card (the person needs to be registered with the service)"
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of "who looked at my prescriptions"."""
+
+    sequence: int
+    occurred_at: datetime
+    actor_name: str
+    actor_role: str
+    organisation: str
+    action: str
+    object_type: str
+    object_id: str
+    outcome: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Representatives:
+    named: list[dict]  # the people this patient named (ongoing first), revoked ones kept
+    represented: list[dict]  # the people this account may act for, now
+
+
+def _today(now: datetime | None) -> date:
+    return prescriptions.today_of(now or utcnow())
+
+
+def _person_id(account: Account) -> int:
+    if account is None or account.role is not Role.PATIENT or account.person_id is None:
+        raise PermissionDenied("The health space is for patients.")
+    return account.person_id
+
+
+def _check_page(problems: Problems, page: int, page_size: int) -> None:
+    if not 1 <= page_size <= rules.PAGE_SIZE_MAX:
+        problems.add("page_size", f"between 1 and {rules.PAGE_SIZE_MAX}")
+    if page < 1:
+        problems.add("page", "at least 1")
+
+
+def _raise(problems: Problems) -> None:
+    if problems:
+        raise ValidationFailed(
+            "Some fields are not valid: " + ", ".join(map(str, problems.errors)),
+            errors=problems.errors,
+        )
+
+
+# -- who may see what ------------------------------------------------------------------------------
+
+
+def _ongoing(today: date):
+    return and_(
+        Representative.revoked_at.is_(None),
+        or_(Representative.valid_until.is_(None), Representative.valid_until >= today),
+    )
+
+
+def _represented(session: Session, person_id: int, today: date) -> dict[int, Representative]:
+    """The people `person_id` represents today, by their person id."""
+    rows = session.scalars(
+        select(Representative)
+        .where(Representative.representative_person_id == person_id, _ongoing(today))
+        .options(selectinload(Representative.patient))
+    ).all()
+    return {row.patient_person_id: row for row in rows}
+
+
+def _actor(session: Session, account: Account, relation: str) -> audit.Actor:
+    """The audit actor: the patient as themselves, or as somebody's representative."""
+    if relation == REPRESENTATIVE:
+        return audit.Actor(account.id, REPRESENTATIVE, "")
+    return audit.actor_for(session, account)
+
+
+def _load(session: Session, number: str) -> Prescription | None:
+    return session.scalar(
+        select(Prescription)
+        .where(Prescription.number == number)
+        .options(
+            selectinload(Prescription.items),
+            selectinload(Prescription.cancellations),
+            selectinload(Prescription.patient),
+        )
+    )
+
+
+def _visible(session: Session, account: Account, number_text: str, action: str, today: date):
+    """The prescription and how the account may see it (patient, representative), or NotFound,
+    audited and committed: somebody else's prescription looks exactly like a missing one."""
+    person_id = _person_id(account)
+    number = codes.validate_number(number_text)
+    prescription = _load(session, number)
+    relation = None
+    if prescription is not None:
+        if prescription.patient_person_id == person_id:
+            relation = PATIENT
+        elif prescription.patient_person_id in _represented(session, person_id, today):
+            relation = REPRESENTATIVE
+    if relation is None:
+        audit.record(
+            session,
+            audit.actor_for(session, account),
+            action,
+            OBJECT_TYPE,
+            number,
+            patient_person_id=prescription.patient_person_id if prescription else None,
+            outcome="not_found" if prescription is None else "denied",
+        )
+        session.commit()
+        raise NotFound(NOT_VISIBLE)
+    return prescription, relation
+
+
+# -- prescriptions ---------------------------------------------------------------------------------
+
+
+def _view_condition(view: View, today: date):
+    open_now = and_(
+        Prescription.status.in_([str(s) for s in OPEN_STATES]), Prescription.valid_until >= today
+    )
+    return open_now if view is View.ACTIVE else not_(open_now)
+
+
+def list_prescriptions(
+    session: Session,
+    account: Account,
+    *,
+    view: str = View.ACTIVE,
+    page: int = 1,
+    page_size: int = 20,
+    now: datetime | None = None,
+) -> Page:
+    """The account's prescriptions and those of the people it represents, newest first;
+    `active` (still to collect) or `history` (expired, completed, cancelled). Each one listed
+    is audited."""
+    person_id = _person_id(account)
+    today = _today(now)
+    problems = Problems()
+    try:
+        view = View(view or View.ACTIVE)
+    except ValueError:
+        problems.add("status", "one of " + ", ".join(View))
+    _check_page(problems, page, page_size)
+    _raise(problems)
+    represented = _represented(session, person_id, today)
+    conditions = [
+        Prescription.patient_person_id.in_([person_id, *represented]),
+        _view_condition(view, today),
+    ]
+    total = session.scalar(select(func.count(Prescription.id)).where(*conditions))
+    rows = session.scalars(
+        select(Prescription)
+        .where(*conditions)
+        .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+        .options(
+            selectinload(Prescription.items),
+            selectinload(Prescription.cancellations),
+            selectinload(Prescription.patient),
+        )
+    ).all()
+    cards = []
+    for prescription in rows:
+        relation = PATIENT if prescription.patient_person_id == person_id else REPRESENTATIVE
+        audit.record(
+            session,
+            _actor(session, account, relation),
+            "list",
+            OBJECT_TYPE,
+            prescription.number,
+            patient_person_id=prescription.patient_person_id,
+        )
+        cards.append(card(prescription, today, relation))
+    session.commit()
+    return Page(cards, total, page, page_size)
+
+
+def get_prescription(
+    session: Session,
+    account: Account,
+    number: str,
+    *,
+    sealing_secret: str | bytes,
+    now: datetime | None = None,
+) -> dict:
+    """One prescription with, while it can be collected, its QR text; the read and the QR
+    display are audited."""
+    today = _today(now)
+    prescription, relation = _visible(session, account, number, "read", today)
+    actor = _actor(session, account, relation)
+    view = card(prescription, today, relation)
+    audit.record(
+        session,
+        actor,
+        "read",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+    )
+    view["qr_text"] = None
+    if view["view"] == View.ACTIVE:
+        view["qr_text"] = prescriptions.open_qr_text(prescription, sealing_secret)
+        audit.record(
+            session,
+            actor,
+            "view_qr",
+            OBJECT_TYPE,
+            prescription.number,
+            patient_person_id=prescription.patient_person_id,
+        )
+    session.commit()
+    return view
+
+
+def qr_text(
+    session: Session,
+    account: Account,
+    number: str,
+    *,
+    sealing_secret: str | bytes,
+    now: datetime | None = None,
+) -> str:
+    """The QR text, for the patient and their representatives (the patient's state rules)."""
+    today = _today(now)
+    prescription, relation = _visible(session, account, number, "view_qr", today)
+    ensure_state_allows("patient", Action.VIEW_QR, prescriptions.status_of(prescription, today))
+    text = prescriptions.open_qr_text(prescription, sealing_secret)
+    audit.record(
+        session,
+        _actor(session, account, relation),
+        "view_qr",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+    )
+    session.commit()
+    return text
+
+
+def change_pickup_mode(
+    session: Session,
+    account: Account,
+    number: str,
+    pickup_mode: str | None,
+    *,
+    now: datetime | None = None,
+) -> dict:
+    """The patient chooses who may collect an open prescription (public, private, authorised);
+    the signed content keeps the prescriber's choice, the stored mode is the patient's."""
+    today = _today(now)
+    prescription, relation = _visible(session, account, number, "change_pickup_mode", today)
+    if relation != PATIENT:
+        raise PermissionDenied("Only the patient can change how a prescription is collected.")
+    mode = rules.pickup_change(prescriptions.status_of(prescription, today), pickup_mode)
+    if str(mode) != prescription.pickup_mode:
+        prescription.pickup_mode = str(mode)
+        prescription.version += 1
+        audit.record(
+            session,
+            audit.actor_for(session, account),
+            "change_pickup_mode",
+            OBJECT_TYPE,
+            prescription.number,
+            patient_person_id=prescription.patient_person_id,
+        )
+    session.commit()
+    return card(prescription, today, relation)
+
+
+def card(prescription: Prescription, today: date, relation: str) -> dict:
+    """What the health space shows of a prescription: the signed content in plain words, what
+    is left to collect, days left, and whose it is."""
+    signed = prescriptions.describe(prescription, today)
+    status = Status(signed["status"])
+    lines = []
+    progresses = []
+    for item in signed["items"]:
+        progress = rules.line_progress(
+            item["quantity"],
+            prescription.renewals,
+            item["dispensed_quantity"],
+            item["status"] == "cancelled",
+        )
+        progresses.append(progress)
+        medication = item["medication"]
+        name = medication["name"]
+        if medication["type"] == "substance":
+            name = f"{name} {medication['strength']}, {medication['form']}"
+        lines.append(
+            {
+                "line": item["line"],
+                "medication": name,
+                "dosage": item["dosage"]["text"],
+                "quantity": item["quantity"],
+                "quantity_text": rules.packs(item["quantity"]) + " per supply",
+                "substitutable": item["substitutable"],
+                "ald": item["ald"],
+                "status": item["status"],
+                "total_quantity": progress.total,
+                "dispensed_quantity": progress.dispensed,
+                "remaining_quantity": progress.remaining,
+                "remaining_now": progress.remaining_in_period,
+                "remaining_text": rules.remaining_words(progress),
+            }
+        )
+    # The columns (equal to the signed dates) drive the status too, so both always agree.
+    valid_from, valid_until = prescription.valid_from, prescription.valid_until
+    patient, prescriber = prescription.patient, signed["prescriber"]
+    return {
+        "id": signed["id"],
+        "number": signed["number"],
+        "status": str(status),
+        "view": str(rules.view_of(status)),
+        "relation": relation,
+        "patient": {
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "name": patient.full_name,
+        },
+        "prescriber": {
+            **prescriber,
+            "name": f"Dr {prescriber['given_name']} {prescriber['family_name']}",
+        },
+        "issued_at": signed["issued_at"],
+        "issued_on": signed["issued_at"][:10],
+        "valid_from": signed["valid_from"],
+        "valid_until": signed["valid_until"],
+        "days_left": rules.days_left(valid_until, today),
+        "validity_text": rules.validity_words(valid_from, valid_until, today),
+        "renewals": signed["renewals"],
+        "renewal_in_progress": rules.renewal_in_progress(progresses),
+        "pickup_mode": prescription.pickup_mode,
+        "pickup_mode_prescribed": signed["pickup_mode"],
+        "pickup_text": rules.PICKUP_WORDS.get(prescription.pickup_mode, prescription.pickup_mode),
+        "remaining_quantity": sum(progress.remaining for progress in progresses),
+        "lines": lines,
+        "version": prescription.version,
+    }
+
+
+# -- the access log --------------------------------------------------------------------------------
+
+
+def access_log(
+    session: Session,
+    account: Account,
+    *,
+    page: int = 1,
+    page_size: int = 20,
+) -> Page:
+    """Every audited access by others to the patient's data (prescriptions, dispensations,
+    representatives), newest first. The patient's own actions are left out: they did them."""
+    person_id = _person_id(account)
+    problems = Problems()
+    _check_page(problems, page, page_size)
+    _raise(problems)
+    own_accounts = select(Account.id).where(
+        Account.person_id == person_id, Account.role == Role.PATIENT
+    )
+    conditions = [
+        AuditEvent.patient_person_id == person_id,
+        AuditEvent.object_type != ACCESS_LOG_OBJECT,  # reading the log is not news
+        or_(
+            AuditEvent.actor_account_id.is_(None),
+            AuditEvent.actor_account_id.not_in(own_accounts),
+        ),
+    ]
+    total = session.scalar(select(func.count(AuditEvent.id)).where(*conditions))
+    actor_account, actor_person = aliased(Account), aliased(Person)
+    rows = session.execute(
+        select(AuditEvent, actor_account.username, actor_person)
+        .outerjoin(actor_account, actor_account.id == AuditEvent.actor_account_id)
+        .outerjoin(actor_person, actor_person.id == actor_account.person_id)
+        .where(*conditions)
+        .order_by(AuditEvent.sequence.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    entries = [_entry(event, username, person) for event, username, person in rows]
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "read",
+        ACCESS_LOG_OBJECT,
+        patient_person_id=person_id,
+    )
+    session.commit()
+    return Page(entries, total, page, page_size)
+
+
+def _entry(event: AuditEvent, username: str | None, person: Person | None) -> LogEntry:
+    if person is not None:
+        name = person.full_name
+        if event.actor_role == "prescriber":
+            name = f"Dr {name}"
+    elif event.actor_role == "operator":
+        name = "Service operator"
+    else:
+        name = username or "unknown account"
+    object_id = event.object_id
+    if event.object_type == OBJECT_TYPE and object_id:
+        object_id = codes.display_number(object_id)
+    return LogEntry(
+        sequence=event.sequence,
+        occurred_at=event.occurred_at,
+        actor_name=name,
+        actor_role=rules.ROLE_WORDS.get(event.actor_role, event.actor_role),
+        organisation=event.organisation,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=object_id,
+        outcome=event.outcome,
+        what=rules.action_words(event.action, event.object_type, object_id, event.outcome),
+    )
+
+
+# -- representatives -------------------------------------------------------------------------------
+
+
+def representatives(session: Session, account: Account, *, now: datetime | None = None):
+    """Whom the patient named (ongoing first, then ended), and whom the account represents."""
+    person_id = _person_id(account)
+    today = _today(now)
+    named = session.scalars(
+        select(Representative)
+        .where(Representative.patient_person_id == person_id)
+        .order_by(Representative.created_at.desc(), Representative.id.desc())
+        .options(selectinload(Representative.representative))
+    ).all()
+    named_views = sorted(
+        (representative_view(row, today, row.representative) for row in named),
+        key=lambda view: not view["active"],
+    )
+    represented = [
+        representative_view(row, today, row.patient)
+        for row in _represented(session, person_id, today).values()
+    ]
+    return Representatives(named_views, represented)
+
+
+def representative_view(row: Representative, today: date, person: Person) -> dict:
+    """A representation as shown: the other person's name (never their identifier)."""
+    return {
+        "id": row.id,
+        "name": person.full_name,
+        "kind": row.kind,
+        "valid_until": row.valid_until,
+        "created_at": row.created_at,
+        "revoked_at": row.revoked_at,
+        "active": row.is_active_on(today),
+        "revocable": row.kind == RepresentativeKind.AUTHORISED and row.revoked_at is None,
+    }
+
+
+def add_representative(
+    session: Session,
+    account: Account,
+    *,
+    nir: str | None,
+    family_name: str | None,
+    valid_until: date | None = None,
+    country: str,
+    now: datetime | None = None,
+) -> dict:
+    """Name a recorded person (national identifier and family name, both as on their card) who
+    may see and collect the patient's prescriptions, until `valid_until` if given.
+
+    Both must match: the identifier alone would let anyone learn who holds a number.
+    """
+    now = now or utcnow()
+    person_id = _person_id(account)
+    today = _today(now)
+    problems = Problems()
+    representative = _named_person(session, problems, nir, family_name, country)
+    rules.check_representative(
+        problems,
+        patient_person_id=person_id,
+        representative_person_id=representative.id if representative else None,
+        valid_until=valid_until,
+        today=today,
+    )
+    _raise(problems)
+    _end_lapsed_or_refuse(session, person_id, representative.id, today, now)
+    row = Representative(
+        patient_person_id=person_id,
+        representative=representative,
+        kind=str(RepresentativeKind.AUTHORISED),
+        valid_until=valid_until,
+        created_at=now,
+        created_by_account_id=account.id,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "grant",
+        REPRESENTATIVE_OBJECT,
+        str(row.id),
+        patient_person_id=person_id,
+        at=now,
+    )
+    session.commit()
+    return representative_view(row, today, representative)
+
+
+def _named_person(session, problems, nir, family_name, country) -> Person | None:
+    try:
+        national_id = identifiers.validate_national_id(nir, country)
+    except InvalidIdentifier as error:
+        problems.add("nir", error.detail)
+        return None
+    person = session.scalar(select(Person).where(Person.national_id == national_id))
+    typed = " ".join((family_name or "").split()).casefold()
+    if not typed:
+        problems.add("family_name", "the family name is required, as on their card")
+        return None
+    if person is None or person.family_name.casefold() != typed:
+        problems.add("nir", NO_SUCH_PERSON)
+        return None
+    return person
+
+
+def _end_lapsed_or_refuse(session, patient_id: int, representative_id: int, today, now) -> None:
+    """Refuse a duplicate; an ongoing row past its end date is closed so a new one can start."""
+    ongoing = session.scalar(
+        select(Representative).where(
+            Representative.patient_person_id == patient_id,
+            Representative.representative_person_id == representative_id,
+            Representative.revoked_at.is_(None),
+        )
+    )
+    if ongoing is None:
+        return
+    rules.refuse_duplicate(ongoing.is_active_on(today))
+    ongoing.revoked_at = now
+    session.flush()
+
+
+def revoke_representative(
+    session: Session, account: Account, representative_id: int, *, now: datetime | None = None
+) -> dict:
+    """End a representation the patient made, at once (their next request is refused)."""
+    now = now or utcnow()
+    person_id = _person_id(account)
+    row = session.get(Representative, representative_id)
+    if row is None or row.patient_person_id != person_id:
+        raise NotFound("You named no such representative.")
+    if row.kind != RepresentativeKind.AUTHORISED:
+        raise PermissionDenied(
+            "A parent's access was recorded by an administrator: ask them to end it."
+        )
+    if row.revoked_at is None:
+        row.revoked_at = now
+        row.revoked_by_account_id = account.id
+        audit.record(
+            session,
+            audit.actor_for(session, account),
+            "revoke",
+            REPRESENTATIVE_OBJECT,
+            str(row.id),
+            patient_person_id=person_id,
+            at=now,
+        )
+    session.commit()
+    return representative_view(row, _today(now), row.representative)
+
+
+def record_parent(
+    session: Session,
+    *,
+    child_nir: str,
+    parent_nir: str,
+    valid_until: date | None = None,
+    country: str,
+    now: datetime | None = None,
+) -> Representative:
+    """An administrator records a parent of a minor (at the command line, after checking the
+    family record book or a court decision): until the child's 18th birthday unless earlier."""
+    now = now or utcnow()
+    today = _today(now)
+    problems = Problems()
+    people = {}
+    for field, value in (("child_nir", child_nir), ("parent_nir", parent_nir)):
+        try:
+            national_id = identifiers.validate_national_id(value, country)
+        except InvalidIdentifier as error:
+            problems.add(field, error.detail)
+            continue
+        people[field] = session.scalar(select(Person).where(Person.national_id == national_id))
+        if people[field] is None:
+            problems.add(field, "no person is recorded with this national identifier")
+    child, parent = people.get("child_nir"), people.get("parent_nir")
+    if child is not None and not rules.is_minor(child.birth_date, today):
+        problems.add("child_nir", "this person is not a minor (18 or older, or no birth date)")
+    if child is not None and parent is not None and child.id == parent.id:
+        problems.add("parent_nir", "the parent and the child are the same person")
+    if child is not None and child.birth_date is not None:
+        last_day = rules.coming_of_age(child.birth_date) - timedelta(days=1)
+        if valid_until is not None and valid_until > last_day:
+            problems.add("valid_until", f"a parent's access ends by the 18th birthday ({last_day})")
+        valid_until = valid_until or last_day
+    if valid_until is not None and valid_until < today:
+        problems.add("valid_until", "the end date is in the past")
+    _raise(problems)
+    _end_lapsed_or_refuse(session, child.id, parent.id, today, now)
+    row = Representative(
+        patient=child,
+        representative=parent,
+        kind=str(RepresentativeKind.PARENT),
+        valid_until=valid_until,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        audit.OPERATOR,
+        "grant",
+        REPRESENTATIVE_OBJECT,
+        str(row.id),
+        patient_person_id=child.id,
+        at=now,
+    )
+    session.commit()
+    return row
+
+
+def end_by_administrator(
+    session: Session, representative_id: int, *, now: datetime | None = None
+) -> Representative:
+    """An administrator ends any representation (a parent's included), at once."""
+    now = now or utcnow()
+    row = session.get(Representative, representative_id)
+    if row is None:
+        raise NotFound(f"No representation has the id {representative_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        audit.record(
+            session,
+            audit.OPERATOR,
+            "revoke",
+            REPRESENTATIVE_OBJECT,
+            str(row.id),
+            patient_person_id=row.patient_person_id,
+            at=now,
+        )
+    session.commit()
+    return row

@@ -1,0 +1,177 @@
+"""The patient's health space pages: prescriptions with their QR code, history, who looked at
+my data, representatives and the pickup mode."""
+
+from datetime import date
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from eprescription import qr
+from eprescription.db import get_session
+from eprescription.domain.errors import DomainError, ValidationFailed
+from eprescription.domain.health_space import PAGE_SIZE_MAX, PICKUP_WORDS, View
+from eprescription.domain.prescriptions import PickupMode
+from eprescription.models import Role
+from eprescription.services import accounts, health_space
+from eprescription.web.auth import current_account, login_required
+
+bp = Blueprint("patient", __name__, url_prefix="/me")
+
+STATUS_LABELS = {
+    "active": "Active",
+    "partially_dispensed": "Partly collected",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
+KIND_LABELS = {"authorised": "named by you", "parent": "parent (recorded by an administrator)"}
+REPRESENTED_LABELS = {"authorised": "named you", "parent": "you are their parent"}
+
+
+@bp.app_template_filter("status_label")
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def _inline_svg(text: str) -> Markup:
+    svg = qr.render_svg(text).decode()
+    return Markup(svg[svg.index("<svg") :])  # our own SVG: no user text in it
+
+
+def _groups(cards: list[dict]) -> list[tuple[str | None, list[dict]]]:
+    """Own prescriptions first, then each represented person's, so they are clearly apart."""
+    groups: dict[str | None, list[dict]] = {None: []}
+    for card in cards:
+        key = None if card["relation"] == "patient" else card["patient"]["name"]
+        groups.setdefault(key, []).append(card)
+    return list(groups.items())
+
+
+def _list_page(view: View, template: str, title: str):
+    account = current_account()
+    database = get_session()
+    page = health_space.list_prescriptions(
+        database, account, view=view, page=1, page_size=PAGE_SIZE_MAX
+    )
+    return render_template(
+        template,
+        title=title,
+        profile=accounts.profile(database, account),
+        groups=_groups(page.items),
+        total=page.total,
+        shown=len(page.items),
+        current=request.endpoint,
+    )
+
+
+@bp.route("")
+@login_required(Role.PATIENT)
+def index():
+    """The health space: prescriptions that can still be collected, newest first."""
+    return _list_page(View.ACTIVE, "patient/index.html", "My health space")
+
+
+@bp.route("/history")
+@login_required(Role.PATIENT)
+def history():
+    """Expired, completed and cancelled prescriptions."""
+    return _list_page(View.HISTORY, "patient/history.html", "History")
+
+
+@bp.route("/prescriptions/<number>")
+@login_required(Role.PATIENT)
+def show(number: str):
+    """One prescription: its QR code and number first (to show at the pharmacy), printable."""
+    view = health_space.get_prescription(
+        get_session(),
+        current_account(),
+        number,
+        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
+    )
+    qr_svg = _inline_svg(view["qr_text"]) if view["qr_text"] else None
+    return render_template(
+        "patient/show.html",
+        p=view,
+        qr_svg=qr_svg,
+        pickup_modes=[(str(mode), PICKUP_WORDS[mode]) for mode in PickupMode],
+        current="patient.index" if view["view"] == View.ACTIVE else "patient.history",
+    )
+
+
+@bp.route("/prescriptions/<number>/pickup-mode", methods=["POST"])
+@login_required(Role.PATIENT)
+def pickup_mode(number: str):
+    view = health_space.change_pickup_mode(
+        get_session(), current_account(), number, request.form.get("pickup_mode")
+    )
+    flash(f"From now on it can be collected by {view['pickup_text']}.", "success")
+    return redirect(url_for("patient.show", number=view["id"]))
+
+
+@bp.route("/access-log")
+@login_required(Role.PATIENT)
+def access_log():
+    """Who looked at or changed my prescriptions, newest first."""
+    page_number = request.args.get("page", 1, type=int) or 1
+    page = health_space.access_log(
+        get_session(), current_account(), page=max(page_number, 1), page_size=20
+    )
+    last_page = max((page.total + page.page_size - 1) // page.page_size, 1)
+    return render_template(
+        "patient/access_log.html",
+        page=page,
+        last_page=last_page,
+        current="patient.access_log",
+    )
+
+
+@bp.route("/representatives", methods=["GET", "POST"])
+@login_required(Role.PATIENT)
+def representatives():
+    """GET: whom I named and whom I represent. POST: name somebody."""
+    database, account = get_session(), current_account()
+    form, errors, status = {}, {}, 200
+    if request.method == "POST":
+        form = {key: request.form.get(key, "").strip() for key in ("nir", "family_name", "until")}
+        try:
+            until = date.fromisoformat(form["until"]) if form["until"] else None
+        except ValueError:
+            errors, status = {"valid_until": ["a date such as 2026-12-31"]}, 422
+        else:
+            try:
+                named = health_space.add_representative(
+                    database,
+                    account,
+                    nir=form["nir"],
+                    family_name=form["family_name"],
+                    valid_until=until,
+                    country=current_app.config["COUNTRY"],
+                )
+            except ValidationFailed as error:
+                errors, status = error.errors, 422
+            except DomainError as error:  # a duplicate
+                errors, status = error.errors or {"nir": [error.detail]}, 409
+            else:
+                flash(f"{named['name']} can now see and collect your prescriptions.", "success")
+                return redirect(url_for("patient.representatives"))
+    listing = health_space.representatives(database, account)
+    return (
+        render_template(
+            "patient/representatives.html",
+            listing=listing,
+            form=form,
+            errors=errors,
+            kinds=KIND_LABELS,
+            represented_kinds=REPRESENTED_LABELS,
+            current="patient.representatives",
+        ),
+        status,
+    )
+
+
+@bp.route("/representatives/<int:representative_id>/revoke", methods=["POST"])
+@login_required(Role.PATIENT)
+def revoke(representative_id: int):
+    ended = health_space.revoke_representative(get_session(), current_account(), representative_id)
+    flash(f"{ended['name']} can no longer see or collect your prescriptions.", "success")
+    return redirect(url_for("patient.representatives"))

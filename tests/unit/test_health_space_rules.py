@@ -1,0 +1,103 @@
+"""The health space rules without a database: what is left, days left, words, representatives."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from eprescription.domain import health_space as rules
+from eprescription.domain.errors import PrescriptionCancelled, ValidationFailed
+from eprescription.domain.prescriptions import Problems
+
+TODAY = date(2026, 3, 10)
+
+
+def test_a_line_without_renewals_has_its_quantity_left_until_dispensed():
+    fresh = rules.line_progress(quantity=2, renewals=0, dispensed=0, cancelled=False)
+    done = rules.line_progress(quantity=2, renewals=0, dispensed=2, cancelled=False)
+
+    assert (fresh.remaining, fresh.remaining_in_period, fresh.period) == (2, 2, 1)
+    assert rules.remaining_words(fresh) == "2 packs to collect"
+    assert (done.remaining, rules.remaining_words(done)) == (0, "all collected")
+
+
+def test_renewals_are_collected_one_supply_at_a_time():
+    progress = rules.line_progress(quantity=2, renewals=2, dispensed=3, cancelled=False)
+
+    assert (progress.total, progress.remaining, progress.period) == (6, 3, 2)
+    assert progress.remaining_in_period == 1 and progress.renewal == 1
+    assert rules.renewal_in_progress([progress]) == 1
+
+
+def test_a_cancelled_line_has_nothing_left_to_collect():
+    progress = rules.line_progress(quantity=3, renewals=1, dispensed=0, cancelled=True)
+
+    assert progress.remaining == 0 and rules.remaining_words(progress) == "cancelled"
+    assert rules.renewal_in_progress([progress]) == 0
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "valid_until", "words"),
+    [
+        (date(2026, 3, 1), date(2026, 3, 22), "12 days left"),
+        (date(2026, 3, 1), date(2026, 3, 11), "1 day left"),
+        (date(2026, 3, 1), TODAY, "last day today"),
+        (date(2026, 3, 1), date(2026, 3, 9), "expired"),
+        (date(2026, 4, 3), date(2026, 7, 3), "valid from 3 April 2026"),
+    ],
+)
+def test_validity_is_said_in_days_left(valid_from, valid_until, words):
+    assert rules.validity_words(valid_from, valid_until, TODAY) == words
+
+
+def test_the_access_log_says_what_happened_in_words():
+    assert rules.action_words("read", "prescription", "ABCD-EFGH-JKX", "success") == (
+        "opened prescription ABCD-EFGH-JKX"
+    )
+    assert rules.action_words("view_qr", "prescription", "X", "denied") == (
+        "tried: displayed the QR code of prescription X (refused: denied)"
+    )
+    assert rules.action_words("grant", "representative", "7", "success") == "named a representative"
+    assert (
+        rules.action_words("new_thing", "prescription", "X", "success")
+        == "new thing prescription X"
+    )
+
+
+def test_the_pickup_mode_changes_only_on_an_open_prescription_to_a_known_mode():
+    assert rules.pickup_change("active", "private") == "private"
+    assert rules.pickup_change("partially_dispensed", "authorised") == "authorised"
+    with pytest.raises(ValidationFailed):
+        rules.pickup_change("active", "everyone")
+    with pytest.raises(PrescriptionCancelled):
+        rules.pickup_change("cancelled", "public")
+
+
+def test_a_representation_ends_after_its_last_day_or_when_revoked():
+    revoked = datetime(2026, 3, 1, tzinfo=UTC)
+
+    assert rules.representation_is_active(None, None, TODAY)
+    assert rules.representation_is_active(TODAY, None, TODAY)
+    assert not rules.representation_is_active(date(2026, 3, 9), None, TODAY)
+    assert not rules.representation_is_active(None, revoked, TODAY)
+
+
+def test_naming_oneself_or_an_end_date_in_the_past_is_refused():
+    problems = Problems()
+
+    rules.check_representative(
+        problems,
+        patient_person_id=1,
+        representative_person_id=1,
+        valid_until=date(2026, 3, 9),
+        today=TODAY,
+    )
+
+    assert set(problems.errors) == {"nir", "valid_until"}
+
+
+def test_a_child_comes_of_age_on_the_18th_birthday():
+    assert rules.coming_of_age(date(2010, 2, 28)) == date(2028, 2, 28)
+    assert rules.coming_of_age(date(2008, 2, 29)) == date(2026, 2, 28)
+    assert rules.is_minor(date(2008, 3, 11), TODAY)
+    assert not rules.is_minor(date(2008, 3, 10), TODAY)
+    assert not rules.is_minor(None, TODAY)
