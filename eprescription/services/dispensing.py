@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +53,7 @@ from eprescription.models import (
 from eprescription.models.base import utcnow
 from eprescription.models.health_space import Representative
 from eprescription.services import audit, pki, verification
+from eprescription.services.prescriptions import iso_seconds, today_of
 from eprescription.signing.canonical import canonical_json
 
 RECEIPT_TYPE = "eprescription.dispensation"
@@ -65,14 +66,6 @@ IDEMPOTENCY_KEY_MAX = 128
 IDEMPOTENCY_IN_PROGRESS_TIMEOUT = timedelta(minutes=5)  # a crashed first call frees its key
 REASON_MAX = 500
 _DUMMY_HASH = codes.hash_access_code("0" * codes.ACCESS_CODE_LENGTH)
-
-
-def today_of(now: datetime) -> date:
-    return now.astimezone(UTC).date()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- who and what -----------------------------------------------------------------------------
@@ -685,7 +678,7 @@ def _dispense_locked(session, account, pharmacist, prescription_id, request, now
         "type": RECEIPT_TYPE,
         "version": RECEIPT_VERSION,
         "id": dispensation.id,
-        "issued_at": _iso(now),
+        "issued_at": iso_seconds(now),
         "prescription": {
             "number": prescription.number,
             "payload_sha256": hashlib.sha256(prescription.payload).hexdigest(),
@@ -775,7 +768,7 @@ def describe_dispensation(dispensation: Dispensation) -> dict:
         **json.loads(dispensation.payload),
         "prescription_status": prescription.status,
         "prescription_version": prescription.version,
-        "reversed_at": _iso(dispensation.reversed_at) if dispensation.reversed_at else None,
+        "reversed_at": iso_seconds(dispensation.reversed_at) if dispensation.reversed_at else None,
         "jws": dispensation.jws,
     }
 

@@ -141,17 +141,7 @@ def _visible(session: Session, account: Account, number_text: str, action: str, 
         elif prescription.patient_person_id in _represented(session, person_id, today):
             relation = REPRESENTATIVE
     if relation is None:
-        audit.record(
-            session,
-            audit.actor_for(session, account),
-            action,
-            OBJECT_TYPE,
-            number,
-            patient_person_id=prescription.patient_person_id if prescription else None,
-            outcome="not_found" if prescription is None else "denied",
-        )
-        session.commit()
-        raise NotFound(NOT_VISIBLE)
+        prescriptions.refuse_unseen(session, account, action, number, prescription)
     return prescription, relation
 
 

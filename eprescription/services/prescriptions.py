@@ -4,6 +4,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NoReturn
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import and_, func, or_, select
@@ -84,7 +85,8 @@ def today_of(now: datetime) -> date:
     return now.astimezone(UTC).date()
 
 
-def _iso_seconds(moment: datetime) -> str:
+def iso_seconds(moment: datetime) -> str:
+    """A UTC time as signed documents write it: 2026-11-28T13:15:01Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -322,7 +324,7 @@ def _content(number, patient, prescriber, country, now, validity, pickup_mode) -
             "family_name": prescriber.person.family_name,
             "given_name": prescriber.person.given_name,
         },
-        "issued_at": _iso_seconds(now),
+        "issued_at": iso_seconds(now),
         "valid_from": validity.valid_from.isoformat(),
         "valid_until": validity.valid_until.isoformat(),
         "renewals": validity.renewals,
@@ -434,18 +436,25 @@ def _visible(session: Session, account: Account, number_text: str, action: str):
     prescription = _load(session, number)
     relation = _relation(account, prescription) if prescription is not None else None
     if relation is None:
-        audit.record(
-            session,
-            audit.actor_for(session, account),
-            action,
-            OBJECT_TYPE,
-            number,
-            patient_person_id=prescription.patient_person_id if prescription else None,
-            outcome="not_found" if prescription is None else "denied",
-        )
-        session.commit()
-        raise NotFound(NOT_VISIBLE)
+        refuse_unseen(session, account, action, number, prescription)
     return prescription, relation
+
+
+def refuse_unseen(
+    session: Session, account: Account, action: str, number: str, prescription
+) -> NoReturn:
+    """Audit a refused or missing prescription, then answer NotFound either way."""
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        action,
+        OBJECT_TYPE,
+        number,
+        patient_person_id=prescription.patient_person_id if prescription else None,
+        outcome="not_found" if prescription is None else "denied",
+    )
+    session.commit()
+    raise NotFound(NOT_VISIBLE)
 
 
 def get(session: Session, account: Account, number: str) -> Prescription:
@@ -578,7 +587,7 @@ def cancel(
         },
         "lines": chosen,
         "reason": reason,
-        "cancelled_at": _iso_seconds(now),
+        "cancelled_at": iso_seconds(now),
         "prescriber": {
             "rpps": prescriber.rpps,
             "family_name": prescriber.person.family_name,
@@ -658,17 +667,7 @@ def qr_text(
     prescription, relation = _visible(session, account, number, "view_qr")
     status = status_of(prescription, today_of(now or utcnow()))
     rules.ensure_allowed(relation, Action.VIEW_QR, status)
-    try:
-        code = codes.open_access_code(
-            prescription.access_code_sealed, prescription.number, sealing_secret
-        )
-    except InvalidTag as error:
-        raise Conflict(
-            "The QR code of this prescription cannot be shown again (the server secret changed); "
-            "use its number."
-        ) from error
-    if not codes.access_code_matches(code, prescription.access_code_hash):
-        raise Conflict("The QR code of this prescription cannot be shown again; use its number.")
+    text = open_qr_text(prescription, sealing_secret)
     audit.record(
         session,
         audit.actor_for(session, account),
@@ -678,7 +677,7 @@ def qr_text(
         patient_person_id=prescription.patient_person_id,
     )
     session.commit()
-    return qr.encode(prescription.number, code)
+    return text
 
 
 def signed_document(session: Session, number: str) -> tuple[str, bytes]:
@@ -748,7 +747,8 @@ def open_qr_text(prescription: Prescription, sealing_secret: str | bytes) -> str
     """The QR text of a prescription the caller has already been allowed to see (no audit here).
 
     For other use cases (the health space) that check access their own way; qr_text above
-    remains the prescriber's and patient's audited path.
+    is the prescriber's and patient's audited path. The access code is opened from its sealed
+    copy and checked against the stored hash, the only form any verification uses.
     """
     try:
         code = codes.open_access_code(

@@ -19,6 +19,7 @@ from eprescription.models import Role
 from eprescription.services import pki
 from eprescription.services.verification import verify_document
 from eprescription.signing.canonical import canonical_json
+from tests.databases import skip_or_fail
 from tests.integration.people import add_account
 
 PIN = "1234"
@@ -187,7 +188,7 @@ def test_jwcrypto_verifies_the_signature_with_the_certificate_from_x5c(client, s
 
 def test_openssl_verifies_the_signature_and_the_chain(client, signed, tmp_path):
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed")
+        skip_or_fail("the openssl command is not installed (Debian: apt-get install openssl)")
     token, _payload = signed
     header, payload_part, signature = token.split(".")
     leaf = leaf_from_x5c(token)
