@@ -8,8 +8,8 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     """Enable CSRF protection and register the page blueprints."""
-    from eprescription.web import auth, home, patient, prescriber
+    from eprescription.web import auth, home, patient, pharmacy, prescriber
 
     csrf.init_app(app)
-    for module in (auth, home, prescriber, patient):
+    for module in (auth, home, prescriber, pharmacy, patient):
         app.register_blueprint(module.bp)

@@ -1,0 +1,400 @@
+"""The pharmacist's pages: scan a prescription (wedge scanner or number + NIR), see what is
+left to dispense, dispense it once (Idempotency-Key per form) and print the signed receipt."""
+
+import calendar
+import json
+import re
+import time
+import uuid
+from datetime import date
+
+from flask import Blueprint, current_app, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from eprescription.db import get_session
+from eprescription.domain import dispensing as rules
+from eprescription.domain import prescription_codes as codes
+from eprescription.domain.errors import (
+    DomainError,
+    IdempotencyKeyInProgress,
+    InvalidPrescriptionNumber,
+    ValidationFailed,
+)
+from eprescription.errors import status_for
+from eprescription.models import Role
+from eprescription.services import dispensing, verification
+from eprescription.signing.canonical import canonical_json
+from eprescription.web.auth import current_account, login_required
+
+bp = Blueprint("pharmacy", __name__, url_prefix="/pharmacy")
+
+NO_STORE = {"Cache-Control": "no-store"}  # the pages carry the QR text or the patient's NIR
+CIP13 = re.compile(r"[0-9]{13}")
+WHOLE = re.compile(r"[0-9]{1,6}")
+LINE_FIELD = re.compile(r"lines-([0-9]{1,2})-(pack|quantity|batch|expiry)")
+LINE_FIELDS = ("pack", "quantity", "batch", "expiry")
+INPUT_MAX = 256  # longer than any QR text, number, NIR or GS1 string we accept
+# A double click sends the same key while the first request still runs: wait for its answer.
+IN_PROGRESS_TRIES = 12
+IN_PROGRESS_WAIT_SECONDS = 0.25
+RECEIPT_EXTRAS = ("prescription_status", "prescription_version", "reversed_at", "jws")
+PICKUP_TEXTS = {
+    "public": "Public: anyone presenting the code",
+    "private": "Private: the patient in person only (check their identity)",
+    "authorised": "Authorised: the patient in person, or a representative they named",
+}
+STATUS_TEXTS = {
+    "active": "Active",
+    "partially_dispensed": "Partially dispensed",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
+COLLECTOR_TEXTS = {
+    "patient": "The patient",
+    "representative": "A representative of the patient",
+    "other": "Someone else",
+}
+
+
+@bp.app_template_filter("euros")
+def euros(cents: int | None) -> str:
+    """Cents as the counter shows them: 4.71 €."""
+    if cents is None:
+        return "—"
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d} €"
+
+
+@bp.app_template_filter("dispensing_status")
+def dispensing_status(status: str) -> str:
+    return STATUS_TEXTS.get(status, status)
+
+
+@bp.app_template_filter("grouped_number")
+def grouped_number(number: str) -> str:
+    return codes.display_number(number)
+
+
+def _country() -> str:
+    return current_app.config["COUNTRY"]
+
+
+def _text(form: MultiDict, name: str) -> str:
+    return form.get(name, "")[:INPUT_MAX].strip()
+
+
+def _credentials(form: MultiDict) -> dispensing.Credentials:
+    """The QR text (wedge scanner), or the number with the patient's NIR (typed)."""
+    confirmed = bool(form.get("identity_confirmed"))
+    if "code" in form:
+        return dispensing.Credentials(qr_text=_text(form, "code"), identity_confirmed=confirmed)
+    return dispensing.Credentials(
+        number=_text(form, "number"),
+        patient_nir=_text(form, "patient_nir"),
+        identity_confirmed=confirmed,
+    )
+
+
+# -- scanning ---------------------------------------------------------------------------------
+
+
+def _scan_page(*, manual=None, errors=None, refusal=None, status=200):
+    return (
+        render_template(
+            "pharmacy/scan.html",
+            manual=manual or {"number": "", "patient_nir": "", "identity_confirmed": False},
+            errors=errors or {},
+            refusal=refusal,
+        ),
+        status,
+        NO_STORE,
+    )
+
+
+def _scan_errors(error: ValidationFailed, credentials: dispensing.Credentials) -> dict:
+    """The service's messages next to the field they are about."""
+    if error.errors:
+        return error.errors
+    if credentials.qr_text is not None:
+        return {"code": [error.detail]}
+    if isinstance(error, InvalidPrescriptionNumber):
+        return {"number": [error.detail]}
+    return {"form": [error.detail]}
+
+
+def _refusal(error: DomainError) -> dict:
+    return {"code": error.code, "title": error.title, "detail": error.detail}
+
+
+@bp.route("/scan", methods=["GET", "POST"])
+@login_required(Role.PHARMACIST)
+def scan():
+    """GET: the scan field (focused) and manual entry. POST: open the prescription, signature
+    verified, and show what is left to dispense; a refusal is explained on the scan page."""
+    if request.method == "GET":
+        return _scan_page()
+    credentials = _credentials(request.form)
+    manual = {
+        "number": credentials.number or "",
+        "patient_nir": credentials.patient_nir or "",
+        "identity_confirmed": credentials.identity_confirmed,
+    }
+    try:
+        view = dispensing.scan(get_session(), current_account(), credentials, country=_country())
+    except ValidationFailed as error:
+        errors = _scan_errors(error, credentials)
+        return _scan_page(manual=manual, errors=errors, status=status_for(error))
+    except DomainError as error:
+        return _scan_page(manual=manual, refusal=_refusal(error), status=status_for(error))
+    return _prescription_page(view, credentials)
+
+
+# -- the prescription and the dispensing form -------------------------------------------------
+
+
+def _dispensable(item: dict) -> bool:
+    return item["status"] == "active" and item["period"]["remaining"] > 0
+
+
+def _blank_values(view: dict) -> dict:
+    """The form as first shown: the rest of the current period of each open line."""
+    return {
+        "lines": {
+            item["line"]: {
+                "pack": "",
+                "quantity": str(item["period"]["remaining"]),
+                "batch": "",
+                "expiry": "",
+            }
+            for item in view["items"]
+            if _dispensable(item)
+        },
+        "collected_kind": "patient",
+        "collected_national_id": "",
+        "collected_name": "",
+    }
+
+
+def _prescription_page(view, credentials, *, values=None, errors=None, refusal=None, status=200):
+    """What the pharmacist sees, with the dispensing form and a fresh Idempotency-Key."""
+    return (
+        render_template(
+            "pharmacy/prescription.html",
+            p=view,
+            credentials=credentials,
+            values=values or _blank_values(view),
+            errors=errors or {},
+            refusal=refusal,
+            open_lines=[item for item in view["items"] if _dispensable(item)],
+            idempotency_key=uuid.uuid4().hex,
+            pickup_texts=PICKUP_TEXTS,
+            collector_texts=COLLECTOR_TEXTS,
+        ),
+        status,
+        NO_STORE,
+    )
+
+
+def _values(form: MultiDict) -> dict:
+    """The dispensing form as typed (strings), per prescription line."""
+    lines: dict[int, dict] = {}
+    for key in form:
+        match = LINE_FIELD.fullmatch(key)
+        if match:
+            lines.setdefault(int(match.group(1)), dict.fromkeys(LINE_FIELDS, ""))[
+                match.group(2)
+            ] = _text(form, key)
+    return {
+        "lines": dict(sorted(lines.items())),
+        "collected_kind": _text(form, "collected_kind") or "patient",
+        "collected_national_id": _text(form, "collected_national_id"),
+        "collected_name": _text(form, "collected_name"),
+    }
+
+
+def _add(problems: dict, path: tuple, message: str) -> None:
+    node = problems
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node.setdefault(path[-1], []).append(message)
+
+
+def _expiry(text: str) -> date:
+    """A pack's expiry as typed: YYYY-MM-DD, or the month printed on the box (MM/YYYY or
+    YYYY-MM, meaning its last day)."""
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return date.fromisoformat(text)
+    month = re.fullmatch(r"([0-9]{1,2})/([0-9]{4})", text) or re.fullmatch(
+        r"([0-9]{4})-([0-9]{1,2})", text
+    )
+    if not month:
+        raise ValueError(text)
+    first, second = (int(part) for part in month.groups())
+    year, number = (second, first) if "/" in text else (first, second)
+    return date(year, number, calendar.monthrange(year, number)[1])
+
+
+def _pack_lines(values: dict, problems: dict) -> tuple[list[dispensing.PackLine], list[int]]:
+    """The packs to record (lines whose pack is given), and the line number of each."""
+    packs, numbers = [], []
+    for number, line in values["lines"].items():
+        if not line["pack"]:
+            continue
+        path, pack, readable = ("lines", number), line["pack"], True
+        if not WHOLE.fullmatch(line["quantity"]) or int(line["quantity"]) < 1:
+            _add(problems, (*path, "quantity"), "a whole number of packs, at least 1")
+            readable = False
+        expiry = None
+        if line["expiry"]:
+            try:
+                expiry = _expiry(line["expiry"])
+            except ValueError:
+                _add(problems, (*path, "expiry"), "a date: MM/YYYY as on the box, or YYYY-MM-DD")
+                readable = False
+        if not readable:
+            continue
+        packs.append(
+            dispensing.PackLine(
+                line=number,
+                quantity=int(line["quantity"]),
+                cip13=pack if CIP13.fullmatch(pack) else None,
+                gs1=None if CIP13.fullmatch(pack) else pack,
+                batch=line["batch"] or None,
+                expiry=expiry,
+            )
+        )
+        numbers.append(number)
+    if not packs and not problems:
+        _add(problems, ("lines_form",), "Give the pack (CIP13 or its scanned code) of a line.")
+    return packs, numbers
+
+
+def _collector(values: dict, problems: dict) -> dispensing.Collector:
+    kind = values["collected_kind"]
+    if kind not in rules.COLLECTOR_KINDS:
+        _add(problems, ("collected_kind",), "choose who collects it")
+    elif kind != "patient" and not (values["collected_national_id"] or values["collected_name"]):
+        _add(problems, ("collected_name",), "give the name or the national id of this person")
+    return dispensing.Collector(
+        kind,
+        values["collected_national_id"] or None,
+        values["collected_name"] or None,
+    )
+
+
+def _service_errors(error: DomainError, numbers: list[int]) -> dict:
+    """The service's errors (per index of the packs sent) as errors per prescription line."""
+    errors: dict = {}
+    for key, value in (error.errors or {}).items():
+        if key == "lines" and isinstance(value, dict):
+            for index, fields in value.items():
+                if not isinstance(fields, dict):
+                    errors.setdefault("lines_form", []).extend(fields)
+                    continue
+                for field, messages in fields.items():
+                    name = field if field in ("batch", "expiry", "quantity") else "pack"
+                    for message in messages:
+                        _add(errors, ("lines", numbers[int(index)], name), message)
+        elif key == "lines":
+            errors["lines_form"] = list(value)
+        elif key == "patient_nir":
+            errors.setdefault("form", []).extend(value)
+    return errors
+
+
+def _request_body(number: str, credentials, packs, collector, if_match) -> bytes:
+    """What identifies this dispensation request for the Idempotency-Key (a replay must match)."""
+    return canonical_json(
+        {
+            "number": number,
+            "code": credentials.qr_text,
+            "prescription_number": credentials.number,
+            "patient_nir": credentials.patient_nir,
+            "identity_confirmed": credentials.identity_confirmed,
+            "lines": [
+                {
+                    "line": pack.line,
+                    "quantity": pack.quantity,
+                    "cip13": pack.cip13,
+                    "gs1": pack.gs1,
+                    "batch": pack.batch,
+                    "expiry": pack.expiry.isoformat() if pack.expiry else None,
+                }
+                for pack in packs
+            ],
+            "collected_by": [collector.kind, collector.national_id, collector.name],
+            "if_match": if_match,
+        }
+    )
+
+
+def _dispense_once(number, dispense_request, key, body) -> dict:
+    """dispense_once(); while a first request with this key still runs (a double click), wait
+    for its answer rather than refuse."""
+    database = get_session()
+    for attempt in range(IN_PROGRESS_TRIES):
+        try:
+            answer = dispensing.dispense_once(
+                database,
+                current_account(),
+                number,
+                dispense_request,
+                idempotency_key=key,
+                scope=f"POST {request.path}",
+                body=body,
+                render=lambda receipt: json.dumps(receipt, sort_keys=True).encode(),
+                country=_country(),
+            )
+            return json.loads(answer.body)
+        except IdempotencyKeyInProgress:
+            if attempt == IN_PROGRESS_TRIES - 1:
+                raise
+            database.rollback()
+            time.sleep(IN_PROGRESS_WAIT_SECONDS)
+    raise AssertionError("unreachable")
+
+
+@bp.route("/prescriptions/<number>/dispensations", methods=["POST"])
+@login_required(Role.PHARMACIST)
+def dispense(number: str):
+    """Record what is given, exactly once per form (its Idempotency-Key), and show the receipt;
+    a refusal shows the prescription again as it is now, with the messages by their fields."""
+    form = request.form
+    credentials = _credentials(form)
+    values = _values(form)
+    problems: dict = {}
+    packs, numbers = _pack_lines(values, problems)
+    collector = _collector(values, problems)
+    version = _text(form, "version")
+    if_match = int(version) if WHOLE.fullmatch(version) else None
+    if problems:
+        return _again(credentials, values, problems, None, 422)
+    dispense_request = dispensing.DispenseRequest(credentials, packs, collector, if_match)
+    key = _text(form, "idempotency_key") or uuid.uuid4().hex
+    body = _request_body(number, credentials, packs, collector, if_match)
+    try:
+        receipt = _dispense_once(number, dispense_request, key, body)
+    except DomainError as error:
+        errors = _service_errors(error, numbers)
+        return _again(credentials, values, errors, _refusal(error), status_for(error))
+    content = {k: v for k, v in receipt.items() if k not in RECEIPT_EXTRAS}
+    report = verification.verify_document(get_session(), receipt["jws"], canonical_json(content))
+    return (
+        render_template("pharmacy/receipt.html", r=receipt, report=report),
+        200,
+        NO_STORE,
+    )
+
+
+def _again(credentials, values, errors, refusal, status):
+    """The prescription as it is now (scanned again), with the form as typed and the errors;
+    the scan page when it can no longer be opened (completed, cancelled…)."""
+    try:
+        view = dispensing.scan(get_session(), current_account(), credentials, country=_country())
+    except DomainError as error:
+        return _scan_page(refusal=_refusal(error), status=status_for(error))
+    return _prescription_page(
+        view, credentials, values=values, errors=errors, refusal=refusal, status=status
+    )
