@@ -11,11 +11,16 @@ SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "s
 
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite runs with WAL, foreign keys on and a busy timeout."""
+    # hide_parameters: an error message must never carry a NIR or an access code hash.
     if url.startswith("sqlite"):
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    # No server-side prepared statements: a generic plan would fit the search's term ranges
+    # badly, and the figures in docs/catalog.md were measured this way.
+    return create_engine(
+        url, pool_pre_ping=True, hide_parameters=True, connect_args={"prepare_threshold": None}
+    )
 
 
 def _set_sqlite_pragmas(dbapi_connection, _record) -> None:

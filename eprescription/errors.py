@@ -115,7 +115,9 @@ def _flatten_locations(messages: dict) -> dict:
 
 
 def _handle_unexpected(error: Exception):
-    logger.exception("unexpected error on %s %s", request.method, request.path)
+    # The route's pattern, not the path: a path may carry a patient's identifier.
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    logger.exception("unexpected error on %s %s", request.method, route)
     return problem(
         500,
         "internal_error",
