@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from catalog_search import fresh_database
-from issue import enrolled_prescriber_token, make_nir
+from issue import create_patients, enrolled_prescriber_token, make_nir
 from sqlalchemy import create_engine, func, select
 from stdnum import luhn
 
@@ -110,16 +110,7 @@ def prepare(url: str, config: dict, count: int, pharmacists: int):
         import_bdpm(session, demo.DEMO_BDPM_DIR)
         pki.init_ca(session)
         prescriber_tokens = [enrolled_prescriber_token(session, i) for i in range(PRESCRIBERS)]
-        nirs = [
-            accounts.create_person(
-                session,
-                country="FR",
-                details=PersonDetails(
-                    make_nir(f"2850375{index + 1:03d}123"), "Patient", f"N{index}", date(1985, 3, 1)
-                ),
-            ).national_id
-            for index in range(PATIENTS)
-        ]
+        nirs = [patient.national_id for patient in create_patients(session, PATIENTS)]
         tokens = [pharmacist_token(session, index) for index in range(pharmacists)]
         cis = session.scalars(
             select(Product.cis).where(Product.name.like("DOLIPRANE 1000 mg, comprimé%"))

@@ -78,16 +78,7 @@ def prepare(url: str, config: dict, count: int, prescribers: int):
         import_bdpm(session, demo.DEMO_BDPM_DIR)
         pki.init_ca(session)
         tokens = [enrolled_prescriber_token(session, index) for index in range(prescribers)]
-        patients = [
-            accounts.create_person(
-                session,
-                country="FR",
-                details=PersonDetails(
-                    make_nir(f"2850375{index + 1:03d}123"), "Patient", f"N{index}", date(1985, 3, 1)
-                ),
-            )
-            for index in range(PATIENTS)
-        ]
+        patients = create_patients(session, PATIENTS)
         cis = session.scalars(
             select(Product.cis).where(Product.name.like("DOLIPRANE 1000 mg, comprimé%"))
         ).first()
@@ -113,6 +104,20 @@ def enrolled_prescriber_token(session, index: int) -> str:
     pki.enroll_prescriber(session, pki.prescriber_for_username(session, account.username), PIN)
     token, _expires = accounts.issue_token(session, account, 24 * 3600)
     return token
+
+
+def create_patients(session, count: int) -> list:
+    """`count` recorded persons with valid NIRs, born in March 1985 as their NIRs say."""
+    return [
+        accounts.create_person(
+            session,
+            country="FR",
+            details=PersonDetails(
+                make_nir(f"2850375{index + 1:03d}123"), "Patient", f"N{index}", date(1985, 3, 1)
+            ),
+        )
+        for index in range(count)
+    ]
 
 
 def make_rpps(body10: str) -> str:

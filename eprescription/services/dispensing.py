@@ -52,7 +52,7 @@ from eprescription.models import (
 )
 from eprescription.models.base import utcnow
 from eprescription.models.health_space import Representative
-from eprescription.services import audit, pki, verification
+from eprescription.services import audit, pki, prescriptions, verification
 from eprescription.services.prescriptions import iso_seconds, today_of
 from eprescription.signing.canonical import canonical_json
 
@@ -120,18 +120,16 @@ def _find(
         opened = codes.access_code_matches(secret, stored) and prescription is not None
     else:
         opened = prescription is not None and prescription.patient.national_id == secret
-    if not opened:
-        audit.record(
+    if not opened:  # an unknown number and a wrong code get the very same answer
+        prescriptions.refuse_unseen(
             session,
-            audit.actor_for(session, account),
+            account,
             action,
-            OBJECT_TYPE,
             number,
-            patient_person_id=prescription.patient_person_id if prescription else None,
-            outcome="not_found" if prescription is None else "wrong_code",
+            prescription,
+            outcome_if_found="wrong_code",
+            error=PrescriptionNotFound(NOT_FOUND_DETAIL),
         )
-        session.commit()
-        raise PrescriptionNotFound(NOT_FOUND_DETAIL)
     return prescription
 
 

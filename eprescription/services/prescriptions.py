@@ -441,9 +441,16 @@ def _visible(session: Session, account: Account, number_text: str, action: str):
 
 
 def refuse_unseen(
-    session: Session, account: Account, action: str, number: str, prescription
+    session: Session,
+    account: Account,
+    action: str,
+    number: str,
+    prescription,
+    *,
+    outcome_if_found: str = "denied",
+    error: NotFound | None = None,
 ) -> NoReturn:
-    """Audit a refused or missing prescription, then answer NotFound either way."""
+    """Audit a refused or missing prescription, then answer the same NotFound either way."""
     audit.record(
         session,
         audit.actor_for(session, account),
@@ -451,10 +458,10 @@ def refuse_unseen(
         OBJECT_TYPE,
         number,
         patient_person_id=prescription.patient_person_id if prescription else None,
-        outcome="not_found" if prescription is None else "denied",
+        outcome="not_found" if prescription is None else outcome_if_found,
     )
     session.commit()
-    raise NotFound(NOT_VISIBLE)
+    raise error or NotFound(NOT_VISIBLE)
 
 
 def get(session: Session, account: Account, number: str) -> Prescription:
