@@ -31,6 +31,7 @@ from eprescription.models.prescriptions import (
     PrescriptionCancellation,
     PrescriptionItem,
 )
+from eprescription.models.renewals import RenewalRequest
 
 __all__ = [
     "Account",
@@ -58,6 +59,7 @@ __all__ = [
     "PrescriptionItem",
     "Presentation",
     "Product",
+    "RenewalRequest",
     "Representative",
     "Role",
     "SearchDocument",

@@ -51,6 +51,9 @@ class Dispensation(Base):
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reversed_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     reversal_reason: Mapped[str | None] = mapped_column(Text)
+    # The reversal document signed by the service key, like the receipt.
+    reversal_payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reversal_jws: Mapped[str | None] = mapped_column(Text)
 
     prescription: Mapped[Prescription] = relationship()
     pharmacy: Mapped[Pharmacy] = relationship()
