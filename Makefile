@@ -6,7 +6,7 @@ DEV_ENV := EPRESCRIPTION_ENV=development
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format migrate seed clean
+.PHONY: run test lint format translations clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "eprescription needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -39,6 +39,14 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## translations: collect the page texts into the catalogue, update the French file, compile both
+translations: $(VENV)/.installed-dev
+	$(BIN)/pybabel --quiet extract --mapping babel.cfg --no-location --sort-output --omit-header \
+		--output-file eprescription/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --input-file eprescription/translations/messages.pot \
+		--output-dir eprescription/translations --locale fr
+	$(BIN)/pybabel compile --directory eprescription/translations --locale fr
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

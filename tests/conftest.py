@@ -86,7 +86,10 @@ def db_session(app):
 
 @pytest.fixture
 def client(app, db_session):
-    return app.test_client()
+    """A browser-like client that prefers English (with no preference the pages are in French)."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
 
 
 @pytest.fixture

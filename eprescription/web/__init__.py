@@ -7,9 +7,10 @@ csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
-    """Enable CSRF protection and register the page blueprints."""
-    from eprescription.web import auth, home, patient, pharmacy, prescriber
+    """Enable CSRF protection and page languages, and register the page blueprints."""
+    from eprescription.web import auth, home, language, patient, pharmacy, prescriber
 
     csrf.init_app(app)
+    language.init_app(app)
     for module in (auth, home, prescriber, pharmacy, patient):
         app.register_blueprint(module.bp)

@@ -67,7 +67,7 @@ def login_required(*roles: Role) -> Callable:
     return decorator
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path on this site, so that the login page cannot redirect elsewhere."""
     if not target or "\\" in target:
         return None
@@ -90,7 +90,7 @@ def login():
             # A fresh session on login: nothing set before (a planted cookie) survives.
             session.clear()
             session["account_id"] = account.id
-            return redirect(_safe_next(form.next.data) or landing_url(account))
+            return redirect(safe_next(form.next.data) or landing_url(account))
     elif form.is_submitted():
         error = "Enter your username and your password."
     return render_template("login.html", form=form, error=error)
