@@ -6,10 +6,29 @@ from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from eprescription.domain import errors as domain
+from eprescription.fhir import outcome as fhir_outcome
+from eprescription.fhir import systems as fhir_systems
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+FHIR_PREFIX = "/fhir/"
+# Under /fhir the same statuses answer a FHIR OperationOutcome with this issue type.
+FHIR_ISSUE_BY_HTTP_STATUS = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    413: "too-long",
+    415: "not-supported",
+    422: "invalid",
+    429: "throttled",
+    500: "exception",
+}
 
 STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
     (domain.ValidationFailed, 422),
@@ -60,7 +79,9 @@ def _wants_json() -> bool:
 
 
 def problem(status: int, code: str, title: str, detail: str, errors: dict | None = None):
-    """An RFC 9457 problem response, or the readable error page for a browser."""
+    """An RFC 9457 problem response, a FHIR OperationOutcome under /fhir, or an HTML page."""
+    if request.path.startswith(FHIR_PREFIX):
+        return _operation_outcome(status, code, title, detail, errors)
     if not _wants_json():
         page = render_template(
             "error.html", status=status, title=title, detail=detail, errors=errors or {}
@@ -78,6 +99,15 @@ def problem(status: int, code: str, title: str, detail: str, errors: dict | None
         body["errors"] = errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     if status == 401:  # RFC 9110: a 401 names the scheme that would be accepted
+        response.headers["WWW-Authenticate"] = 'Bearer realm="eprescription"'
+    return response
+
+
+def _operation_outcome(status: int, code: str, title: str, detail: str, errors: dict | None):
+    issue_code = FHIR_ISSUE_BY_HTTP_STATUS.get(status, "processing")
+    body = fhir_outcome.operation_outcome(issue_code, code, title, detail, errors)
+    response = Response(json.dumps(body), status=status, mimetype=fhir_systems.MEDIA_TYPE)
+    if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="eprescription"'
     return response
 

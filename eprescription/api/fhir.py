@@ -1,0 +1,88 @@
+"""FHIR R4 views under /fhir/r4: MedicationRequest, MedicationDispense, the CapabilityStatement."""
+
+from flask import Response, json, request
+from flask_smorest import Blueprint
+
+from eprescription.api.security import current_account, roles_required
+from eprescription.db import get_session
+from eprescription.fhir import bundle, capability, ids, systems
+from eprescription.fhir.medication_dispense import medication_dispenses
+from eprescription.fhir.medication_request import medication_request, medication_requests
+from eprescription.models import Role
+from eprescription.models.base import utcnow
+from eprescription.schemas.fhir import MedicationDispenseSearchSchema, MedicationRequestSearchSchema
+from eprescription.services import dispensation_records, prescriptions
+
+URL_PREFIX = "/fhir/r4"
+
+blp = Blueprint(
+    "fhir_r4",
+    __name__,
+    url_prefix=URL_PREFIX,
+    description="FHIR R4 (application/fhir+json), read-only; errors are OperationOutcomes.",
+)
+SECURITY = [{"bearer": []}]
+
+
+def _documented(resource: str) -> dict:
+    content = {systems.MEDIA_TYPE: {"schema": {"type": "object"}}}
+    error = {"description": "A FHIR R4 OperationOutcome", "content": content}
+    return {
+        200: {"description": f"A FHIR R4 {resource}", "content": content},
+        422: error,
+        "default": error,
+    }
+
+
+def _fhir(body: dict) -> Response:
+    return Response(json.dumps(body), mimetype=systems.MEDIA_TYPE)
+
+
+def _base_url() -> str:
+    return request.url_root.rstrip("/") + URL_PREFIX
+
+
+def _today():
+    return prescriptions.today_of(utcnow())
+
+
+@blp.route("/metadata", methods=["GET"])
+@blp.doc(responses=_documented("CapabilityStatement"))
+def metadata():
+    """What this FHIR endpoint serves (public)."""
+    return _fhir(capability.capability_statement(_base_url()))
+
+
+@blp.route("/MedicationRequest/<string:resource_id>", methods=["GET"])
+@blp.doc(security=SECURITY, responses=_documented("MedicationRequest"))
+@roles_required(Role.PRESCRIBER, Role.PATIENT)
+def read_medication_request(resource_id: str):
+    """One prescription line: id = the number (line 1) or {number}-{n}; readable as
+    GET /api/v1/prescriptions/{number} is (anyone else: 404)."""
+    number, line = ids.split_line_id(resource_id)
+    prescription = prescriptions.get(get_session(), current_account(), number)
+    return _fhir(medication_request(prescription, line or 1, _today()))
+
+
+@blp.route("/MedicationRequest", methods=["GET"])
+@blp.doc(security=SECURITY, responses=_documented("Bundle (searchset) of MedicationRequest"))
+@roles_required(Role.PRESCRIBER, Role.PATIENT)
+@blp.arguments(MedicationRequestSearchSchema, location="query")
+def search_medication_requests(args: dict):
+    """Every line of the prescription named by group-identifier ([system|]number)."""
+    number = ids.group_number(args["group_identifier"])
+    prescription = prescriptions.get(get_session(), current_account(), number)
+    resources = medication_requests(prescription, _today())
+    return _fhir(bundle.searchset(resources, _base_url(), request.url))
+
+
+@blp.route("/MedicationDispense", methods=["GET"])
+@blp.doc(security=SECURITY, responses=_documented("Bundle (searchset) of MedicationDispense"))
+@roles_required(Role.PRESCRIBER, Role.PATIENT, Role.PHARMACIST)
+@blp.arguments(MedicationDispenseSearchSchema, location="query")
+def search_medication_dispenses(args: dict):
+    """The dispensed lines of a prescription (number), or of one line (MedicationRequest/{id})."""
+    number, line = ids.prescription_reference(args["prescription"])
+    records = dispensation_records.for_prescription(get_session(), current_account(), number)
+    resources = medication_dispenses(records.prescription, records.dispensations, line)
+    return _fhir(bundle.searchset(resources, _base_url(), request.url))

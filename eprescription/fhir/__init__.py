@@ -1,0 +1,1 @@
+"""FHIR R4 views of prescriptions and dispensations: pure mappings from records to resources."""

@@ -1,0 +1,119 @@
+"""A prescription as MedicationRequests: one per line, linked by groupIdentifier (docs/fhir.md)."""
+
+import json
+from datetime import date
+
+from eprescription.domain.errors import NotFound
+from eprescription.domain.prescriptions import Status, effective_status
+from eprescription.fhir import ids, references, systems
+from eprescription.models import Prescription, PrescriptionItem
+
+# Our states in R4's medicationrequest-status; a line's own state comes first (line_status).
+STATUS_CODES = {
+    Status.ACTIVE: "active",
+    Status.PARTIALLY_DISPENSED: "active",
+    Status.COMPLETED: "completed",
+    Status.CANCELLED: "cancelled",
+    Status.EXPIRED: "stopped",
+}
+NON_SUBSTITUTION_WORDS = {
+    "MTE": "marge thérapeutique étroite",
+    "EFG": "enfant de moins de 6 ans, forme galénique adaptée",
+    "CIF": "contre-indication formelle",
+}
+
+
+def line_status(status: Status, cancelled: bool, dispensed: int, total: int) -> str:
+    """A line's R4 status: cancelled or fully dispensed lines say so, else the prescription's."""
+    if cancelled:
+        return "cancelled"
+    if dispensed >= total:
+        return "completed"
+    return STATUS_CODES[status]
+
+
+def medication_requests(prescription: Prescription, today: date) -> list[dict]:
+    """Every line of `prescription` as a MedicationRequest, in line order."""
+    content = json.loads(prescription.payload)  # the signed content, so FHIR cannot disagree
+    status = effective_status(prescription.status, prescription.valid_until, today)
+    items = {item.line: item for item in prescription.items}
+    reasons = {c.id: c.reason for c in prescription.cancellations}
+    return [
+        _resource(prescription, content, signed, items[signed["line"]], status, reasons)
+        for signed in content["items"]
+    ]
+
+
+def medication_request(prescription: Prescription, line: int, today: date) -> dict:
+    """One line as a MedicationRequest, or NotFound."""
+    for resource in medication_requests(prescription, today):
+        if resource["id"] == ids.line_id(prescription.number, line):
+            return resource
+    raise NotFound(f"This prescription has no line {line}.")
+
+
+def _resource(prescription, content, signed, item: PrescriptionItem, status, reasons) -> dict:
+    number, line = prescription.number, signed["line"]
+    code = line_status(status, item.is_cancelled, item.dispensed_quantity, item.quantity_total)
+    resource = {
+        "resourceType": "MedicationRequest",
+        "id": ids.line_id(number, line),
+        "identifier": [{"system": systems.PRESCRIPTION_LINE, "value": f"{number}-{line}"}],
+        "status": code,
+        "intent": "order",
+        "medicationCodeableConcept": _medication(signed["medication"]),
+        "subject": references.patient(content["patient"]),
+        "authoredOn": content["issued_at"],
+        "requester": references.practitioner(content["prescriber"]),
+        "groupIdentifier": {"system": systems.PRESCRIPTION_NUMBER, "value": number},
+        "dosageInstruction": [_dosage(signed["dosage"])],
+        "dispenseRequest": {
+            "validityPeriod": {"start": content["valid_from"], "end": content["valid_until"]},
+            "numberOfRepeatsAllowed": content["renewals"],
+            "quantity": references.packs(signed["quantity"]),
+        },
+        "substitution": _substitution(signed),
+    }
+    if code == "cancelled":
+        resource["statusReason"] = {"text": reasons.get(item.cancellation_id, "cancelled")}
+    elif code == "stopped":
+        until = prescription.valid_until.isoformat()
+        resource["statusReason"] = {"text": f"expired (valid until {until})"}
+    return resource
+
+
+def _medication(drug: dict) -> dict:
+    if drug["type"] == "product":
+        coding = {"system": systems.CIS, "code": drug["cis"], "display": drug["name"]}
+        return {"coding": [coding], "text": drug["name"]}
+    text = f"{drug['name']} {drug['strength']}, {drug['form']}"
+    coding = {"system": systems.ANSM_SUBSTANCE, "code": drug["substance_code"], "display": text}
+    return {"coding": [coding], "text": text}
+
+
+def _dosage(dosage: dict) -> dict:
+    """The text always; timing and dose only when the prescriber gave them (they are signed)."""
+    instruction: dict = {"sequence": 1, "text": dosage["text"]}
+    repeat: dict = {}
+    if "frequency_per_day" in dosage:
+        repeat.update(frequency=dosage["frequency_per_day"], period=1, periodUnit="d")
+    if "duration_days" in dosage:
+        repeat["boundsDuration"] = references.days(dosage["duration_days"])
+    if repeat:
+        instruction["timing"] = {"repeat": repeat}
+    if "dose" in dosage:
+        quantity = {"value": references.decimal(dosage["dose"])}
+        if dosage.get("dose_unit"):
+            quantity["unit"] = dosage["dose_unit"]
+        instruction["doseAndRate"] = [{"doseQuantity": quantity}]
+    return instruction
+
+
+def _substitution(signed: dict) -> dict:
+    substitution: dict = {"allowedBoolean": signed["substitutable"]}
+    reason = signed.get("non_substitution_reason")
+    if reason:
+        words = NON_SUBSTITUTION_WORDS.get(reason, reason)
+        coding = {"system": systems.NON_SUBSTITUTION_REASON, "code": reason, "display": words}
+        substitution["reason"] = {"coding": [coding], "text": f"non substituable ({reason})"}
+    return substitution
