@@ -1,4 +1,5 @@
-"""/api/v1 for pharmacists: scan, lookup by card, dispense (Idempotency-Key, If-Match), reverse."""
+"""/api/v1 for pharmacists: scan, lookup by card, dispense (Idempotency-Key, If-Match), reopen,
+list and reverse dispensations."""
 
 import json
 
@@ -12,13 +13,16 @@ from eprescription.models import Role
 from eprescription.schemas.dispensing import (
     CardLookupArgsSchema,
     CardLookupSchema,
+    DispensationListArgsSchema,
+    DispensationListSchema,
+    DispensationSchema,
     DispenseSchema,
     PharmacistPrescriptionSchema,
     ReceiptSchema,
     ReversalSchema,
     ScanSchema,
 )
-from eprescription.services import dispensing
+from eprescription.services import dispensations, dispensing
 
 blp = Blueprint(
     "api_pharmacy",
@@ -36,6 +40,7 @@ def _credentials(body: dict) -> dispensing.Credentials:
         number=body.get("number"),
         patient_nir=body.get("patient_nir"),
         identity_confirmed=body.get("identity_confirmed", False),
+        presenter_nir=body.get("presenter_nir"),
     )
 
 
@@ -71,12 +76,14 @@ def scan(body: dict):
 @roles_required(Role.PHARMACIST)
 @blp.arguments(CardLookupArgsSchema, location="query")
 def lookup_by_card(args: dict, nir: str):
-    """The patient's dispensable prescriptions, as read from their card; audited."""
+    """The patient's dispensable prescriptions, as read from their card, for whoever is at the
+    counter (the patient, or a representative: presenter_nir); audited."""
     result = dispensing.lookup_by_card(
         get_session(),
         current_account(),
         nir,
         identity_confirmed=args["identity_confirmed"],
+        presenter_nir=args.get("presenter_nir"),
         country=current_app.config["COUNTRY"],
     )
     return _json(CardLookupSchema().dump(result), 200)
@@ -140,14 +147,39 @@ def dispense(body: dict, prescription_id: str):
     return Response(answer.body, status=answer.status, mimetype="application/json")
 
 
+@blp.route("/dispensations", methods=["GET"])
+@blp.response(200, DispensationListSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PHARMACIST)
+@blp.arguments(DispensationListArgsSchema, location="query")
+def list_dispensations(args: dict):
+    """This pharmacy's dispensations, newest first, a page at a time; audited."""
+    result = dispensations.recent(
+        get_session(), current_account(), page=args["page"], per_page=args["per_page"]
+    )
+    return _json(DispensationListSchema().dump(result), 200)
+
+
+@blp.route("/dispensations/<string:dispensation_id>", methods=["GET"])
+@blp.response(200, DispensationSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PHARMACIST)
+def read_dispensation(dispensation_id: str):
+    """One dispensation of this pharmacy (its signed receipt, and the signed reversal if any);
+    another pharmacy's gets the same 404 as an unknown id; audited."""
+    view = dispensations.read(get_session(), current_account(), dispensation_id)
+    return _json(DispensationSchema().dump(view), 200)
+
+
 @blp.route("/dispensations/<string:dispensation_id>/reversal", methods=["POST"])
 @blp.response(200, ReceiptSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PHARMACIST)
 @blp.arguments(ReversalSchema)
 def reverse(body: dict, dispensation_id: str):
-    """Undo a dispensation within 24 hours (the same pharmacy), restoring the quantities."""
-    dispensation = dispensing.reverse(
+    """Undo a dispensation within 24 hours (the same pharmacy), restoring the quantities; the
+    answer carries the reversal document signed by the service (`reversal.jws`)."""
+    dispensation = dispensations.reverse(
         get_session(), current_account(), dispensation_id, body["reason"]
     )
-    return _json(ReceiptSchema().dump(dispensing.describe_dispensation(dispensation)), 200)
+    return _json(ReceiptSchema().dump(dispensations.describe(dispensation)), 200)

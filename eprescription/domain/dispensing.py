@@ -257,13 +257,51 @@ def status_from_progress(lines: Iterable[LineProgress]) -> str:
 # -- who may collect --------------------------------------------------------------------------
 
 COLLECTOR_KINDS = ("patient", "representative", "other")
+# Who is at the counter, as far as the card rules go.
+PATIENT, REPRESENTATIVE, ANYONE = "patient", "representative", "anyone"
+# Lookup by card (or number + NIR typed by hand): the pickup modes each of them may see.
+SEEN_BY_CARD = {
+    PATIENT: frozenset({"public", "private", "authorised"}),
+    REPRESENTATIVE: frozenset({"public", "authorised"}),
+    ANYONE: frozenset({"public"}),
+}
 
 
-def may_see_by_card(pickup_mode: str, identity_confirmed: bool) -> bool:
-    """Lookup by the patient's card (or number + NIR typed by hand): public prescriptions to
-    whoever holds the card, private and authorised ones once the pharmacist has confirmed
-    that the patient is there in person."""
-    return pickup_mode == "public" or identity_confirmed
+def at_counter(identity_confirmed: bool, presenter: str) -> str:
+    """Whom the card rules see: the presenter (the patient, or an active representative of
+    theirs) once the pharmacist has checked their identity; anyone holding the card otherwise."""
+    return presenter if identity_confirmed else ANYONE
+
+
+def may_see_by_card(pickup_mode: str, who: str) -> bool:
+    """Whether `who` (at_counter's answer) is shown a prescription of this pickup mode by card:
+    public ones to anyone, authorised ones to a representative too, private ones to the
+    patient only."""
+    return pickup_mode in SEEN_BY_CARD[who]
+
+
+def card_problem(pickup_mode: str, who: str) -> str | None:
+    """Why number + NIR does not open this prescription for `who`, or None."""
+    if may_see_by_card(pickup_mode, who):
+        return None
+    if pickup_mode == "private":
+        return "it is opened by card for the patient in person only (confirm their identity)"
+    return (
+        "it is opened by card for the patient or a representative they authorised, "
+        "identity confirmed"
+    )
+
+
+def collector_problem(
+    presenter_nir: str | None, collector_kind: str, collector_nir: str | None
+) -> str | None:
+    """With number + NIR, someone other than the patient at the counter (`presenter_nir`) is the
+    one who collects: not the patient, and under that NIR (both compact)."""
+    if presenter_nir is None:
+        return None
+    if collector_kind == "patient" or collector_nir != presenter_nir:
+        return "the person at the counter collects it: their NIR, as read from their card"
+    return None
 
 
 def pickup_problem(
@@ -271,8 +309,9 @@ def pickup_problem(
 ) -> str | None:
     """Why this person may not collect under the pickup mode, or None.
 
-    public: anyone presenting the code; private: the patient, identity confirmed; authorised:
-    the patient (confirmed) or a representative the patient authorised.
+    public: anyone presenting the code; private: the patient, identity confirmed (the
+    pharmacist checked that the patient is the one at the counter); authorised: the patient
+    (confirmed) or a representative the patient authorised (`representative_known`).
     """
     patient_in_person = collector_kind == "patient" and identity_confirmed
     if pickup_mode == "public":

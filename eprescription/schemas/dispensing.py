@@ -1,9 +1,17 @@
-"""Request and response bodies of the pharmacy API: scan, lookup by card, dispense, reverse."""
+"""Request and response bodies of the pharmacy API: scan, lookup by card, dispense, the
+pharmacy's dispensations, reverse."""
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from eprescription.domain import dispensing as rules
 from eprescription.domain import prescriptions as prescription_rules
+
+PRESENTER_NIR = (
+    "Number + NIR or card lookup when the patient is not the one at the counter: the NIR of "
+    "the person who is (a representative), as read from their own card. With "
+    "identity_confirmed, an active representative of the patient opens public and authorised "
+    "prescriptions (never private ones); anyone else only public ones."
+)
 
 
 class ScanSchema(Schema):
@@ -21,13 +29,24 @@ class ScanSchema(Schema):
     )
     identity_confirmed = fields.Boolean(
         load_default=False,
-        metadata={"description": "The pharmacist checked that the patient is here in person."},
+        metadata={
+            "description": "The pharmacist checked the identity of the person at the counter: "
+            "the patient, or the representative named by presenter_nir."
+        },
+    )
+    presenter_nir = fields.String(
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": PRESENTER_NIR},
     )
 
     @validates_schema
     def _one_way(self, data, **_):
         if "code" in data and ("number" in data or "patient_nir" in data):
             raise ValidationError("give code, or number with patient_nir, not both", "code")
+        if "code" in data and "presenter_nir" in data:
+            raise ValidationError(
+                "presenter_nir goes with manual entry (number and patient_nir)", "presenter_nir"
+            )
         if "code" not in data and not ("number" in data and "patient_nir" in data):
             raise ValidationError("give the QR code, or the number with the patient's NIR", "code")
 
@@ -84,7 +103,16 @@ class ReversalSchema(Schema):
 
 
 class CardLookupArgsSchema(Schema):
-    identity_confirmed = fields.Boolean(load_default=False)
+    identity_confirmed = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The pharmacist checked the identity of the person at the counter: "
+            "the patient (all their prescriptions), or the representative of presenter_nir."
+        },
+    )
+    presenter_nir = fields.String(
+        validate=validate.Length(min=1, max=32), metadata={"description": PRESENTER_NIR}
+    )
 
 
 class DispensingCheckSchema(Schema):
@@ -145,8 +173,24 @@ class PharmacistPrescriptionSchema(Schema):
 class CardLookupSchema(Schema):
     prescriptions = fields.List(fields.Nested(PharmacistPrescriptionSchema))
     withheld = fields.Integer(
-        metadata={"description": "Private or authorised ones not shown: confirm identity."}
+        metadata={
+            "description": "Private or authorised ones not shown to the person at the counter "
+            "(identity not confirmed, or not the patient)."
+        }
     )
+
+
+class ReversalDocumentSchema(Schema):
+    """A reversal: when and why, and the document the service signed (JWS, verified like a
+    receipt: `x5c` service certificate, then the CA)."""
+
+    reversed_at = fields.String()
+    reason = fields.String()
+    document = fields.Dict(
+        allow_none=True,
+        metadata={"description": "The signed content (type eprescription.dispensation_reversal)."},
+    )
+    jws = fields.String(allow_none=True)
 
 
 class ReceiptSchema(Schema):
@@ -167,4 +211,38 @@ class ReceiptSchema(Schema):
     prescription_status = fields.String()
     prescription_version = fields.Integer()
     reversed_at = fields.String(allow_none=True)
+    reversible_until = fields.String(
+        metadata={"description": "The end of the 24 hours in which the pharmacy may reverse it."}
+    )
+    reversal = fields.Nested(ReversalDocumentSchema, allow_none=True)
     jws = fields.String()
+
+
+class DispensationSchema(ReceiptSchema):
+    """A dispensation reopened by its pharmacy: the receipt, and whether it can be reversed now."""
+
+    reversible = fields.Boolean()
+
+
+class DispensationListArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class DispensationSummarySchema(Schema):
+    id = fields.String()
+    dispensed_at = fields.String()
+    prescription_number = fields.String()
+    patient = fields.Dict()
+    pharmacist = fields.Dict()
+    products = fields.List(fields.String())
+    total_cents = fields.Integer()
+    patient_share_cents = fields.Integer()
+    reversed_at = fields.String(allow_none=True)
+
+
+class DispensationListSchema(Schema):
+    dispensations = fields.List(fields.Nested(DispensationSummarySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    has_next = fields.Boolean()

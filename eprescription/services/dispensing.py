@@ -1,15 +1,14 @@
-"""Dispensing use cases: scan, lookup by card, dispense (exactly once), reverse; each one
-transaction, audited. Rules in domain/dispensing.py; docs/dispensing.md says why."""
+"""Dispensing use cases: scan, lookup by card, dispense (exactly once); each one transaction,
+audited. Rules in domain/dispensing.py; docs/dispensing.md says why."""
 
 import hashlib
 import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from eprescription import qr
@@ -18,18 +17,12 @@ from eprescription.domain import gs1, identifiers
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain.errors import (
     DomainError,
-    IdempotencyKeyInProgress,
-    IdempotencyKeyReused,
     InvalidGs1Code,
     InvalidIdentifier,
-    NotFound,
-    OtherPharmacy,
-    PermissionDenied,
     PickupRefused,
     PrescriptionNotFound,
     ProductExpired,
     QuantityExceeded,
-    ReversalRefused,
     SignatureInvalid,
     SubstitutionRefused,
     ValidationFailed,
@@ -42,29 +35,30 @@ from eprescription.models import (
     Dispensation,
     DispensationLine,
     GenericGroupMember,
-    IdempotencyKey,
     Person,
-    Pharmacist,
     Prescription,
     PrescriptionItem,
     Presentation,
-    Role,
 )
 from eprescription.models.base import utcnow
-from eprescription.models.health_space import Representative
-from eprescription.services import audit, pki, prescriptions, verification
+from eprescription.services import (
+    audit,
+    counter,
+    dispensations,
+    health_space,
+    idempotency,
+    pki,
+    prescriptions,
+    verification,
+)
 from eprescription.services.prescriptions import iso_seconds, today_of
 from eprescription.signing.canonical import canonical_json
 
 RECEIPT_TYPE = "eprescription.dispensation"
 RECEIPT_VERSION = 1
-OBJECT_TYPE = "prescription"
-DISPENSATION_OBJECT = "dispensation"
+OBJECT_TYPE = counter.OBJECT_TYPE
 # One answer for an unknown number and for a known number with the wrong code or NIR.
 NOT_FOUND_DETAIL = "No prescription matches this code. Scan it again or check the number."
-IDEMPOTENCY_KEY_MAX = 128
-IDEMPOTENCY_IN_PROGRESS_TIMEOUT = timedelta(minutes=5)  # a crashed first call frees its key
-REASON_MAX = 500
 _DUMMY_HASH = codes.hash_access_code("0" * codes.ACCESS_CODE_LENGTH)
 
 
@@ -74,23 +68,27 @@ _DUMMY_HASH = codes.hash_access_code("0" * codes.ACCESS_CODE_LENGTH)
 @dataclass(frozen=True)
 class Credentials:
     """What proves the right to redeem: the QR text, or the number with the patient's NIR
-    (read from the card or typed), plus the pharmacist's confirmation of identity."""
+    (read from the card or typed) and, when a representative is at the counter, their own NIR
+    (`presenter_nir`); plus the pharmacist's check of the identity of the person there."""
 
     qr_text: str | None = None
     number: str | None = None
     patient_nir: str | None = None
     identity_confirmed: bool = False
+    presenter_nir: str | None = None
 
 
-def _pharmacist(session: Session, account: Account) -> Pharmacist:
-    pharmacist = None
-    if account.role is Role.PHARMACIST and account.person_id is not None:
-        pharmacist = session.scalar(
-            select(Pharmacist).where(Pharmacist.person_id == account.person_id)
-        )
-    if pharmacist is None:
-        raise PermissionDenied("Only a pharmacist of a pharmacy can do this.")
-    return pharmacist
+def _national_id(value: str | None, country: str, field: str) -> str:
+    """The compact national identifier, or InvalidIdentifier with the error on `field`."""
+    try:
+        return identifiers.validate_national_id(value, country)
+    except InvalidIdentifier as error:
+        raise InvalidIdentifier(error.detail, errors={field: [error.detail]}) from error
+
+
+def _presenter_nir(value: str | None, country: str) -> str | None:
+    """The presenter's compact NIR if one is given; InvalidIdentifier on presenter_nir."""
+    return None if value is None else _national_id(value, country, "presenter_nir")
 
 
 def _find(
@@ -106,10 +104,7 @@ def _find(
         number, secret = token.number, token.access_code
     else:
         number = codes.validate_number(credentials.number)
-        try:
-            secret = identifiers.validate_national_id(credentials.patient_nir, country)
-        except InvalidIdentifier as error:
-            raise InvalidIdentifier(error.detail, errors={"patient_nir": [error.detail]}) from error
+        secret = _national_id(credentials.patient_nir, country, "patient_nir")
     prescription = session.scalar(
         select(Prescription)
         .where(Prescription.number == number)
@@ -142,46 +137,6 @@ def _verify(session: Session, prescription: Prescription) -> verification.Verifi
     return report
 
 
-def _lock(session: Session, prescription_id: int) -> Prescription:
-    """The prescription and its items, read again under a lock held until commit.
-
-    PostgreSQL: SELECT … FOR UPDATE. SQLite has no row locks and reads outside a transaction,
-    so a no-op UPDATE first takes the database's write lock: from there on no other writer can
-    change anything, and the reads below see the last committed state.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Prescription)
-            .where(Prescription.id == prescription_id)
-            .values(version=Prescription.version)
-        )
-    prescription = session.scalar(
-        select(Prescription)
-        .where(Prescription.id == prescription_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    session.scalars(
-        select(PrescriptionItem)
-        .where(PrescriptionItem.prescription_id == prescription_id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return prescription
-
-
-def _progress(prescription: Prescription) -> list[rules.LineProgress]:
-    return [
-        rules.LineProgress(
-            line=item.line,
-            quantity=item.quantity,
-            periods=1 + prescription.renewals,
-            dispensed=item.dispensed_quantity,
-            cancelled=item.is_cancelled,
-        )
-        for item in prescription.items
-    ]
-
-
 def _prescribed(item: PrescriptionItem) -> rules.PrescribedLine:
     return rules.PrescribedLine(
         cis=item.cis,
@@ -193,22 +148,6 @@ def _prescribed(item: PrescriptionItem) -> rules.PrescribedLine:
     )
 
 
-def _refused(session, account, prescription, action, error: DomainError) -> None:
-    """Audit a refusal in a fresh transaction (what was done is rolled back) and commit."""
-    session.rollback()
-    _lock(session, prescription.id)  # SQLite: take the write lock before the audit append
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        action,
-        OBJECT_TYPE,
-        prescription.number,
-        patient_person_id=prescription.patient_person_id,
-        outcome=error.code,
-    )
-    session.commit()
-
-
 # -- what the pharmacist sees -------------------------------------------------------------------
 
 
@@ -216,7 +155,7 @@ def describe(prescription: Prescription, report, today: date) -> dict:
     """The prescription as a pharmacist sees it: signed content, progress per line, signature."""
     content = json.loads(prescription.payload)
     items = {item.line: item for item in prescription.items}
-    progress = {line.line: line for line in _progress(prescription)}
+    progress = {line.line: line for line in counter.progress(prescription)}
     status = effective_status(prescription.status, prescription.valid_until, today)
     lines = []
     for signed in content["items"]:
@@ -281,22 +220,18 @@ def scan(
     """Open a prescription by its QR text (or number + NIR), verify its signature, refuse it
     when closed, and show what is left to dispense; audited."""
     now = now or utcnow()
-    _pharmacist(session, account)
+    counter.pharmacist_of(session, account)
+    presenter_nir = _presenter_nir(credentials.presenter_nir, country)
     prescription = _find(session, account, credentials, "scan", country)
     today = today_of(now)
     try:
-        if credentials.qr_text is None and not rules.may_see_by_card(
-            prescription.pickup_mode, credentials.identity_confirmed
-        ):
-            raise PickupRefused(
-                f"This prescription is {prescription.pickup_mode}: confirm that the patient is "
-                "here in person (identity_confirmed) to open it with the number and card."
-            )
+        if credentials.qr_text is None:
+            _check_card(session, prescription, credentials, presenter_nir, today)
         report = _verify(session, prescription)
         status = effective_status(prescription.status, prescription.valid_until, today)
         rules.ensure_allowed("pharmacist", rules.Action.DISPENSE, status)
     except DomainError as error:
-        _refused(session, account, prescription, "scan", error)
+        counter.record_refusal(session, account, prescription, "scan", error)
         raise
     view = describe(prescription, report, today)
     audit.record(
@@ -311,6 +246,15 @@ def scan(
     return view
 
 
+def _check_card(session, prescription, credentials, presenter_nir, today) -> None:
+    """Number + NIR open a prescription only for whom lookup by card would show it."""
+    presenter, _ = counter.presenter(session, prescription.patient, presenter_nir, today)
+    who = rules.at_counter(credentials.identity_confirmed, presenter)
+    problem = rules.card_problem(prescription.pickup_mode, who)
+    if problem:
+        raise PickupRefused(f"This prescription is {prescription.pickup_mode}: {problem}.")
+
+
 # -- lookup by card -----------------------------------------------------------------------------
 
 
@@ -321,20 +265,21 @@ def lookup_by_card(
     *,
     identity_confirmed: bool,
     country: str,
+    presenter_nir: str | None = None,
     now: datetime | None = None,
 ) -> dict:
     """The patient's dispensable prescriptions, as when the pharmacy reads their card.
 
-    Public ones are shown to whoever holds the card; private and authorised ones only once the
-    pharmacist confirms the patient is there in person (their count is given, not their
-    content). Each one shown is audited; the NIR is never logged.
+    Who is at the counter decides what is shown (domain SEEN_BY_CARD): the patient, identity
+    confirmed, sees all; a representative (`presenter_nir`, identity confirmed, active today)
+    public and authorised ones; anyone else public ones. The rest are counted, not shown.
+    Each one shown is audited, and so is a presenter other than the patient (the representation,
+    never the NIR).
     """
     now = now or utcnow()
-    _pharmacist(session, account)
-    try:
-        national_id = identifiers.validate_national_id(nir, country)
-    except InvalidIdentifier as error:
-        raise InvalidIdentifier(error.detail, errors={"nir": [error.detail]}) from error
+    counter.pharmacist_of(session, account)
+    national_id = _national_id(nir, country, "nir")
+    presenter_nir = _presenter_nir(presenter_nir, country)
     today = today_of(now)
     person = session.scalar(select(Person).where(Person.national_id == national_id))
     actor = audit.actor_for(session, account)
@@ -342,6 +287,10 @@ def lookup_by_card(
         audit.record(session, actor, "lookup_by_card", "patient", outcome="not_found")
         session.commit()
         return {"prescriptions": [], "withheld": 0}
+    presenter, used = counter.presenter(session, person, presenter_nir, today)
+    who = rules.at_counter(identity_confirmed, presenter)
+    if presenter != rules.PATIENT:
+        _record_presenter(session, actor, person, used, who)
     rows = session.scalars(
         select(Prescription)
         .where(Prescription.patient_person_id == person.id)
@@ -352,7 +301,7 @@ def lookup_by_card(
     ).all()
     shown, withheld = [], 0
     for prescription in rows:
-        if not rules.may_see_by_card(prescription.pickup_mode, identity_confirmed):
+        if not rules.may_see_by_card(prescription.pickup_mode, who):
             withheld += 1
             continue
         report = verification.verify_document(session, prescription.jws, prescription.payload)
@@ -377,6 +326,24 @@ def lookup_by_card(
         )
     session.commit()
     return {"prescriptions": shown, "withheld": withheld}
+
+
+def _record_presenter(session, actor, patient: Person, used, who: str) -> None:
+    """Audit that someone else than the patient presented their card: the representation
+    recognised (its id, never a NIR), or why none was."""
+    if who == rules.REPRESENTATIVE:
+        outcome = audit.SUCCESS
+    else:
+        outcome = "identity_not_confirmed" if used else "not_representative"
+    audit.record(
+        session,
+        actor,
+        "lookup_by_card",
+        health_space.REPRESENTATIVE_OBJECT,
+        str(used.id) if used else "",
+        patient_person_id=patient.id,
+        outcome=outcome,
+    )
 
 
 # -- dispense -----------------------------------------------------------------------------------
@@ -507,7 +474,7 @@ def dispense(
     dispensation inside the transaction (the Idempotency-Key stores its answer there).
     """
     now = (now or utcnow()).replace(microsecond=0)
-    pharmacist = _pharmacist(session, account)
+    pharmacist = counter.pharmacist_of(session, account)
     if request.credentials.qr_text is None:
         number_given = codes.validate_number(number)
         request = DispenseRequest(
@@ -515,6 +482,7 @@ def dispense(
                 number=number_given,
                 patient_nir=request.credentials.patient_nir,
                 identity_confirmed=request.credentials.identity_confirmed,
+                presenter_nir=_presenter_nir(request.credentials.presenter_nir, country),
             ),
             request.lines,
             request.collected_by,
@@ -526,9 +494,11 @@ def dispense(
             raise PrescriptionNotFound(NOT_FOUND_DETAIL)
     found = _find(session, account, request.credentials, "dispense", country)
     try:
-        dispensation = _dispense_locked(session, account, pharmacist, found.id, request, now)
+        dispensation = _dispense_locked(
+            session, account, pharmacist, found.id, request, now, country
+        )
     except DomainError as error:
-        _refused(session, account, found, "dispense", error)
+        counter.record_refusal(session, account, found, "dispense", error)
         raise
     if before_commit is not None:
         before_commit(dispensation)
@@ -536,8 +506,10 @@ def dispense(
     return dispensation
 
 
-def _dispense_locked(session, account, pharmacist, prescription_id, request, now) -> Dispensation:
-    prescription = _lock(session, prescription_id)
+def _dispense_locked(
+    session, account, pharmacist, prescription_id, request, now, country
+) -> Dispensation:
+    prescription = counter.lock_prescription(session, prescription_id)
     if request.if_match is not None and request.if_match != prescription.version:
         raise VersionMismatch(
             f"The prescription is at version {prescription.version}, not {request.if_match}: "
@@ -547,16 +519,33 @@ def _dispense_locked(session, account, pharmacist, prescription_id, request, now
     today = today_of(now)
     status = effective_status(prescription.status, prescription.valid_until, today)
     rules.check_dispensable(status, prescription.valid_from, today)
-    collector = request.collected_by
+    credentials, collector = request.credentials, request.collected_by
+    collector_nir = _nir_or_none(collector.national_id, country)
+    # With number + NIR, who is at the counter: the patient, or someone else (presenter_nir).
+    presenter_nir = credentials.presenter_nir
+    if presenter_nir == prescription.patient.national_id:
+        presenter_nir = None
+    if credentials.qr_text is None:
+        _check_card(session, prescription, credentials, presenter_nir, today)
+        mismatch = rules.collector_problem(presenter_nir, collector.kind, collector_nir)
+        if mismatch:
+            raise ValidationFailed(
+                f"Nothing was dispensed: {mismatch}.",
+                errors={"collected_by": {"national_id": [mismatch]}},
+            )
+    representative = counter.representation_of(
+        session, collector_nir, prescription.patient_person_id, today
+    )
     problem = rules.pickup_problem(
         prescription.pickup_mode,
         collector.kind,
-        request.credentials.identity_confirmed,
-        representative_known=_is_representative(session, prescription, collector, today),
+        # The identity checked is the patient's only when nobody else is at the counter.
+        credentials.identity_confirmed and presenter_nir is None,
+        representative_known=representative is not None,
     )
     if problem:
         raise PickupRefused(f"This prescription is {prescription.pickup_mode}: {problem}.")
-    progress = {line.line: line for line in _progress(prescription)}
+    progress = {line.line: line for line in counter.progress(prescription)}
     rules.check_quantities(
         progress.values(), [(line.line, line.quantity) for line in request.lines]
     )
@@ -663,7 +652,7 @@ def _dispense_locked(session, account, pharmacist, prescription_id, request, now
         receipt_lines.append(receipt_line)
     for line_number, quantity in _summed(request.lines).items():
         _add_dispensed(session, items[line_number], quantity)
-    after = rules.status_from_progress(_progress(prescription))
+    after = rules.status_from_progress(counter.progress(prescription))
     prescription.status = str(rules.transition_for_dispensing(status, after))
     prescription.version += 1
 
@@ -709,17 +698,12 @@ def _dispense_locked(session, account, pharmacist, prescription_id, request, now
     return dispensation
 
 
-def _is_representative(session, prescription, collector: Collector, today: date) -> bool:
-    """Whether the collector is, today, a representative the patient authorised."""
-    if collector.kind != "representative" or not collector.national_id:
-        return False
-    rows = session.scalars(
-        select(Representative)
-        .join(Person, Person.id == Representative.representative_person_id)
-        .where(Representative.patient_person_id == prescription.patient_person_id)
-        .where(Person.national_id == collector.national_id)
-    ).all()
-    return any(row.is_active_on(today) for row in rows)
+def _nir_or_none(value: str | None, country: str) -> str | None:
+    """The compact national identifier a collector gave, or None if it is not one."""
+    try:
+        return identifiers.validate_national_id(value, country)
+    except InvalidIdentifier:
+        return None
 
 
 def _summed(lines: list[PackLine]) -> dict[int, int]:
@@ -759,93 +743,6 @@ def _first_messages(errors: dict) -> str:
     return "; ".join(messages[:3])
 
 
-def describe_dispensation(dispensation: Dispensation) -> dict:
-    """The receipt's content, its JWS, and the prescription's state after it."""
-    prescription = dispensation.prescription
-    return {
-        **json.loads(dispensation.payload),
-        "prescription_status": prescription.status,
-        "prescription_version": prescription.version,
-        "reversed_at": iso_seconds(dispensation.reversed_at) if dispensation.reversed_at else None,
-        "jws": dispensation.jws,
-    }
-
-
-# -- idempotency --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    status: int
-    body: bytes
-
-
-def request_hash(body: bytes) -> str:
-    """SHA-256 of the canonical JSON of the body (so spacing and key order do not count)."""
-    try:
-        return hashlib.sha256(canonical_json(json.loads(body))).hexdigest()
-    except ValueError:
-        return hashlib.sha256(body).hexdigest()
-
-
-def _claim(session, account, scope, key, digest, now) -> StoredResponse | None:
-    """Claim `key` for this request (committed at once), or what the first call answered."""
-    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
-        raise ValidationFailed(
-            "The Idempotency-Key header is 1 to 128 printable ASCII characters.",
-            errors={"Idempotency-Key": ["1 to 128 printable ASCII characters"]},
-        )
-    for _ in range(2):
-        row = session.scalar(
-            select(IdempotencyKey)
-            .where(IdempotencyKey.account_id == account.id)
-            .where(IdempotencyKey.scope == scope)
-            .where(IdempotencyKey.key == key)
-            .execution_options(populate_existing=True)
-        )
-        if row is None:
-            session.add(
-                IdempotencyKey(
-                    account_id=account.id, scope=scope, key=key, request_hash=digest, created_at=now
-                )
-            )
-            try:
-                session.commit()
-                return None
-            except IntegrityError:
-                session.rollback()
-                continue
-        if row.request_hash != digest:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was first used with another request body; use a new key."
-            )
-        if row.response_body is not None:
-            return StoredResponse(row.response_status, row.response_body)
-        if now - row.created_at < IDEMPOTENCY_IN_PROGRESS_TIMEOUT:
-            raise IdempotencyKeyInProgress(
-                "The first request with this Idempotency-Key is still running; retry later."
-            )
-        row.created_at = now  # its first call died: this one takes over
-        session.commit()
-        return None
-    raise IdempotencyKeyInProgress("The Idempotency-Key is being claimed; retry.")
-
-
-def _release(session, account, scope, key) -> None:
-    """Forget a claimed key after a refusal, so the client may correct and retry."""
-    session.rollback()
-    row = session.scalar(
-        select(IdempotencyKey)
-        .where(IdempotencyKey.account_id == account.id)
-        .where(IdempotencyKey.scope == scope)
-        .where(IdempotencyKey.key == key)
-        .where(IdempotencyKey.response_body.is_(None))
-    )
-    if row is not None:
-        session.delete(row)
-        session.commit()
-
-
 def dispense_once(
     session: Session,
     account: Account,
@@ -858,7 +755,7 @@ def dispense_once(
     render: Callable[[dict], bytes],
     country: str,
     now: datetime | None = None,
-) -> StoredResponse:
+) -> idempotency.StoredResponse:
     """dispense() behind an Idempotency-Key: a retry gets the first answer byte for byte, the
     same key with another body is refused (422), and while the first call runs (409).
 
@@ -868,93 +765,20 @@ def dispense_once(
     now = now or utcnow()
     if idempotency_key is None:
         dispensation = dispense(session, account, number, request, country=country, now=now)
-        return StoredResponse(201, render(describe_dispensation(dispensation)))
-    digest = request_hash(body)
-    stored = _claim(session, account, scope, idempotency_key, digest, now)
+        return idempotency.StoredResponse(201, render(dispensations.describe(dispensation)))
+    digest = idempotency.request_hash(body)
+    stored = idempotency.claim(session, account, scope, idempotency_key, digest, now)
     if stored is not None:
         return stored
-    answer: list[bytes] = []
+    answer: list[idempotency.StoredResponse] = []
 
     def store(dispensation: Dispensation) -> None:
-        answer.append(render(describe_dispensation(dispensation)))
-        session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.account_id == account.id)
-            .where(IdempotencyKey.scope == scope)
-            .where(IdempotencyKey.key == idempotency_key)
-            .values(response_status=201, response_body=answer[0])
-        )
+        answer.append(idempotency.StoredResponse(201, render(dispensations.describe(dispensation))))
+        idempotency.store(session, account, scope, idempotency_key, answer[0])
 
     try:
         dispense(session, account, number, request, country=country, now=now, before_commit=store)
     except DomainError:
-        _release(session, account, scope, idempotency_key)
+        idempotency.release(session, account, scope, idempotency_key)
         raise
-    return StoredResponse(201, answer[0])
-
-
-# -- reversal -----------------------------------------------------------------------------------
-
-
-def reverse(
-    session: Session,
-    account: Account,
-    dispensation_id: str,
-    reason: str | None,
-    *,
-    now: datetime | None = None,
-) -> Dispensation:
-    """Undo a dispensation within 24 hours, by the pharmacy that made it; quantities restored."""
-    now = (now or utcnow()).replace(microsecond=0)
-    pharmacist = _pharmacist(session, account)
-    reason = " ".join((reason or "").split())
-    if not reason or len(reason) > REASON_MAX:
-        raise ValidationFailed(
-            "Say why it is reversed.", errors={"reason": [f"1 to {REASON_MAX} characters"]}
-        )
-    dispensation = session.get(Dispensation, dispensation_id) if dispensation_id else None
-    if dispensation is None:
-        raise NotFound("No dispensation has this id.")
-    prescription = dispensation.prescription
-    try:
-        if dispensation.pharmacy_id != pharmacist.pharmacy_id:
-            raise OtherPharmacy("Only the pharmacy that dispensed it can reverse a dispensation.")
-        prescription = _lock(session, prescription.id)
-        session.refresh(dispensation)
-        if dispensation.reversed_at is not None:
-            raise ReversalRefused("This dispensation was reversed already.")
-        if now - dispensation.dispensed_at > timedelta(hours=rules.REVERSAL_WINDOW_HOURS):
-            raise ReversalRefused(
-                f"A dispensation can be reversed within {rules.REVERSAL_WINDOW_HOURS} hours only."
-            )
-        items = {item.id: item for item in prescription.items}
-        for line in dispensation.lines:
-            result = session.execute(
-                update(PrescriptionItem)
-                .where(PrescriptionItem.id == line.item_id)
-                .where(PrescriptionItem.dispensed_quantity >= line.quantity)
-                .values(dispensed_quantity=PrescriptionItem.dispensed_quantity - line.quantity)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:
-                raise ReversalRefused(f"Line {line.line} no longer holds what was dispensed.")
-            items[line.item_id].dispensed_quantity -= line.quantity
-        prescription.status = rules.status_from_progress(_progress(prescription))
-        prescription.version += 1
-        dispensation.reversed_at = now
-        dispensation.reversed_by_account_id = account.id
-        dispensation.reversal_reason = reason
-    except DomainError as error:
-        _refused(session, account, prescription, "reverse", error)
-        raise
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "reverse",
-        OBJECT_TYPE,
-        prescription.number,
-        patient_person_id=prescription.patient_person_id,
-        at=now,
-    )
-    session.commit()
-    return dispensation
+    return answer[0]

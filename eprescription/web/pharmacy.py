@@ -1,5 +1,6 @@
-"""The pharmacist's pages: scan a prescription (wedge scanner or number + NIR), see what is
-left to dispense, dispense it once (Idempotency-Key per form) and print the signed receipt."""
+"""The pharmacist's pages: scan a prescription (wedge scanner, camera, or number + NIR) or read
+the patient's card, dispense once (Idempotency-Key per form), print the signed receipt, reopen
+and reverse the pharmacy's dispensations."""
 
 import calendar
 import json
@@ -8,7 +9,16 @@ import time
 import uuid
 from datetime import date
 
-from flask import Blueprint, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 
 from eprescription.db import get_session
@@ -18,11 +28,12 @@ from eprescription.domain.errors import (
     DomainError,
     IdempotencyKeyInProgress,
     InvalidPrescriptionNumber,
+    NotFound,
     ValidationFailed,
 )
 from eprescription.errors import status_for
 from eprescription.models import Role
-from eprescription.services import dispensing, verification
+from eprescription.services import dispensations, dispensing, verification
 from eprescription.signing.canonical import canonical_json
 from eprescription.web.auth import current_account, login_required
 
@@ -37,7 +48,14 @@ INPUT_MAX = 256  # longer than any QR text, number, NIR or GS1 string we accept
 # A double click sends the same key while the first request still runs: wait for its answer.
 IN_PROGRESS_TRIES = 12
 IN_PROGRESS_WAIT_SECONDS = 0.25
-RECEIPT_EXTRAS = ("prescription_status", "prescription_version", "reversed_at", "jws")
+RECEIPT_EXTRAS = (
+    "prescription_status",
+    "prescription_version",
+    "reversed_at",
+    "reversible_until",
+    "reversal",
+    "jws",
+)
 PICKUP_TEXTS = {
     "public": "Public: anyone presenting the code",
     "private": "Private: the patient in person only (check their identity)",
@@ -50,6 +68,7 @@ STATUS_TEXTS = {
     "cancelled": "Cancelled",
     "expired": "Expired",
 }
+CARD_BLANK = {"nir": "", "presenter": "patient", "presenter_nir": "", "identity_confirmed": False}
 COLLECTOR_TEXTS = {
     "patient": "The patient",
     "representative": "A representative of the patient",
@@ -77,6 +96,12 @@ def grouped_number(number: str) -> str:
     return codes.display_number(number)
 
 
+@bp.app_template_filter("utc_time")
+def utc_time(moment: str | None) -> str:
+    """A signed document's time (2026-11-28T13:15:01Z) as the pages show it."""
+    return (moment or "").replace("T", " ").replace("Z", " UTC")
+
+
 def _country() -> str:
     return current_app.config["COUNTRY"]
 
@@ -86,7 +111,8 @@ def _text(form: MultiDict, name: str) -> str:
 
 
 def _credentials(form: MultiDict) -> dispensing.Credentials:
-    """The QR text (wedge scanner), or the number with the patient's NIR (typed)."""
+    """The QR text (wedge scanner), or the number with the patient's NIR (typed) and, when a
+    representative is at the counter, their NIR."""
     confirmed = bool(form.get("identity_confirmed"))
     if "code" in form:
         return dispensing.Credentials(qr_text=_text(form, "code"), identity_confirmed=confirmed)
@@ -94,6 +120,7 @@ def _credentials(form: MultiDict) -> dispensing.Credentials:
         number=_text(form, "number"),
         patient_nir=_text(form, "patient_nir"),
         identity_confirmed=confirmed,
+        presenter_nir=_text(form, "presenter_nir") or None,
     )
 
 
@@ -104,7 +131,8 @@ def _scan_page(*, manual=None, errors=None, refusal=None, status=200):
     return (
         render_template(
             "pharmacy/scan.html",
-            manual=manual or {"number": "", "patient_nir": "", "identity_confirmed": False},
+            manual=manual
+            or {"number": "", "patient_nir": "", "presenter_nir": "", "identity_confirmed": False},
             errors=errors or {},
             refusal=refusal,
         ),
@@ -139,6 +167,7 @@ def scan():
     manual = {
         "number": credentials.number or "",
         "patient_nir": credentials.patient_nir or "",
+        "presenter_nir": credentials.presenter_nir or "",
         "identity_confirmed": credentials.identity_confirmed,
     }
     try:
@@ -158,8 +187,10 @@ def _dispensable(item: dict) -> bool:
     return item["status"] == "active" and item["period"]["remaining"] > 0
 
 
-def _blank_values(view: dict) -> dict:
-    """The form as first shown: the rest of the current period of each open line."""
+def _blank_values(view: dict, credentials: dispensing.Credentials) -> dict:
+    """The form as first shown: the rest of the current period of each open line; collected by
+    the patient, or by the representative at the counter."""
+    presenter = credentials.presenter_nir
     return {
         "lines": {
             item["line"]: {
@@ -171,8 +202,8 @@ def _blank_values(view: dict) -> dict:
             for item in view["items"]
             if _dispensable(item)
         },
-        "collected_kind": "patient",
-        "collected_national_id": "",
+        "collected_kind": "representative" if presenter else "patient",
+        "collected_national_id": presenter or "",
         "collected_name": "",
     }
 
@@ -184,7 +215,7 @@ def _prescription_page(view, credentials, *, values=None, errors=None, refusal=N
             "pharmacy/prescription.html",
             p=view,
             credentials=credentials,
-            values=values or _blank_values(view),
+            values=values or _blank_values(view, credentials),
             errors=errors or {},
             refusal=refusal,
             open_lines=[item for item in view["items"] if _dispensable(item)],
@@ -299,8 +330,10 @@ def _service_errors(error: DomainError, numbers: list[int]) -> dict:
                         _add(errors, ("lines", numbers[int(index)], name), message)
         elif key == "lines":
             errors["lines_form"] = list(value)
-        elif key == "patient_nir":
+        elif key in ("patient_nir", "presenter_nir"):
             errors.setdefault("form", []).extend(value)
+        elif key == "collected_by" and isinstance(value, dict):
+            errors["collected_national_id"] = list(value.get("national_id", []))
     return errors
 
 
@@ -312,6 +345,7 @@ def _request_body(number: str, credentials, packs, collector, if_match) -> bytes
             "code": credentials.qr_text,
             "prescription_number": credentials.number,
             "patient_nir": credentials.patient_nir,
+            "presenter_nir": credentials.presenter_nir,
             "identity_confirmed": credentials.identity_confirmed,
             "lines": [
                 {
@@ -398,3 +432,124 @@ def _again(credentials, values, errors, refusal, status):
     return _prescription_page(
         view, credentials, values=values, errors=errors, refusal=refusal, status=status
     )
+
+
+# -- lookup by the patient's card ---------------------------------------------------------------
+
+
+def _card_page(*, values=None, result=None, errors=None, status=200):
+    return (
+        render_template(
+            "pharmacy/card.html",
+            v=values or CARD_BLANK,
+            result=result,
+            errors=errors or {},
+            pickup_texts=PICKUP_TEXTS,
+        ),
+        status,
+        NO_STORE,
+    )
+
+
+@bp.route("/card", methods=["GET", "POST"])
+@login_required(Role.PHARMACIST)
+def card():
+    """GET: the NIR field (a card reader types it), who is at the counter (the patient, or a
+    representative with their own NIR) and the identity check. POST (no NIR ever goes in a
+    URL): what that person may see, each prescription opened by number + NIR(s)."""
+    if request.method == "GET":
+        return _card_page()
+    form = request.form
+    values = {
+        "nir": _text(form, "nir"),
+        "presenter": "representative" if form.get("presenter") == "representative" else "patient",
+        "presenter_nir": _text(form, "presenter_nir"),
+        "identity_confirmed": bool(form.get("identity_confirmed")),
+    }
+    try:
+        result = dispensing.lookup_by_card(
+            get_session(),
+            current_account(),
+            values["nir"],
+            identity_confirmed=values["identity_confirmed"],
+            presenter_nir=values["presenter_nir"] if values["presenter"] != "patient" else None,
+            country=_country(),
+        )
+    except ValidationFailed as error:
+        errors = error.errors or {"nir": [error.detail]}
+        return _card_page(values=values, errors=errors, status=status_for(error))
+    return _card_page(values=values, result=result)
+
+
+# -- the pharmacy's dispensations: reopen, list, reverse ----------------------------------------
+
+
+def _page_number(text: str) -> int:
+    return int(text) if WHOLE.fullmatch(text or "") else 0
+
+
+@bp.route("/dispensations")
+@login_required(Role.PHARMACIST)
+def recent():
+    """This pharmacy's dispensations, newest first, a page at a time."""
+    page = _page_number(request.args.get("page", "1"))
+    result = dispensations.recent(get_session(), current_account(), page=page)
+    return render_template("pharmacy/dispensations.html", result=result), 200, NO_STORE
+
+
+def _receipt_page(receipt: dict, *, refusal=None, errors=None, reason="", status=200):
+    return (
+        render_template(
+            "pharmacy/receipt.html",
+            r=receipt,
+            report=receipt["receipt_signature"],
+            reopened=True,
+            refusal=refusal,
+            errors=errors or {},
+            reason=reason,
+        ),
+        status,
+        NO_STORE,
+    )
+
+
+@bp.route("/dispensations/<dispensation_id>")
+@login_required(Role.PHARMACIST)
+def dispensation(dispensation_id: str):
+    """A receipt of this pharmacy reopened (another pharmacy's answers like an unknown one),
+    with the reversal form while it can still be reversed."""
+    receipt = dispensations.read(get_session(), current_account(), dispensation_id)
+    return _receipt_page(receipt)
+
+
+@bp.route("/dispensations/<dispensation_id>/<any(receipt, reversal):document>.jws")
+@login_required(Role.PHARMACIST)
+def signed_document(dispensation_id: str, document: str):
+    """The receipt's or the reversal's compact JWS as a file (any JOSE library, or
+    `flask verify FILE`, checks it)."""
+    receipt = dispensations.read(get_session(), current_account(), dispensation_id)
+    token = receipt["jws"] if document == "receipt" else (receipt["reversal"] or {}).get("jws")
+    if not token:
+        raise NotFound("This dispensation has no signed reversal.")
+    filename = f"{document}-{receipt['id']}.jws"
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(token + "\n", mimetype="application/jose", headers=headers)
+
+
+@bp.route("/dispensations/<dispensation_id>/reversal", methods=["POST"])
+@login_required(Role.PHARMACIST)
+def reverse(dispensation_id: str):
+    """Reverse with a reason, then the receipt again showing it reversed; a refusal is
+    explained on the receipt."""
+    reason = request.form.get("reason", "")[: dispensations.REASON_MAX + 1]
+    try:
+        dispensations.reverse(get_session(), current_account(), dispensation_id, reason)
+    except DomainError as error:
+        receipt = dispensations.read(get_session(), current_account(), dispensation_id)
+        errors = error.errors if isinstance(error, ValidationFailed) else None
+        refusal = None if errors else _refusal(error)
+        return _receipt_page(
+            receipt, refusal=refusal, errors=errors, reason=reason, status=status_for(error)
+        )
+    flash("The dispensation is reversed: the quantities are available again.", "success")
+    return redirect(url_for("pharmacy.dispensation", dispensation_id=dispensation_id), 303)

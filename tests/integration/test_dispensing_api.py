@@ -1,6 +1,7 @@
 """The pharmacy API on both engines: real signed prescriptions, the real BDPM, real receipts."""
 
 import base64
+import hashlib
 import io
 import json
 import threading
@@ -15,6 +16,7 @@ from PIL import Image
 from sqlalchemy import func, select, update
 from stdnum import ean, luhn
 
+from eprescription.domain.prescription_codes import display_number
 from eprescription.models import (
     AuditEvent,
     Dispensation,
@@ -28,7 +30,7 @@ from eprescription.models import (
 )
 from eprescription.services import accounts, verification
 from eprescription.services.accounts import PersonDetails
-from eprescription.services.dispensing import request_hash
+from eprescription.services.idempotency import request_hash
 from tests.integration import test_prescriptions_api as prescribing
 from tests.integration.people import PASSWORD, PHARMACY_FINESS, add_account
 from tests.integration.test_prescriptions_api import (
@@ -606,6 +608,137 @@ def test_a_reversal_after_24_hours_is_refused(
     assert item_quantities(db_session, issued) == [1, 0]
 
 
+def verified_with_pyjwt(token: str) -> dict:
+    """The content of a service-signed JWS, checked by PyJWT with the x5c leaf certificate."""
+    header = jwt.get_unverified_header(token)
+    leaf = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+    assert "eprescription service" in leaf.subject.rfc4514_string()
+    return json.loads(jwt.PyJWS().decode(token, leaf.public_key(), algorithms=["ES256"]))
+
+
+def test_the_reversal_is_a_document_signed_by_the_service_like_the_receipt(
+    client, db_session, people, products, packs, pharmacist
+):
+    issued = issue(client, people, products)
+    lines = [pack_line(1, packs["doliprane"]), pack_line(2, packs["amoxicilline"])]
+    receipt = dispense(client, pharmacist, issued, lines).get_json()
+    url = f"/api/v1/dispensations/{receipt['id']}/reversal"
+
+    answer = client.post(url, json={"reason": "  mauvaise   boîte "}, headers=pharmacist)
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    reversal = answer.get_json()["reversal"]
+    assert reversal["reason"] == "mauvaise boîte"
+    assert answer.get_json()["reversed_at"] == reversal["reversed_at"]
+    content = verified_with_pyjwt(reversal["jws"])
+    assert content == reversal["document"]
+    assert content["type"] == "eprescription.dispensation_reversal"
+    assert content["issued_at"] == reversal["reversed_at"]
+    assert content["reason"] == "mauvaise boîte"
+    assert content["prescription"]["number"] == issued["id"]
+    assert content["pharmacy"]["finess"] == PHARMACY_FINESS
+    assert [(line["line"], line["quantity"]) for line in content["lines"]] == [(1, 1), (2, 1)]
+    assert item_quantities(db_session, issued) == [0, 0]
+    stored = db_session.get(Dispensation, receipt["id"])
+    db_session.refresh(stored)
+    assert content["dispensation"]["receipt_sha256"] == hashlib.sha256(stored.payload).hexdigest()
+    assert stored.reversal_jws == reversal["jws"]
+    report = verification.verify_document(db_session, stored.reversal_jws, stored.reversal_payload)
+    assert report.valid, report.checks
+    # Tampering with the stored reversal is caught against the signature.
+    forged = stored.reversal_payload.replace(b"mauvaise", b"bonne")
+    assert not verification.verify_document(db_session, stored.reversal_jws, forged).valid
+
+
+# -- reopening a dispensation -------------------------------------------------------------------
+
+
+def test_a_pharmacy_reopens_its_dispensation_and_another_pharmacy_gets_the_unknown_answer(
+    client, db_session, people, products, packs, pharmacist, other_pharmacist
+):
+    issued = issue(client, people, products)
+    receipt = dispense(client, pharmacist, issued, [pack_line(1, packs["doliprane"])]).get_json()
+    url = f"/api/v1/dispensations/{receipt['id']}"
+
+    own = client.get(url, headers=pharmacist)
+    foreign = client.get(url, headers=other_pharmacist)
+    unknown = client.get("/api/v1/dispensations/" + "0" * 32, headers=pharmacist)
+    patient = client.get(url, headers=people["patient"])
+
+    assert own.status_code == 200, own.get_data(as_text=True)
+    assert own.headers["Cache-Control"] == "no-store"
+    view = own.get_json()
+    assert view["jws"] == receipt["jws"] and view["lines"] == receipt["lines"]
+    assert view["reversible"] is True and view["reversal"] is None
+    assert view["reversible_until"] > view["issued_at"]
+    assert verified_with_pyjwt(view["jws"])["id"] == receipt["id"]
+    first, second = (
+        assert_problem(foreign, 404, "not_found"),
+        assert_problem(unknown, 404, "not_found"),
+    )
+    assert first["detail"] == second["detail"]
+    assert patient.status_code == 403
+    events = db_session.execute(
+        select(AuditEvent.outcome, AuditEvent.patient_person_id)
+        .where(AuditEvent.action == "read")
+        .where(AuditEvent.object_type == "dispensation")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [outcome for outcome, _ in events] == ["success", "other_pharmacy", "not_found"]
+    assert events[0][1] is not None and events[1][1] == events[0][1] and events[2][1] is None
+
+
+def test_a_reopened_reversed_dispensation_shows_the_verified_reversal_and_is_no_longer_reversible(
+    client, people, products, packs, pharmacist
+):
+    issued = issue(client, people, products)
+    receipt = dispense(client, pharmacist, issued, [pack_line(1, packs["doliprane"])]).get_json()
+    client.post(
+        f"/api/v1/dispensations/{receipt['id']}/reversal",
+        json={"reason": "erreur"},
+        headers=pharmacist,
+    )
+
+    view = client.get(f"/api/v1/dispensations/{receipt['id']}", headers=pharmacist).get_json()
+
+    assert view["reversible"] is False
+    assert view["reversal"]["reason"] == "erreur"
+    assert verified_with_pyjwt(view["reversal"]["jws"])["id"] == receipt["id"]
+    assert view["prescription_status"] == "active"
+
+
+def test_the_pharmacys_dispensations_are_listed_newest_first_a_page_at_a_time(
+    client, db_session, people, products, packs, pharmacist, other_pharmacist
+):
+    issued = issue(client, people, products)
+    first = dispense(client, pharmacist, issued, [pack_line(1, packs["doliprane"])]).get_json()
+    stored = db_session.get(Dispensation, first["id"])
+    stored.dispensed_at -= timedelta(minutes=5)  # two dispensations in the same second
+    db_session.commit()
+    second = dispense(client, pharmacist, issued, [pack_line(2, packs["amoxicilline"])]).get_json()
+    url = "/api/v1/dispensations"
+
+    page1 = client.get(url + "?per_page=1", headers=pharmacist).get_json()
+    page2 = client.get(url + "?per_page=1&page=2", headers=pharmacist).get_json()
+    whole = client.get(url, headers=pharmacist).get_json()
+    theirs = client.get(url, headers=other_pharmacist).get_json()
+    bad = client.get(url + "?page=0", headers=pharmacist)
+
+    assert [d["id"] for d in whole["dispensations"]] == [second["id"], first["id"]]
+    assert [d["id"] for d in page1["dispensations"]] == [second["id"]] and page1["has_next"]
+    assert [d["id"] for d in page2["dispensations"]] == [first["id"]] and not page2["has_next"]
+    row = whole["dispensations"][0]
+    assert row["prescription_number"] == issued["id"]
+    assert row["patient"] == {"given_name": "Camille", "family_name": "Dubois"}
+    assert row["total_cents"] == second["total_cents"] and row["reversed_at"] is None
+    assert theirs["dispensations"] == []
+    assert bad.status_code == 422
+    listed = db_session.scalars(
+        select(AuditEvent.object_id).where(AuditEvent.action == "list")
+    ).all()
+    assert sorted(listed) == sorted([second["id"], first["id"]] * 2)
+
+
 # -- lookup by card -----------------------------------------------------------------------------
 
 
@@ -627,6 +760,188 @@ def test_the_card_shows_public_prescriptions_and_private_ones_once_identity_is_c
         select(AuditEvent).where(AuditEvent.action == "lookup_by_card")
     ).all()
     assert len(events) == 3 and all(e.patient_person_id for e in events)
+
+
+CARD_URL = f"/api/v1/pharmacy/patients/{PATIENT_NIR}/prescriptions"
+STRANGER_NIR = make_nir("1850175056123")  # valid, and nobody the patient named
+
+
+def name_representative(client, people) -> dict:
+    """The patient names Léa Roux (the second patient) through their health space."""
+    response = client.post(
+        "/api/v1/me/representatives",
+        json={"nir": people["other_patient_nir"], "family_name": "Roux"},
+        headers=people["patient"],
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+@pytest.fixture
+def three_modes(client, people, products) -> dict:
+    """One prescription of the patient per pickup mode."""
+    return {
+        mode: issue(client, people, products, pickup_mode=mode)["id"]
+        for mode in ("public", "private", "authorised")
+    }
+
+
+def looked_up(client, headers, **query) -> tuple[set, int]:
+    response = client.get(CARD_URL, query_string=query, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    return {p["id"] for p in body["prescriptions"]}, body["withheld"]
+
+
+def test_by_card_a_checked_representative_sees_authorised_prescriptions_but_never_private_ones(
+    client, db_session, people, three_modes, pharmacist
+):
+    representation = name_representative(client, people)
+    lea = people["other_patient_nir"]
+
+    patient = looked_up(client, pharmacist, identity_confirmed="true")
+    representative = looked_up(client, pharmacist, identity_confirmed="true", presenter_nir=lea)
+    unchecked = looked_up(client, pharmacist, presenter_nir=lea)
+    spaced = " ".join([lea[:1], lea[1:3], lea[3:5], lea[5:7], lea[7:10], lea[10:13], lea[13:]])
+    as_typed = looked_up(client, pharmacist, identity_confirmed="true", presenter_nir=spaced)
+
+    assert patient == (set(three_modes.values()), 0)
+    assert representative == ({three_modes["public"], three_modes["authorised"]}, 1)
+    assert as_typed == representative
+    assert unchecked == ({three_modes["public"]}, 2)
+    presenters = db_session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "lookup_by_card", AuditEvent.object_type == "representative")
+        .order_by(AuditEvent.sequence)
+    ).all()
+    assert [(e.object_id, e.outcome) for e in presenters] == [
+        (str(representation["id"]), "success"),
+        (str(representation["id"]), "identity_not_confirmed"),
+        (str(representation["id"]), "success"),
+    ]
+    log = client.get("/api/v1/me/access-log", headers=people["patient"]).get_json()["items"]
+    words = [entry["what"] for entry in log]
+    authorised = display_number(three_modes["authorised"])
+    assert words.count(f"read your card and looked up prescription {authorised}") == 3
+    assert "looked up your prescriptions with a representative's card" in words
+    assert (
+        "tried: looked up your prescriptions with a representative's card "
+        "(refused: identity not confirmed)"
+    ) in words
+    every_value = " ".join(
+        str(value)
+        for event in db_session.scalars(select(AuditEvent))
+        for value in vars(event).values()
+    )
+    assert lea not in every_value and PATIENT_NIR not in every_value
+
+
+def test_by_card_a_revoked_representative_or_a_stranger_sees_public_prescriptions_only(
+    client, db_session, people, three_modes, pharmacist
+):
+    representation = name_representative(client, people)
+    revoked = client.post(
+        f"/api/v1/me/representatives/{representation['id']}/revoke", headers=people["patient"]
+    )
+    assert revoked.status_code == 200, revoked.get_data(as_text=True)
+
+    former = looked_up(
+        client, pharmacist, identity_confirmed="true", presenter_nir=people["other_patient_nir"]
+    )
+    stranger = looked_up(client, pharmacist, identity_confirmed="true", presenter_nir=STRANGER_NIR)
+
+    assert former == stranger == ({three_modes["public"]}, 2)
+    outcomes = db_session.scalars(
+        select(AuditEvent.outcome)
+        .where(AuditEvent.object_type == "representative")
+        .where(AuditEvent.action == "lookup_by_card")
+    ).all()
+    assert outcomes == ["not_representative", "not_representative"]
+
+
+@pytest.mark.parametrize("presenter_nir", ["1234", "295067505612300", ""])
+def test_an_invalid_presenter_nir_is_refused_with_its_field_and_nothing_is_audited(
+    client, db_session, people, three_modes, pharmacist, presenter_nir
+):
+    before = count(db_session, AuditEvent)
+
+    response = client.get(
+        CARD_URL,
+        query_string={"identity_confirmed": "true", "presenter_nir": presenter_nir},
+        headers=pharmacist,
+    )
+
+    problem = assert_problem(
+        response, 422, "validation_failed" if not presenter_nir else "invalid_identifier"
+    )
+    assert list(problem["errors"]) == ["presenter_nir"]
+    assert count(db_session, AuditEvent) == before
+
+
+def test_a_representative_opens_and_collects_an_authorised_prescription_by_number_and_nirs(
+    client, db_session, people, products, packs, pharmacist
+):
+    name_representative(client, people)
+    lea = people["other_patient_nir"]
+    authorised = issue(client, people, products, pickup_mode="authorised")
+    private = issue(client, people, products, pickup_mode="private")
+
+    def manual(issued, **fields):
+        return {"number": issued["number"], "patient_nir": PATIENT_NIR, **fields}
+
+    opened = client.post(
+        SCAN,
+        json=manual(authorised, presenter_nir=lea, identity_confirmed=True),
+        headers=pharmacist,
+    )
+    unchecked = client.post(SCAN, json=manual(authorised, presenter_nir=lea), headers=pharmacist)
+    stranger = client.post(
+        SCAN,
+        json=manual(authorised, presenter_nir=STRANGER_NIR, identity_confirmed=True),
+        headers=pharmacist,
+    )
+    not_private = client.post(
+        SCAN, json=manual(private, presenter_nir=lea, identity_confirmed=True), headers=pharmacist
+    )
+    with_code = client.post(
+        SCAN, json={"code": authorised["qr_text"], "presenter_nir": lea}, headers=pharmacist
+    )
+
+    assert opened.status_code == 200 and opened.get_json()["id"] == authorised["id"]
+    assert_problem(unchecked, 403, "pickup_refused")
+    assert_problem(stranger, 403, "pickup_refused")
+    assert "patient in person only" in assert_problem(not_private, 403, "pickup_refused")["detail"]
+    assert assert_problem(with_code, 422, "validation_failed")["errors"] == {
+        "presenter_nir": ["presenter_nir goes with manual entry (number and patient_nir)"]
+    }
+
+    lines = [pack_line(1, packs["doliprane"])]
+    lea_collects = {"kind": "representative", "national_id": lea, "name": "Léa Roux"}
+
+    def by_number(issued, collected_by, **fields):
+        body = {**manual(issued, **fields), "lines": lines, "collected_by": collected_by}
+        return client.post(dispensations_url(issued), json=body, headers=pharmacist)
+
+    as_patient = by_number(
+        authorised, {"kind": "patient"}, presenter_nir=lea, identity_confirmed=True
+    )
+    private_refused = by_number(private, lea_collects, presenter_nir=lea, identity_confirmed=True)
+    assert item_quantities(db_session, authorised) == [0, 0]
+    given = by_number(authorised, lea_collects, presenter_nir=lea, identity_confirmed=True)
+
+    assert_problem(as_patient, 422, "validation_failed")
+    assert as_patient.get_json()["errors"] == {
+        "collected_by": {
+            "national_id": [
+                "the person at the counter collects it: their NIR, as read from their card"
+            ]
+        }
+    }
+    assert_problem(private_refused, 403, "pickup_refused")
+    assert given.status_code == 201, given.get_data(as_text=True)
+    assert given.get_json()["collected_by"] == lea_collects
+    assert item_quantities(db_session, authorised) == [1, 0]
+    assert item_quantities(db_session, private) == [0, 0]
 
 
 # -- the race -----------------------------------------------------------------------------------

@@ -109,3 +109,75 @@ def test_a_reversal_can_reopen_a_completed_prescription():
         )
         == "partially_dispensed"
     )
+
+
+# -- who sees and collects what by card ---------------------------------------------------------
+
+MODES = ("public", "private", "authorised")
+
+
+@pytest.mark.parametrize(
+    ("identity_confirmed", "presenter", "seen"),
+    [
+        (True, rules.PATIENT, {"public", "private", "authorised"}),
+        (True, rules.REPRESENTATIVE, {"public", "authorised"}),
+        (True, rules.ANYONE, {"public"}),
+        (False, rules.PATIENT, {"public"}),
+        (False, rules.REPRESENTATIVE, {"public"}),
+        (False, rules.ANYONE, {"public"}),
+    ],
+)
+def test_what_the_card_shows_depends_on_who_is_at_the_counter_and_their_checked_identity(
+    identity_confirmed, presenter, seen
+):
+    who = rules.at_counter(identity_confirmed, presenter)
+
+    assert {mode for mode in MODES if rules.may_see_by_card(mode, who)} == seen
+    assert {mode for mode in MODES if rules.card_problem(mode, who) is None} == seen
+
+
+def test_a_card_refusal_says_who_may_open_it():
+    assert "patient in person only" in rules.card_problem("private", rules.REPRESENTATIVE)
+    assert "a representative they authorised" in rules.card_problem("authorised", rules.ANYONE)
+
+
+NIR = "295067505612345"
+
+
+@pytest.mark.parametrize(
+    ("presenter_nir", "kind", "collector_nir", "refused"),
+    [
+        (None, "patient", None, False),  # the patient at the counter: nothing to match
+        (None, "representative", NIR, False),
+        (NIR, "representative", NIR, False),
+        (NIR, "other", NIR, False),
+        (NIR, "patient", None, True),  # the representative was checked, not the patient
+        (NIR, "representative", "195067505612345", True),  # someone else than who was checked
+        (NIR, "representative", None, True),
+    ],
+)
+def test_with_number_and_nir_the_person_at_the_counter_is_the_one_who_collects(
+    presenter_nir, kind, collector_nir, refused
+):
+    problem = rules.collector_problem(presenter_nir, kind, collector_nir)
+
+    assert (problem is not None) is refused
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "patient_confirmed", "known", "allowed"),
+    [
+        ("public", "other", False, False, True),
+        ("private", "patient", True, False, True),
+        ("private", "patient", False, False, False),
+        ("private", "representative", False, True, False),
+        ("authorised", "patient", True, False, True),
+        ("authorised", "representative", False, True, True),
+        ("authorised", "representative", False, False, False),
+        ("authorised", "other", False, False, False),
+    ],
+)
+def test_who_may_collect_under_each_pickup_mode(mode, kind, patient_confirmed, known, allowed):
+    problem = rules.pickup_problem(mode, kind, patient_confirmed, representative_known=known)
+
+    assert (problem is None) is allowed

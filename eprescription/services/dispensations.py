@@ -1,0 +1,301 @@
+"""Dispensations after the fact: the receipt reopened, the pharmacy's recent ones, and the
+reversal signed by the service like the receipt; each one transaction, audited."""
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from eprescription.domain import dispensing as rules
+from eprescription.domain.errors import (
+    DomainError,
+    NotFound,
+    OtherPharmacy,
+    ReversalRefused,
+    ValidationFailed,
+)
+from eprescription.models import Account, Dispensation, Pharmacist, PrescriptionItem
+from eprescription.models.base import utcnow
+from eprescription.services import audit, counter, pki, verification
+from eprescription.services.prescriptions import iso_seconds
+from eprescription.signing.canonical import canonical_json
+
+REVERSAL_TYPE = "eprescription.dispensation_reversal"
+REVERSAL_VERSION = 1
+OBJECT_TYPE = "dispensation"
+REASON_MAX = 500
+PER_PAGE = 20
+PER_PAGE_MAX = 100
+PAGE_MAX = 10_000
+# One answer for an unknown id and for another pharmacy's dispensation.
+NOT_FOUND_DETAIL = "Your pharmacy has no dispensation with this id."
+REVERSAL_WINDOW = timedelta(hours=rules.REVERSAL_WINDOW_HOURS)
+
+
+# -- what callers show --------------------------------------------------------------------------
+
+
+def describe(dispensation: Dispensation) -> dict:
+    """The receipt's signed content, its JWS, the prescription's state after it, and the
+    reversal (its signed document) when there is one."""
+    prescription = dispensation.prescription
+    reversal = None
+    if dispensation.reversed_at is not None:
+        payload = dispensation.reversal_payload
+        reversal = {
+            "reversed_at": iso_seconds(dispensation.reversed_at),
+            "reason": dispensation.reversal_reason,
+            "document": json.loads(payload) if payload else None,
+            "jws": dispensation.reversal_jws,
+        }
+    return {
+        **json.loads(dispensation.payload),
+        "prescription_status": prescription.status,
+        "prescription_version": prescription.version,
+        "reversed_at": reversal["reversed_at"] if reversal else None,
+        "reversible_until": iso_seconds(dispensation.dispensed_at + REVERSAL_WINDOW),
+        "reversal": reversal,
+        "jws": dispensation.jws,
+    }
+
+
+def _checked(session: Session, token: str | None, payload: bytes | None) -> dict:
+    """A signature's verification as data: valid, algorithm, each check."""
+    if not token or not payload:
+        return {"valid": False, "alg": None, "checks": []}
+    report = verification.verify_document(session, token, payload)
+    return {
+        "valid": report.valid,
+        "alg": (report.header or {}).get("alg"),
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks],
+    }
+
+
+# -- reopen one ---------------------------------------------------------------------------------
+
+
+def _own(session: Session, account: Account, pharmacist: Pharmacist, dispensation_id: str):
+    """This pharmacy's dispensation, or NotFound (audited and committed): an unknown id and
+    another pharmacy's dispensation get the same answer."""
+    dispensation = None
+    if dispensation_id and len(dispensation_id) <= 64:
+        dispensation = session.get(Dispensation, dispensation_id)
+    if dispensation is not None and dispensation.pharmacy_id == pharmacist.pharmacy_id:
+        return dispensation
+    actor = audit.actor_for(session, account)
+    if dispensation is None:
+        audit.record(session, actor, "read", OBJECT_TYPE, outcome="not_found")
+    else:
+        audit.record(
+            session,
+            actor,
+            "read",
+            OBJECT_TYPE,
+            dispensation.id,
+            patient_person_id=dispensation.prescription.patient_person_id,
+            outcome="other_pharmacy",
+        )
+    session.commit()
+    raise NotFound(NOT_FOUND_DETAIL)
+
+
+def read(
+    session: Session, account: Account, dispensation_id: str, *, now: datetime | None = None
+) -> dict:
+    """One dispensation of the pharmacist's own pharmacy, as its receipt, with the receipt's
+    (and the reversal's) signature verified and whether it can still be reversed; audited."""
+    now = now or utcnow()
+    pharmacist = counter.pharmacist_of(session, account)
+    dispensation = _own(session, account, pharmacist, dispensation_id)
+    view = describe(dispensation)
+    view["receipt_signature"] = _checked(session, dispensation.jws, dispensation.payload)
+    if view["reversal"] is not None:
+        view["reversal"]["signature"] = _checked(
+            session, dispensation.reversal_jws, dispensation.reversal_payload
+        )
+    view["reversible"] = (
+        dispensation.reversed_at is None and now - dispensation.dispensed_at <= REVERSAL_WINDOW
+    )
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "read",
+        OBJECT_TYPE,
+        dispensation.id,
+        patient_person_id=dispensation.prescription.patient_person_id,
+    )
+    session.commit()
+    return view
+
+
+# -- the pharmacy's recent dispensations ----------------------------------------------------------
+
+
+def recent(session: Session, account: Account, *, page: int = 1, per_page: int = PER_PAGE) -> dict:
+    """The dispensations of the pharmacist's pharmacy, newest first, one page at a time; each
+    one shown is audited (it names a patient)."""
+    pharmacist = counter.pharmacist_of(session, account)
+    if not 1 <= page <= PAGE_MAX or not 1 <= per_page <= PER_PAGE_MAX:
+        raise ValidationFailed(
+            "Ask for a page from 1, of 1 to 100 dispensations.",
+            errors={"page": [f"1 to {PAGE_MAX}"], "per_page": [f"1 to {PER_PAGE_MAX}"]},
+        )
+    rows = session.scalars(
+        select(Dispensation)
+        .where(Dispensation.pharmacy_id == pharmacist.pharmacy_id)
+        .order_by(Dispensation.dispensed_at.desc(), Dispensation.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+        .options(selectinload(Dispensation.prescription))
+    ).all()
+    shown = rows[:per_page]
+    actor = audit.actor_for(session, account)
+    items = []
+    for dispensation in shown:
+        receipt = json.loads(dispensation.payload)
+        patient = dispensation.prescription.patient
+        items.append(
+            {
+                "id": dispensation.id,
+                "dispensed_at": receipt["issued_at"],
+                "prescription_number": receipt["prescription"]["number"],
+                "patient": {"given_name": patient.given_name, "family_name": patient.family_name},
+                "pharmacist": receipt["pharmacist"],
+                "products": [line["product"] for line in receipt["lines"]],
+                "total_cents": dispensation.total_cents,
+                "patient_share_cents": dispensation.patient_share_cents,
+                "reversed_at": (
+                    iso_seconds(dispensation.reversed_at) if dispensation.reversed_at else None
+                ),
+            }
+        )
+        audit.record(
+            session,
+            actor,
+            "list",
+            OBJECT_TYPE,
+            dispensation.id,
+            patient_person_id=patient.id,
+        )
+    session.commit()
+    return {
+        "dispensations": items,
+        "page": page,
+        "per_page": per_page,
+        "has_next": len(rows) > per_page,
+    }
+
+
+# -- reversal -----------------------------------------------------------------------------------
+
+
+def reverse(
+    session: Session,
+    account: Account,
+    dispensation_id: str,
+    reason: str | None,
+    *,
+    now: datetime | None = None,
+) -> Dispensation:
+    """Undo a dispensation within 24 hours, by the pharmacy that made it: quantities restored,
+    and a reversal document signed by the service key like the receipt."""
+    now = (now or utcnow()).replace(microsecond=0)
+    pharmacist = counter.pharmacist_of(session, account)
+    reason = " ".join((reason or "").split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValidationFailed(
+            "Say why it is reversed.", errors={"reason": [f"1 to {REASON_MAX} characters"]}
+        )
+    dispensation = None
+    if dispensation_id and len(dispensation_id) <= 64:
+        dispensation = session.get(Dispensation, dispensation_id)
+    if dispensation is None:
+        raise NotFound("No dispensation has this id.")
+    prescription = dispensation.prescription
+    try:
+        if dispensation.pharmacy_id != pharmacist.pharmacy_id:
+            raise OtherPharmacy("Only the pharmacy that dispensed it can reverse a dispensation.")
+        prescription = counter.lock_prescription(session, prescription.id)
+        session.refresh(dispensation)
+        if dispensation.reversed_at is not None:
+            raise ReversalRefused("This dispensation was reversed already.")
+        if now - dispensation.dispensed_at > REVERSAL_WINDOW:
+            raise ReversalRefused(
+                f"A dispensation can be reversed within {rules.REVERSAL_WINDOW_HOURS} hours only."
+            )
+        items = {item.id: item for item in prescription.items}
+        for line in dispensation.lines:
+            result = session.execute(
+                update(PrescriptionItem)
+                .where(PrescriptionItem.id == line.item_id)
+                .where(PrescriptionItem.dispensed_quantity >= line.quantity)
+                .values(dispensed_quantity=PrescriptionItem.dispensed_quantity - line.quantity)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise ReversalRefused(f"Line {line.line} no longer holds what was dispensed.")
+            items[line.item_id].dispensed_quantity -= line.quantity
+        prescription.status = rules.status_from_progress(counter.progress(prescription))
+        prescription.version += 1
+        dispensation.reversed_at = now
+        dispensation.reversed_by_account_id = account.id
+        dispensation.reversal_reason = reason
+        dispensation.reversal_payload = _reversal_document(dispensation, pharmacist, reason, now)
+        dispensation.reversal_jws = pki.sign_as_service(
+            session, dispensation.reversal_payload, now=now
+        )
+    except DomainError as error:
+        counter.record_refusal(session, account, prescription, "reverse", error)
+        raise
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "reverse",
+        counter.OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+        at=now,
+    )
+    session.commit()
+    return dispensation
+
+
+def _reversal_document(
+    dispensation: Dispensation, pharmacist: Pharmacist, reason: str, now: datetime
+) -> bytes:
+    """The canonical JSON the service signs: which receipt is undone, by whom, why, and the
+    quantities given back to each line."""
+    receipt = json.loads(dispensation.payload)
+    return canonical_json(
+        {
+            "type": REVERSAL_TYPE,
+            "version": REVERSAL_VERSION,
+            "id": dispensation.id,
+            "issued_at": iso_seconds(now),
+            "dispensation": {
+                "id": dispensation.id,
+                "issued_at": receipt["issued_at"],
+                "receipt_sha256": hashlib.sha256(dispensation.payload).hexdigest(),
+            },
+            "prescription": receipt["prescription"],
+            "pharmacy": {"finess": pharmacist.pharmacy.finess, "name": pharmacist.pharmacy.name},
+            "pharmacist": {
+                "family_name": pharmacist.person.family_name,
+                "given_name": pharmacist.person.given_name,
+                "rpps": pharmacist.rpps,
+            },
+            "reason": reason,
+            "lines": [
+                {
+                    "line": line.line,
+                    "period": line.period,
+                    "cip13": line.cip13,
+                    "batch": line.batch,
+                    "quantity": line.quantity,
+                }
+                for line in dispensation.lines
+            ],
+        }
+    )
