@@ -1,4 +1,5 @@
-"""The prescriber's pages: compose, review and sign a prescription; list, show, renew, cancel."""
+"""The prescriber's pages: compose, review and sign a prescription; list, show, renew, cancel;
+answer the patients' renewal requests."""
 
 import re
 from datetime import date
@@ -19,7 +20,13 @@ from markupsafe import Markup
 
 from eprescription import qr
 from eprescription.db import get_session
-from eprescription.domain.errors import DomainError, ValidationFailed, WrongPin
+from eprescription.domain.errors import (
+    DomainError,
+    NotFound,
+    RenewalRequestClosed,
+    ValidationFailed,
+    WrongPin,
+)
 from eprescription.domain.prescriptions import (
     RENEWALS_MAX,
     ItemDraft,
@@ -29,7 +36,7 @@ from eprescription.domain.prescriptions import (
 )
 from eprescription.models import Role
 from eprescription.models.base import utcnow
-from eprescription.services import prescribing, prescriptions
+from eprescription.services import prescribing, prescriptions, renewal_requests
 from eprescription.web.auth import current_account, login_required
 
 bp = Blueprint("prescriber", __name__, url_prefix="/prescriber")
@@ -51,7 +58,14 @@ ITEM_FIELDS = (
     "non_substitution_reason",
     "ald",
 )
-TOP_FIELDS = ("patient_nir", "renewals", "valid_from", "valid_until", "pickup_mode")
+TOP_FIELDS = (
+    "patient_nir",
+    "renewals",
+    "valid_from",
+    "valid_until",
+    "pickup_mode",
+    "renewal_request",  # the id of the patient's request this prescription answers
+)
 JUST_ISSUED = "just_issued"  # the access code, shown once on the page after the redirect
 # Templates fill the dosage text and its structure; the doctor edits what does not fit.
 DOSAGE_TEMPLATES = (
@@ -182,6 +196,7 @@ def _issue_request(draft: dict, pin: str = "") -> tuple[prescriptions.IssueReque
             )
         )
     renewals = _number(problems, ("renewals",), draft["renewals"])
+    renewal_request = _number(problems, ("renewal_request",), draft["renewal_request"])
     issue_request = prescriptions.IssueRequest(
         patient_nir=draft["patient_nir"],
         pin=pin,
@@ -190,6 +205,7 @@ def _issue_request(draft: dict, pin: str = "") -> tuple[prescriptions.IssueReque
         valid_until=_day(problems, "valid_until", draft["valid_until"]),
         renewals=0 if renewals is None else renewals,
         pickup_mode=draft["pickup_mode"] or None,
+        renewal_request_id=renewal_request,
     )
     return issue_request, problems
 
@@ -234,6 +250,7 @@ def _draft_from(content: dict) -> dict:
         "valid_from": "",
         "valid_until": "",
         "pickup_mode": content["pickup_mode"],
+        "renewal_request": "",
         "items": items,
     }
 
@@ -241,7 +258,14 @@ def _draft_from(content: dict) -> dict:
 # -- composing, reviewing, signing ------------------------------------------------------------
 
 
-def _form_page(draft: dict | None = None, errors: dict | None = None, *, renewing=None, status=200):
+def _form_page(
+    draft: dict | None = None,
+    errors: dict | None = None,
+    *,
+    renewing=None,
+    asked=None,
+    status=200,
+):
     account = current_account()
     return render_template(
         "prescriber/new.html",
@@ -249,6 +273,7 @@ def _form_page(draft: dict | None = None, errors: dict | None = None, *, renewin
         errors=errors or {},
         recent=prescribing.recent_patients(get_session(), account),
         renewing=renewing,
+        asked=asked,
         templates=DOSAGE_TEMPLATES,
         reasons=list(REASON_TEXTS.items()),
         pickup_modes=list(PICKUP_TEXTS.items()),
@@ -309,12 +334,16 @@ def sign():
     except WrongPin as error:
         message = "; ".join(error.errors.get("pin", [])) or error.detail
         return _again(draft, issue_request, pin_error=message[:1].upper() + message[1:] + ".")
+    except (RenewalRequestClosed, NotFound) as error:  # the request was answered meanwhile
+        return _form_page(draft | {"renewal_request": ""}, {"renewal_request": [error.detail]})
     except ValidationFailed as error:
         return _form_page(draft, error.errors)
     except DomainError as error:  # blocked key, revoked or expired certificate, no key
         return _again(draft, issue_request, blocked=error.detail)
     number = issued.prescription.number
     session[JUST_ISSUED] = {"number": number, "access_code": issued.access_code}
+    if issue_request.renewal_request_id is not None:
+        flash("Renewed: the patient sees the new prescription in their health space.", "success")
     return redirect(url_for("prescriber.show", number=number))
 
 
@@ -425,7 +454,7 @@ def index():
     page = int(page_text) if page_text.isdigit() else 1
     errors: dict = {}
     try:
-        result = prescriptions.list_for_prescriber(
+        desk = renewal_requests.desk(
             get_session(),
             current_account(),
             country=_country(),
@@ -434,10 +463,12 @@ def index():
             page=page,
         )
     except ValidationFailed as error:
-        errors, result = error.errors, None
+        errors, desk = error.errors, None
+    result = desk.prescriptions if desk else None
     rows = [prescriptions.describe(item, result.today) for item in result.items] if result else []
     return render_template(
         "prescriber/list.html",
+        requests=desk.requests if desk else [],
         rows=rows,
         result=result,
         errors=errors,
@@ -445,3 +476,41 @@ def index():
         status=status,
         statuses=STATUS_LABELS,
     )
+
+
+# -- renewal requests -------------------------------------------------------------------------
+
+
+@bp.route("/renewal-requests/<int:request_id>/renew")
+@login_required(Role.PRESCRIBER)
+def renew_request(request_id: int):
+    """The renewal form prefilled from the prescription asked for; the request's id goes
+    through review and signature, which marks it renewed with the new prescription."""
+    asked, prescription = renewal_requests.open_pending(
+        get_session(), current_account(), request_id
+    )
+    view = prescriptions.describe(prescription, _today())
+    content = {**view, "items": [item for item in view["items"] if item["status"] != "cancelled"]}
+    draft = _draft_from(content) | {"renewal_request": str(request_id)}
+    return _form_page(draft, renewing=view["number"], asked=asked)
+
+
+@bp.route("/renewal-requests/<int:request_id>/decline", methods=["GET", "POST"])
+@login_required(Role.PRESCRIBER)
+def decline_request(request_id: int):
+    """Decline a pending request with a message the patient reads in their health space."""
+    database, account = get_session(), current_account()
+    errors: dict = {}
+    message, status = "", 200
+    if request.method == "POST":
+        message = request.form.get("message", "")
+        try:
+            renewal_requests.decline(database, account, request_id, message=message)
+        except ValidationFailed as error:
+            errors, status = error.errors, 422
+        else:
+            flash("The renewal request is declined; the patient can read your message.", "success")
+            return redirect(url_for("prescriber.index"))
+    asked, _ = renewal_requests.open_pending(database, account, request_id)
+    page = render_template("prescriber/decline.html", r=asked, errors=errors, message=message)
+    return page, status

@@ -1,0 +1,70 @@
+"""Renewal requests: the patient asks (/api/v1/me/…), the prescriber lists and declines
+(/api/v1/renewal-requests); renewing is POST /api/v1/prescriptions with `renewal_request`."""
+
+from flask_smorest import Blueprint
+
+from eprescription.api.security import current_account, roles_required
+from eprescription.db import get_session
+from eprescription.models import Role
+from eprescription.schemas.renewal_requests import (
+    RenewalAskSchema,
+    RenewalDeclineSchema,
+    RenewalListArgsSchema,
+    RenewalRequestListSchema,
+    RenewalRequestSchema,
+)
+from eprescription.services import renewal_requests
+
+blp = Blueprint(
+    "api_renewal_requests",
+    __name__,
+    url_prefix="/api/v1",
+    description="Renewal requests: the patient asks, the prescriber renews or declines.",
+)
+SECURITY = [{"bearer": []}]
+
+
+@blp.route("/me/prescriptions/<string:prescription_id>/renewal-request", methods=["POST"])
+@blp.response(201, RenewalRequestSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PATIENT)
+@blp.arguments(RenewalAskSchema)
+def ask(body: dict, prescription_id: str):
+    """Ask the prescriber to renew a long-term treatment (the patient or a representative)."""
+    return renewal_requests.request_renewal(
+        get_session(), current_account(), prescription_id, message=body.get("message")
+    )
+
+
+@blp.route("/me/renewal-requests", methods=["GET"])
+@blp.response(200, RenewalRequestListSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PATIENT)
+def mine():
+    """My requests and those on the prescriptions of the people I represent, newest first."""
+    return {"items": renewal_requests.list_for_patient(get_session(), current_account())}
+
+
+@blp.route("/renewal-requests", methods=["GET"])
+@blp.response(200, RenewalRequestListSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PRESCRIBER)
+@blp.arguments(RenewalListArgsSchema, location="query")
+def for_prescriber(args: dict):
+    """The requests on my prescriptions in a status (pending: the oldest first)."""
+    items = renewal_requests.list_for_prescriber(
+        get_session(), current_account(), status=args["status"]
+    )
+    return {"items": items}
+
+
+@blp.route("/renewal-requests/<int:request_id>/decline", methods=["POST"])
+@blp.response(200, RenewalRequestSchema)
+@blp.doc(security=SECURITY)
+@roles_required(Role.PRESCRIBER)
+@blp.arguments(RenewalDeclineSchema)
+def decline(body: dict, request_id: int):
+    """Decline a pending request with a message for the patient."""
+    return renewal_requests.decline(
+        get_session(), current_account(), request_id, message=body["message"]
+    )

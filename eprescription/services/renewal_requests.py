@@ -1,0 +1,439 @@
+"""Renewal requests: the patient asks, the prescriber renews or declines; each one transaction."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from eprescription.domain import health_space as space_rules
+from eprescription.domain import prescription_codes as codes
+from eprescription.domain import renewals as rules
+from eprescription.domain.errors import PermissionDenied, RenewalRequestPending, ValidationFailed
+from eprescription.domain.prescriptions import Problems
+from eprescription.domain.renewals import RequestStatus
+from eprescription.models import Account, Prescription, RenewalRequest, Role
+from eprescription.models.base import utcnow
+from eprescription.services import audit, health_space, prescriptions, renewal_claims
+from eprescription.services import representation as representing
+
+OBJECT_TYPE = renewal_claims.OBJECT_TYPE
+LIST_MAX = 100
+PATIENT = health_space.PATIENT
+OPEN = (RequestStatus.PENDING, RequestStatus.RENEWED)  # what stops a new request
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or utcnow()).replace(microsecond=0)
+
+
+def _problems_raise(problems: Problems) -> None:
+    if problems:
+        raise ValidationFailed(
+            "Some fields are not valid: " + ", ".join(map(str, problems.errors)),
+            errors=problems.errors,
+        )
+
+
+def _loaded():
+    return (
+        selectinload(RenewalRequest.prescription).selectinload(Prescription.items),
+        selectinload(RenewalRequest.renewed_prescription),
+        selectinload(RenewalRequest.patient),
+    )
+
+
+def view(row: RenewalRequest, now: datetime, relation: str | None = None) -> dict:
+    """A request as the patient and the prescriber see it (its status as of `now`)."""
+    prescription, renewed = row.prescription, row.renewed_prescription
+    prescriber = prescription.prescriber.person
+    return {
+        "id": row.id,
+        "status": str(rules.effective_status(row.status, row.requested_at, now)),
+        "requested_at": row.requested_at,
+        "lapses_at": rules.lapses_at(row.requested_at),
+        "patient_message": row.patient_message,
+        "decided_at": row.decided_at,
+        "decline_message": row.decline_message,
+        "relation": relation,
+        "patient": {"name": row.patient.full_name},
+        "prescriber": {"name": f"Dr {prescriber.given_name} {prescriber.family_name}"},
+        "prescription": {
+            "id": prescription.number,
+            "number": codes.display_number(prescription.number),
+        },
+        "medications": [
+            item.medication_name for item in prescription.items if not item.is_cancelled
+        ],
+        "renewed_prescription": {
+            "id": renewed.number,
+            "number": codes.display_number(renewed.number),
+        }
+        if renewed is not None
+        else None,
+    }
+
+
+# -- the patient ------------------------------------------------------------------------------
+
+
+def _person_id(account: Account) -> int:
+    if account is None or account.role is not Role.PATIENT or account.person_id is None:
+        raise PermissionDenied("Renewal requests are made from the health space, by patients.")
+    return account.person_id
+
+
+def _asker(session: Session, account: Account, number_text: str, today: date):
+    """The prescription (its patient's or a represented person's) and the asker's relation;
+    anybody else gets NotFound, audited, as for a prescription that does not exist."""
+    person_id = _person_id(account)
+    number = codes.validate_number(number_text)
+    prescription = session.scalar(
+        select(Prescription)
+        .where(Prescription.number == number)
+        .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
+    )
+    relation = None
+    if prescription is not None:
+        if prescription.patient_person_id == person_id:
+            relation = PATIENT
+        elif representing.represents(session, person_id, prescription.patient_person_id, today):
+            relation = representing.ROLE
+    if relation is None:
+        prescriptions.refuse_unseen(session, account, "request_renewal", number, prescription)
+    return prescription, relation
+
+
+def _renewal_in_progress(prescription: Prescription) -> int:
+    """The supply being collected (0: the first), as the health space counts it."""
+    progresses = [
+        space_rules.line_progress(
+            item.quantity, prescription.renewals, item.dispensed_quantity, item.is_cancelled
+        )
+        for item in prescription.items
+    ]
+    return space_rules.renewal_in_progress(progresses)
+
+
+def _actor(session: Session, account: Account, relation: str) -> audit.Actor:
+    if relation == representing.ROLE:
+        return representing.actor(account)
+    return audit.actor_for(session, account)
+
+
+def request_renewal(
+    session: Session,
+    account: Account,
+    number: str,
+    *,
+    message: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """The patient (or their representative) asks the prescriber to renew a long-term
+    treatment, with an optional short message; one pending request per prescription."""
+    now = _now(now)
+    today = prescriptions.today_of(now)
+    prescription, relation = _asker(session, account, number, today)
+    problems = Problems()
+    text = rules.message(problems, "message", message, required=False)
+    _problems_raise(problems)
+    earlier = session.scalars(
+        select(RenewalRequest).where(
+            RenewalRequest.prescription_id == prescription.id,
+            RenewalRequest.status.in_([str(status) for status in OPEN]),
+        )
+    ).all()
+    for row in earlier:
+        renewal_claims.settle(row, now)
+    rules.ensure_renewable(
+        prescriptions.status_of(prescription, today),
+        renewals=prescription.renewals,
+        renewal_in_progress=_renewal_in_progress(prescription),
+        valid_until=prescription.valid_until,
+        today=today,
+        pending=any(row.status == RequestStatus.PENDING for row in earlier),
+        renewed=any(row.status == RequestStatus.RENEWED for row in earlier),
+    )
+    row = RenewalRequest(
+        prescription=prescription,
+        patient_person_id=prescription.patient_person_id,
+        prescriber_id=prescription.prescriber_id,
+        requested_by_account_id=account.id,
+        requested_at=now,
+        patient_message=text,
+        status=str(RequestStatus.PENDING),
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as error:  # a request made at the same moment won the unique index
+        session.rollback()
+        raise RenewalRequestPending(rules.ALREADY_ASKED) from error
+    audit.record(
+        session,
+        _actor(session, account, relation),
+        "request_renewal",
+        OBJECT_TYPE,
+        prescription.number,
+        patient_person_id=prescription.patient_person_id,
+        at=now,
+    )
+    session.commit()
+    return view(row, now, relation)
+
+
+def _persons_seen(session: Session, account: Account, today: date) -> dict[int, str]:
+    """person id → relation, for the account's patient and the people it represents today."""
+    person_id = _person_id(account)
+    seen = {person_id: PATIENT}
+    for represented in representing.represented(session, person_id, today):
+        seen.setdefault(represented, representing.ROLE)
+    return seen
+
+
+def list_for_patient(session: Session, account: Account, *, now: datetime | None = None) -> list:
+    """The requests on the account's prescriptions and those of the people it represents,
+    newest first, each with its outcome; every prescription shown is audited."""
+    now = _now(now)
+    seen = _persons_seen(session, account, prescriptions.today_of(now))
+    rows = session.scalars(
+        select(RenewalRequest)
+        .where(RenewalRequest.patient_person_id.in_(seen))
+        .order_by(RenewalRequest.requested_at.desc(), RenewalRequest.id.desc())
+        .limit(LIST_MAX)
+        .options(*_loaded())
+    ).all()
+    views = []
+    for row in rows:
+        renewal_claims.settle(row, now)
+        relation = seen[row.patient_person_id]
+        audit.record(
+            session,
+            _actor(session, account, relation),
+            "list",
+            OBJECT_TYPE,
+            row.prescription.number,
+            patient_person_id=row.patient_person_id,
+            at=now,
+        )
+        views.append(view(row, now, relation))
+    session.commit()
+    return views
+
+
+def _latest(session: Session, numbers: list[str]) -> dict[str, RenewalRequest]:
+    """The latest request of each prescription numbered in `numbers`."""
+    rows = session.scalars(
+        select(RenewalRequest)
+        .join(Prescription, Prescription.id == RenewalRequest.prescription_id)
+        .where(Prescription.number.in_(numbers))
+        .order_by(RenewalRequest.requested_at, RenewalRequest.id)
+        .options(*_loaded())
+    ).all()
+    return {row.prescription.number: row for row in rows}
+
+
+def _renewal_state(card: dict, row: RenewalRequest | None, now: datetime) -> dict:
+    """What the health space shows about renewing a prescription: its latest request, and
+    whether a new one can be made (or the code of the reason why not)."""
+    latest = view(row, now, card["relation"]) if row is not None else None
+    refusal = rules.refusal(
+        card["status"],
+        renewals=card["renewals"],
+        renewal_in_progress=card["renewal_in_progress"],
+        valid_until=date.fromisoformat(card["valid_until"]),
+        today=prescriptions.today_of(now),
+    )
+    waiting = latest is not None and latest["status"] in OPEN
+    return {
+        "request": latest,
+        "can_ask": refusal is None and not waiting,
+        "why_not": refusal.code if refusal is not None else None,
+    }
+
+
+def list_with_requests(
+    session: Session,
+    account: Account,
+    *,
+    view: str,
+    page: int = 1,
+    page_size: int = 20,
+    now: datetime | None = None,
+) -> health_space.Page:
+    """The health space's list (audited there), each prescription with its renewal state."""
+    now = _now(now)
+    listing = health_space.list_prescriptions(
+        session, account, view=view, page=page, page_size=page_size, now=now
+    )
+    latest = _latest(session, [card["id"] for card in listing.items])
+    for card in listing.items:
+        card["renewal"] = _renewal_state(card, latest.get(card["id"]), now)
+    return listing
+
+
+def get_with_request(
+    session: Session,
+    account: Account,
+    number: str,
+    *,
+    sealing_secret: str | bytes,
+    now: datetime | None = None,
+) -> dict:
+    """One prescription of the health space (audited there) with its renewal state."""
+    now = _now(now)
+    card = health_space.get_prescription(
+        session, account, number, sealing_secret=sealing_secret, now=now
+    )
+    card["renewal"] = _renewal_state(card, _latest(session, [card["id"]]).get(card["id"]), now)
+    return card
+
+
+# -- the prescriber ---------------------------------------------------------------------------
+
+
+def list_for_prescriber(
+    session: Session,
+    account: Account,
+    *,
+    status: str | None = RequestStatus.PENDING,
+    now: datetime | None = None,
+) -> list:
+    """The requests on this prescriber's prescriptions in `status` (default pending, the oldest
+    first: it lapses first; else newest first); lapsed ones are stored as expired here, and
+    every prescription shown is audited."""
+    now = _now(now)
+    prescriber = prescriptions.prescriber_of(session, account)
+    try:
+        wanted = RequestStatus(status or RequestStatus.PENDING)
+    except ValueError as error:
+        raise ValidationFailed(
+            "Unknown status.", errors={"status": ["one of " + ", ".join(RequestStatus)]}
+        ) from error
+    lapsed = session.scalars(
+        select(RenewalRequest).where(
+            RenewalRequest.prescriber_id == prescriber.id,
+            RenewalRequest.status == str(RequestStatus.PENDING),
+            RenewalRequest.requested_at <= now - rules.LAPSE,
+        )
+    ).all()
+    for row in lapsed:
+        renewal_claims.settle(row, now)
+    session.flush()
+    pending = wanted is RequestStatus.PENDING
+    order = RenewalRequest.requested_at.asc() if pending else RenewalRequest.requested_at.desc()
+    rows = session.scalars(
+        select(RenewalRequest)
+        .where(RenewalRequest.prescriber_id == prescriber.id, RenewalRequest.status == str(wanted))
+        .order_by(order, RenewalRequest.id)
+        .limit(LIST_MAX)
+        .options(*_loaded())
+    ).all()
+    actor = audit.actor_for(session, account)
+    for row in rows:
+        audit.record(
+            session,
+            actor,
+            "list",
+            OBJECT_TYPE,
+            row.prescription.number,
+            patient_person_id=row.patient_person_id,
+            at=now,
+        )
+    session.commit()
+    return [view(row, now) for row in rows]
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The prescriber's list page: the pending renewal requests, then their prescriptions."""
+
+    requests: list[dict]
+    prescriptions: prescriptions.Page
+
+
+def desk(
+    session: Session,
+    account: Account,
+    *,
+    country: str,
+    patient_nir: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    now: datetime | None = None,
+) -> Desk:
+    """The prescriptions as filtered (a bad filter is refused first), and the pending requests."""
+    listing = prescriptions.list_for_prescriber(
+        session,
+        account,
+        country=country,
+        patient_nir=patient_nir,
+        status=status,
+        page=page,
+        now=now,
+    )
+    return Desk(list_for_prescriber(session, account, now=now), listing)
+
+
+def open_pending(
+    session: Session, account: Account, request_id: int, *, now: datetime | None = None
+) -> tuple[dict, Prescription]:
+    """A pending request of this prescriber and its prescription, to answer it (the renewal
+    form prefilled from it, or the decline form); the read is audited."""
+    now = _now(now)
+    prescriber = prescriptions.prescriber_of(session, account)
+    row = renewal_claims.handled_by(
+        session, account, prescriber, request_id, "read", now, target=RequestStatus.RENEWED
+    )
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "read",
+        OBJECT_TYPE,
+        row.prescription.number,
+        patient_person_id=row.patient_person_id,
+        at=now,
+    )
+    session.commit()
+    return view(row, now), row.prescription
+
+
+def decline(
+    session: Session,
+    account: Account,
+    request_id: int,
+    *,
+    message: str | None,
+    now: datetime | None = None,
+) -> dict:
+    """The prescriber declines a pending request with a message for the patient (required)."""
+    now = _now(now)
+    prescriber = prescriptions.prescriber_of(session, account)
+    row = renewal_claims.handled_by(
+        session,
+        account,
+        prescriber,
+        request_id,
+        "decline_renewal",
+        now,
+        target=RequestStatus.DECLINED,
+    )
+    problems = Problems()
+    text = rules.message(problems, "message", message, required=True)
+    _problems_raise(problems)
+    row.status = str(rules.transition(row.status, RequestStatus.DECLINED))
+    row.decided_at = now
+    row.decided_by_account_id = account.id
+    row.decline_message = text
+    audit.record(
+        session,
+        audit.actor_for(session, account),
+        "decline_renewal",
+        OBJECT_TYPE,
+        row.prescription.number,
+        patient_person_id=row.patient_person_id,
+        at=now,
+    )
+    session.commit()
+    return view(row, now)
