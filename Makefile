@@ -42,9 +42,11 @@ format: $(VENV)/.installed-dev
 
 ## translations: collect the page texts into the catalogue, update the French file, compile both
 translations: $(VENV)/.installed-dev
-	$(BIN)/pybabel --quiet extract --mapping babel.cfg --no-location --sort-output --omit-header \
+	$(BIN)/pybabel --quiet extract --mapping babel.cfg --keywords _l --keywords lazy_gettext \
+		--no-location --sort-output --omit-header \
 		--output-file eprescription/translations/messages.pot .
-	$(BIN)/pybabel update --no-fuzzy-matching --input-file eprescription/translations/messages.pot \
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
+		--input-file eprescription/translations/messages.pot \
 		--output-dir eprescription/translations --locale fr
 	$(BIN)/pybabel compile --directory eprescription/translations --locale fr
 

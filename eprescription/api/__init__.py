@@ -24,10 +24,12 @@ def init_app(app: Flask) -> None:
     """Register the API blueprints; their CSRF checks are done by api.security instead."""
     from eprescription.api import (
         auth,
+        fhir,
         health_space,
         medications,
         pharmacy,
         prescriptions,
+        renewal_requests,
         trust,
         verify,
     )
@@ -41,6 +43,7 @@ def init_app(app: Flask) -> None:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
     )
-    for module in (auth, medications, prescriptions, trust, verify, health_space, pharmacy):
+    modules = (auth, medications, prescriptions, trust, verify, health_space, pharmacy)
+    for module in (*modules, renewal_requests, fhir):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

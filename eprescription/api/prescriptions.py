@@ -66,6 +66,7 @@ def issue(body: dict):
         valid_until=body.get("valid_until"),
         renewals=body.get("renewals", 0),
         pickup_mode=body.get("pickup_mode"),
+        renewal_request_id=body.get("renewal_request"),
     )
     issued = prescriptions.issue(
         get_session(),
@@ -107,7 +108,7 @@ def list_issued(args: dict):
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER, Role.PATIENT)
 def get(prescription_id: str):
-    """One prescription, for its prescriber and its patient (anyone else: 404)."""
+    """One prescription, for its prescriber, its patient and their representatives (else 404)."""
     prescription = prescriptions.get(get_session(), current_account(), prescription_id)
     return prescriptions.describe(prescription, _today())
 

@@ -229,3 +229,43 @@ class OtherPharmacy(PermissionDenied):
 class DuplicateRepresentative(AlreadyExists):
     code = "representative_exists"
     title = "This person is a representative already"
+
+
+# Renewal requests (issue 5, eprescription.domain.renewals).
+
+
+class RenewalNotAllowed(Conflict):
+    code = "renewal_not_allowed"
+    title = "This prescription cannot be renewed on request"
+
+
+class PrescriptionAlreadyRenewed(Conflict):
+    code = "prescription_already_renewed"
+    title = "This prescription was renewed already"
+
+
+class RenewalRequestPending(AlreadyExists):
+    code = "renewal_request_pending"
+    title = "A renewal request for this prescription is waiting already"
+
+
+class RenewalRequestClosed(Conflict):
+    """The request is no longer pending: renewed, declined or lapsed."""
+
+    code = "renewal_request_closed"
+    title = "This renewal request is no longer waiting"
+
+
+class RenewalRequestRenewed(RenewalRequestClosed):
+    code = "renewal_request_renewed"
+    title = "This renewal request has been renewed"
+
+
+class RenewalRequestDeclined(RenewalRequestClosed):
+    code = "renewal_request_declined"
+    title = "This renewal request has been declined"
+
+
+class RenewalRequestExpired(RenewalRequestClosed):
+    code = "renewal_request_expired"
+    title = "This renewal request lapsed after 8 days"

@@ -208,6 +208,10 @@ ACTION_WORDS = {
     "change_pickup_mode": "changed who may collect {what}",
     "grant": "named a representative",
     "revoke": "ended a representative's access",
+    "request_renewal": "asked for a renewal of {what}",
+    "decline_renewal": "declined the renewal request for {what}",
+    "renew": "renewed {what} (a new prescription)",
+    "read_dispensations": "saw the dispensations of {what}",
 }
 ROLE_WORDS = {
     "prescriber": "prescriber",
@@ -216,6 +220,14 @@ ROLE_WORDS = {
     "representative": "your representative",
     "admin": "administrator",
     "operator": "operator",
+}
+# Actions whose words depend on the object: someone else than the patient at the pharmacy
+# counter, presenting their own card as the patient's representative.
+ACTION_ON_OBJECT_WORDS = {
+    (
+        "lookup_by_card",
+        "representative",
+    ): "looked up your prescriptions with a representative's card",
 }
 SUCCESS = "success"
 
@@ -226,7 +238,9 @@ def action_words(action: str, object_type: str, object_id: str, outcome: str) ->
         what = "your prescriptions"
     else:
         what = f"{object_type.replace('_', ' ')} {object_id}".strip()
-    template = ACTION_WORDS.get(action, action.replace("_", " ") + " {what}")
+    template = ACTION_ON_OBJECT_WORDS.get((action, object_type)) or ACTION_WORDS.get(
+        action, action.replace("_", " ") + " {what}"
+    )
     sentence = template.format(what=what)
     if outcome != SUCCESS:
         sentence = f"tried: {sentence} (refused: {outcome.replace('_', ' ')})"

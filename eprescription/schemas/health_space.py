@@ -53,6 +53,76 @@ class MyLineSchema(Schema):
     remaining_text = fields.String(required=True)
 
 
+class MyPharmacySchema(Schema):
+    name = fields.String(required=True)
+    town = fields.String(
+        required=True, metadata={"description": "From the recorded address; empty if unknown."}
+    )
+    finess = fields.String(required=True)
+
+
+class MyGivenProductSchema(Schema):
+    name = fields.String(
+        required=True, metadata={"description": "The product, as the catalog names it."}
+    )
+    cip13 = fields.String(required=True)
+    pack = fields.String(
+        required=True, metadata={"description": "The pack, as the catalog describes it."}
+    )
+
+
+class MySubstitutionSchema(Schema):
+    generic_group = fields.String(
+        allow_none=True,
+        metadata={"description": "The generic group (CIS_GENER) both products belong to."},
+    )
+    line_substitutable = fields.Boolean(
+        required=True, metadata={"description": "The prescriber allowed substitution on this line."}
+    )
+
+
+class MyDispensedLineSchema(Schema):
+    line = fields.Integer(required=True, metadata={"description": "The prescription's line."})
+    period = fields.Integer(
+        required=True, metadata={"description": "1: the first supply, 2: the first renewal, …"}
+    )
+    prescribed = fields.String(required=True, metadata={"description": "What the line names."})
+    product = fields.Nested(MyGivenProductSchema, required=True)
+    quantity = fields.Integer(required=True, metadata={"description": "Packs given."})
+    batch = fields.String(required=True)
+    expiry = fields.Date(required=True)
+    substituted = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Another product than the prescribed one, from its generic group."
+        },
+    )
+    substitution = fields.Nested(
+        MySubstitutionSchema, allow_none=True, metadata={"description": "Why, when substituted."}
+    )
+    unit_price_cents = fields.Integer(required=True)
+    total_cents = fields.Integer(required=True)
+    reimbursement_rate = fields.Integer(required=True, metadata={"description": "Percent."})
+    covered_cents = fields.Integer(required=True, metadata={"description": "Paid by insurance."})
+    patient_share_cents = fields.Integer(required=True, metadata={"description": "Paid by you."})
+
+
+class MyDispensationSchema(Schema):
+    id = fields.String(required=True)
+    dispensed_at = fields.DateTime(required=True)
+    pharmacy = fields.Nested(MyPharmacySchema, required=True)
+    lines = fields.List(fields.Nested(MyDispensedLineSchema), required=True)
+    total_cents = fields.Integer(required=True)
+    covered_cents = fields.Integer(required=True, metadata={"description": "Paid by insurance."})
+    patient_share_cents = fields.Integer(required=True, metadata={"description": "Paid by you."})
+    reversed = fields.Boolean(
+        required=True,
+        metadata={"description": "Undone by the pharmacy: the packs count as not collected."},
+    )
+    reversed_at = fields.DateTime(allow_none=True)
+    reversal_reason = fields.String(allow_none=True)
+
+
 class MyPrescriptionSchema(Schema):
     id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
     number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
@@ -82,6 +152,11 @@ class MyPrescriptionSchema(Schema):
     pickup_mode_prescribed = fields.String(required=True, metadata={"enum": list(PickupMode)})
     remaining_quantity = fields.Integer(required=True)
     lines = fields.List(fields.Nested(MyLineSchema), required=True)
+    dispensations = fields.List(
+        fields.Nested(MyDispensationSchema),
+        required=True,
+        metadata={"description": "What pharmacies gave, oldest first, reversals included."},
+    )
     version = fields.Integer(required=True)
     qr_svg_url = fields.String(
         allow_none=True, metadata={"description": "The QR code image, while it can be collected."}

@@ -92,6 +92,14 @@ class PrescriptionIssueSchema(Schema):
         required=True,
         validate=validate.Length(min=1, max=rules.ITEMS_MAX),
     )
+    renewal_request = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "The id of the patient's pending renewal request this prescription "
+            "answers: it is marked renewed with it, in the same transaction."
+        },
+    )
 
 
 class PrescriptionCancelSchema(Schema):

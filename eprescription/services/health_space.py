@@ -1,6 +1,8 @@
 """The patient's health space: their prescriptions and those of the people they represent, the
 QR code, the pickup mode, representatives and the access log; each use case one transaction."""
 
+import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,15 +21,28 @@ from eprescription.domain.errors import (
 from eprescription.domain.health_space import RepresentativeKind, View
 from eprescription.domain.prescriptions import OPEN_STATES, Action, Problems, Status
 from eprescription.domain.prescriptions import ensure_allowed as ensure_state_allows
-from eprescription.models import Account, AuditEvent, Person, Prescription, Representative, Role
+from eprescription.models import (
+    Account,
+    AuditEvent,
+    Dispensation,
+    GenericGroup,
+    GenericGroupMember,
+    Person,
+    Prescription,
+    Presentation,
+    Representative,
+    Role,
+)
 from eprescription.models.base import utcnow
-from eprescription.services import audit, prescriptions
+from eprescription.services import audit, prescriptions, representation
 
 OBJECT_TYPE = prescriptions.OBJECT_TYPE
 REPRESENTATIVE_OBJECT = "representative"
 ACCESS_LOG_OBJECT = "access_log"
-PATIENT, REPRESENTATIVE = "patient", "representative"
+PATIENT, REPRESENTATIVE = "patient", representation.ROLE
 NOT_VISIBLE = prescriptions.NOT_VISIBLE
+# "1 place de la Gare, 75010 Paris" → "Paris"; without a postcode, the part after the last comma.
+POSTCODE_TOWN = re.compile(r"(?:^|[\s,])\d{5}\s+([^,\d][^,]*)$")
 NO_SUCH_PERSON = (
     "no person with this national identifier and this family name is recorded; check both "
     "on their card (the person needs to be registered with the service)"
@@ -92,27 +107,10 @@ def _raise(problems: Problems) -> None:
 # -- who may see what ------------------------------------------------------------------------------
 
 
-def _ongoing(today: date):
-    return and_(
-        Representative.revoked_at.is_(None),
-        or_(Representative.valid_until.is_(None), Representative.valid_until >= today),
-    )
-
-
-def _represented(session: Session, person_id: int, today: date) -> dict[int, Representative]:
-    """The people `person_id` represents today, by their person id."""
-    rows = session.scalars(
-        select(Representative)
-        .where(Representative.representative_person_id == person_id, _ongoing(today))
-        .options(selectinload(Representative.patient))
-    ).all()
-    return {row.patient_person_id: row for row in rows}
-
-
 def _actor(session: Session, account: Account, relation: str) -> audit.Actor:
     """The audit actor: the patient as themselves, or as somebody's representative."""
     if relation == REPRESENTATIVE:
-        return audit.Actor(account.id, REPRESENTATIVE, "")
+        return representation.actor(account)
     return audit.actor_for(session, account)
 
 
@@ -138,7 +136,7 @@ def _visible(session: Session, account: Account, number_text: str, action: str, 
     if prescription is not None:
         if prescription.patient_person_id == person_id:
             relation = PATIENT
-        elif prescription.patient_person_id in _represented(session, person_id, today):
+        elif representation.represents(session, person_id, prescription.patient_person_id, today):
             relation = REPRESENTATIVE
     if relation is None:
         prescriptions.refuse_unseen(session, account, action, number, prescription)
@@ -176,7 +174,7 @@ def list_prescriptions(
         problems.add("status", "one of " + ", ".join(View))
     _check_page(problems, page, page_size)
     _raise(problems)
-    represented = _represented(session, person_id, today)
+    represented = representation.represented(session, person_id, today)
     conditions = [
         Prescription.patient_person_id.in_([person_id, *represented]),
         _view_condition(view, today),
@@ -194,6 +192,7 @@ def list_prescriptions(
             selectinload(Prescription.patient),
         )
     ).all()
+    given = dispensations(session, rows)
     cards = []
     for prescription in rows:
         relation = PATIENT if prescription.patient_person_id == person_id else REPRESENTATIVE
@@ -205,7 +204,7 @@ def list_prescriptions(
             prescription.number,
             patient_person_id=prescription.patient_person_id,
         )
-        cards.append(card(prescription, today, relation))
+        cards.append(card(prescription, today, relation, given.get(prescription.id, [])))
     session.commit()
     return Page(cards, total, page, page_size)
 
@@ -223,7 +222,8 @@ def get_prescription(
     today = _today(now)
     prescription, relation = _visible(session, account, number, "read", today)
     actor = _actor(session, account, relation)
-    view = card(prescription, today, relation)
+    given = dispensations(session, [prescription]).get(prescription.id, [])
+    view = card(prescription, today, relation, given)
     audit.record(
         session,
         actor,
@@ -298,13 +298,14 @@ def change_pickup_mode(
             prescription.number,
             patient_person_id=prescription.patient_person_id,
         )
+    given = dispensations(session, [prescription]).get(prescription.id, [])
     session.commit()
-    return card(prescription, today, relation)
+    return card(prescription, today, relation, given)
 
 
-def card(prescription: Prescription, today: date, relation: str) -> dict:
+def card(prescription: Prescription, today: date, relation: str, given: list[dict]) -> dict:
     """What the health space shows of a prescription: the signed content in plain words, what
-    is left to collect, days left, and whose it is."""
+    is left to collect, days left, whose it is, and what was given (from `dispensations`)."""
     signed = prescriptions.describe(prescription, today)
     status = Status(signed["status"])
     lines = []
@@ -318,13 +319,12 @@ def card(prescription: Prescription, today: date, relation: str) -> dict:
         )
         progresses.append(progress)
         medication = item["medication"]
-        name = medication["name"]
-        if medication["type"] == "substance":
-            name = f"{name} {medication['strength']}, {medication['form']}"
         lines.append(
             {
                 "line": item["line"],
-                "medication": name,
+                "medication": _medication_words(
+                    medication["name"], medication.get("strength"), medication.get("form")
+                ),
                 "dosage": item["dosage"]["text"],
                 "quantity": item["quantity"],
                 "quantity_text": rules.packs(item["quantity"]) + " per supply",
@@ -369,8 +369,136 @@ def card(prescription: Prescription, today: date, relation: str) -> dict:
         "pickup_text": rules.PICKUP_WORDS.get(prescription.pickup_mode, prescription.pickup_mode),
         "remaining_quantity": sum(progress.remaining for progress in progresses),
         "lines": lines,
+        "dispensations": given,
         "version": prescription.version,
     }
+
+
+def _medication_words(name: str, strength: str | None, form: str | None) -> str:
+    """A product by its name; an active substance with its strength and form."""
+    return f"{name} {strength}, {form}" if strength else name
+
+
+# -- what was given --------------------------------------------------------------------------------
+
+
+def dispensations(session: Session, rows: list[Prescription]) -> dict[int, list[dict]]:
+    """Every dispensation of these prescriptions (their items loaded), oldest first, by
+    prescription id: pharmacy, packs given and why substituted, amounts, reversal. A fixed
+    number of queries, however many prescriptions."""
+    items = {item.id: item for prescription in rows for item in prescription.items}
+    found = session.scalars(
+        select(Dispensation)
+        .where(Dispensation.prescription_id.in_([prescription.id for prescription in rows]))
+        .options(selectinload(Dispensation.pharmacy), selectinload(Dispensation.lines))
+    ).all()
+    if not found:
+        return {}
+    # Times are kept to the second and ids are random: the lines' serial ids break ties.
+    found = sorted(
+        found, key=lambda row: (row.dispensed_at, min((line.id for line in row.lines), default=0))
+    )
+    packs = {
+        pack.cip13: pack
+        for pack in session.scalars(
+            select(Presentation)
+            .where(
+                Presentation.cip13.in_(sorted({line.cip13 for row in found for line in row.lines}))
+            )
+            .options(selectinload(Presentation.product))
+        )
+    }
+    groups = _shared_groups(
+        session,
+        {
+            (items[line.item_id].cis, packs[line.cip13].cis)
+            for row in found
+            for line in row.lines
+            if line.substituted and items[line.item_id].cis
+        },
+    )
+    views: dict[int, list[dict]] = defaultdict(list)
+    for row in found:
+        views[row.prescription_id].append(_dispensation_view(row, items, packs, groups))
+    return views
+
+
+def _shared_groups(session: Session, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """For each (prescribed CIS, given CIS): the label of a generic group (CIS_GENER) both
+    belong to, the ground of a substitution."""
+    products = {cis for pair in pairs for cis in pair}
+    if not products:
+        return {}
+    memberships: dict[str, dict[int, str]] = defaultdict(dict)
+    for cis, group_id, label in session.execute(
+        select(GenericGroupMember.cis, GenericGroup.id, GenericGroup.label)
+        .join(GenericGroup, GenericGroup.id == GenericGroupMember.group_id)
+        .where(GenericGroupMember.cis.in_(sorted(products)))
+    ):
+        memberships[cis][group_id] = label
+    shared = {}
+    for prescribed, given in pairs:
+        common = sorted(memberships[prescribed].keys() & memberships[given].keys())
+        if common:
+            shared[(prescribed, given)] = memberships[prescribed][common[0]]
+    return shared
+
+
+def _dispensation_view(row: Dispensation, items: dict, packs: dict, groups: dict) -> dict:
+    pharmacy = row.pharmacy
+    lines = []
+    for line in row.lines:
+        item, pack = items[line.item_id], packs[line.cip13]
+        substitution = None
+        if line.substituted:
+            substitution = {
+                "generic_group": groups.get((item.cis, pack.cis)),
+                "line_substitutable": item.substitutable,
+            }
+        lines.append(
+            {
+                "line": line.line,
+                "period": line.period,
+                "prescribed": _medication_words(item.medication_name, item.strength, item.form),
+                "product": {"name": pack.product.name, "cip13": line.cip13, "pack": pack.label},
+                "quantity": line.quantity,
+                "batch": line.batch,
+                "expiry": line.expiry,
+                "substituted": line.substituted,
+                "substitution": substitution,
+                "unit_price_cents": line.unit_price_cents,
+                "total_cents": line.total_cents,
+                "reimbursement_rate": line.rate,
+                "covered_cents": line.covered_cents,
+                "patient_share_cents": line.patient_share_cents,
+            }
+        )
+    return {
+        "id": row.id,
+        "dispensed_at": row.dispensed_at,
+        "pharmacy": {
+            "name": pharmacy.name,
+            "town": town_of(pharmacy.address),
+            "finess": pharmacy.finess,
+        },
+        "lines": lines,
+        "total_cents": row.total_cents,
+        "covered_cents": row.covered_cents,
+        "patient_share_cents": row.patient_share_cents,
+        "reversed": row.reversed_at is not None,
+        "reversed_at": row.reversed_at,
+        "reversal_reason": row.reversal_reason,
+    }
+
+
+def town_of(address: str) -> str:
+    """The town of a pharmacy's address as recorded (no separate column): after the postcode,
+    else after the last comma; empty when it cannot be told."""
+    address = " ".join((address or "").split())
+    found = POSTCODE_TOWN.search(address)
+    if found:
+        return found.group(1).strip()
+    return address.rsplit(",", 1)[1].strip() if "," in address else ""
 
 
 # -- the access log --------------------------------------------------------------------------------
@@ -468,7 +596,7 @@ def representatives(session: Session, account: Account, *, now: datetime | None 
     )
     represented = [
         representative_view(row, today, row.patient)
-        for row in _represented(session, person_id, today).values()
+        for row in representation.represented(session, person_id, today).values()
     ]
     return Representatives(named_views, represented)
 

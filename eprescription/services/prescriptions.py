@@ -36,7 +36,7 @@ from eprescription.models import (
     Role,
 )
 from eprescription.models.base import utcnow
-from eprescription.services import audit, pki
+from eprescription.services import audit, pki, renewal_claims, representation
 from eprescription.signing.canonical import canonical_json
 
 PAYLOAD_TYPE = "eprescription.prescription"
@@ -60,6 +60,7 @@ class IssueRequest:
     valid_until: date | None = None
     renewals: int | None = 0
     pickup_mode: str | None = rules.PickupMode.PUBLIC
+    renewal_request_id: int | None = None  # the patient's request this prescription answers
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,9 @@ def issue(
     now = (now or utcnow()).replace(microsecond=0)
     draft = prepare(session, account, request, country=country, now=now)
     prescriber, patient, validity = draft.prescriber, draft.patient, draft.validity
+    renewal = renewal_claims.claim(
+        session, account, prescriber, patient, request.renewal_request_id, now=now
+    )
     number = _unused_number(session)
     access_code = codes.new_access_code()
     content = {**draft.content, "number": number}
@@ -195,6 +199,7 @@ def issue(
     for line, item in enumerate(content["items"], 1):
         prescription.items.append(_item_row(line, item))
     session.add(prescription)
+    renewal_claims.fulfil(session, account, renewal, prescription, now=now)
     audit.record(
         session,
         audit.actor_for(session, account),
@@ -416,26 +421,47 @@ def _load(session: Session, number: str) -> Prescription | None:
     )
 
 
-def _relation(account: Account, prescription: Prescription) -> str | None:
-    """'prescriber' or 'patient' if the account may see this prescription, else None."""
+PRESCRIBER, PATIENT = "prescriber", "patient"
+OWN = frozenset({PRESCRIBER, PATIENT})
+READERS = OWN | {representation.ROLE}  # DESIGN §5: its prescriber, its patient, representatives
+
+
+def _relation(
+    session: Session, account: Account, prescription: Prescription, today: date
+) -> str | None:
+    """'prescriber', 'patient' or 'representative' (of its patient, today), else None."""
     if account.person_id is None:
         return None
     if account.role is Role.PRESCRIBER and prescription.prescriber.person_id == account.person_id:
-        return "prescriber"
-    if account.role is Role.PATIENT and prescription.patient_person_id == account.person_id:
-        return "patient"
+        return PRESCRIBER
+    if account.role is Role.PATIENT:
+        if prescription.patient_person_id == account.person_id:
+            return PATIENT
+        if representation.represents(
+            session, account.person_id, prescription.patient_person_id, today
+        ):
+            return representation.ROLE
     return None
 
 
-def _visible(session: Session, account: Account, number_text: str, action: str):
-    """The prescription and the account's relation to it, or NotFound (audited and committed).
-
-    Somebody else's prescription gets the same answer as a missing one.
+def _visible(
+    session: Session,
+    account: Account,
+    number_text: str,
+    action: str,
+    *,
+    relations: frozenset[str] = OWN,
+    now: datetime | None = None,
+):
+    """The prescription and the account's relation to it (one of `relations`), or NotFound
+    (audited and committed). Somebody else's prescription gets the same answer as a missing one.
     """
     number = codes.validate_number(number_text)
     prescription = _load(session, number)
-    relation = _relation(account, prescription) if prescription is not None else None
-    if relation is None:
+    relation = None
+    if prescription is not None:
+        relation = _relation(session, account, prescription, today_of(now or utcnow()))
+    if relation not in relations:
         refuse_unseen(session, account, action, number, prescription)
     return prescription, relation
 
@@ -464,12 +490,18 @@ def refuse_unseen(
     raise error or NotFound(NOT_VISIBLE)
 
 
-def get(session: Session, account: Account, number: str) -> Prescription:
-    """A prescription for its prescriber or its patient (anybody else: NotFound); audited."""
-    prescription, _ = _visible(session, account, number, "read")
+def get(
+    session: Session, account: Account, number: str, *, now: datetime | None = None
+) -> Prescription:
+    """A prescription for its prescriber, its patient or a person representing the patient today
+    (anybody else: NotFound); audited, a representative's read as such."""
+    prescription, relation = _visible(session, account, number, "read", relations=READERS, now=now)
+    actor = audit.actor_for(session, account)
+    if relation == representation.ROLE:
+        actor = representation.actor(account)
     audit.record(
         session,
-        audit.actor_for(session, account),
+        actor,
         "read",
         OBJECT_TYPE,
         prescription.number,

@@ -8,9 +8,17 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     """Enable CSRF protection and page languages, and register the page blueprints."""
-    from eprescription.web import auth, home, language, patient, pharmacy, prescriber
+    from eprescription.web import (
+        auth,
+        home,
+        language,
+        patient,
+        patient_words,
+        pharmacy,
+        prescriber,
+    )
 
     csrf.init_app(app)
     language.init_app(app)
-    for module in (auth, home, prescriber, pharmacy, patient):
+    for module in (auth, home, prescriber, pharmacy, patient, patient_words):
         app.register_blueprint(module.bp)

@@ -5,6 +5,8 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -26,12 +28,12 @@ LANDING_PAGES = {
 
 class LoginForm(FlaskForm):
     username = StringField(
-        "Username",
+        _l("Username"),
         validators=[DataRequired(), Length(max=64)],
         render_kw={"autocomplete": "username", "autocapitalize": "none"},
     )
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[DataRequired(), Length(max=accounts.PASSWORD_MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"},
     )
@@ -92,12 +94,12 @@ def login():
             session["account_id"] = account.id
             return redirect(safe_next(form.next.data) or landing_url(account))
     elif form.is_submitted():
-        error = "Enter your username and your password."
+        error = gettext("Enter your username and your password.")
     return render_template("login.html", form=form, error=error)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     session.clear()
-    flash("You have logged out.", "success")
+    flash(gettext("You have logged out."), "success")
     return redirect(url_for("auth.login"))

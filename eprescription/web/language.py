@@ -1,7 +1,9 @@
 """The page language: French or English, from the visitor's choice (a cookie) or their browser."""
 
+from datetime import date
+
 from flask import Blueprint, Flask, redirect, request, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_date, get_locale, refresh
 
 from eprescription.web.auth import safe_next
 
@@ -22,9 +24,22 @@ def select_language() -> str:
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
 
 
+@bp.before_app_request
+def choose_afresh() -> None:
+    """Each request chooses its language (Flask-Babel caches it on the app context, which
+    requests share when one is already pushed, as in tests and CLI-driven clients)."""
+    refresh()
+
+
 @bp.app_context_processor
 def inject_languages() -> dict:
     return {"page_lang": str(get_locale()), "languages": LANGUAGES}
+
+
+@bp.app_template_filter("day")
+def day(value: date | str) -> str:
+    """A date in words in the page language: '3 mai 2026', 'May 3, 2026'."""
+    return format_date(date.fromisoformat(value) if isinstance(value, str) else value, "long")
 
 
 @bp.route("/language/<code>", methods=["POST"])

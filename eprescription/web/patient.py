@@ -4,33 +4,39 @@ my data, representatives and the pickup mode."""
 from datetime import date
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from eprescription import qr
 from eprescription.db import get_session
-from eprescription.domain.errors import DomainError, ValidationFailed
-from eprescription.domain.health_space import PAGE_SIZE_MAX, PICKUP_WORDS, View
+from eprescription.domain.errors import Conflict, DomainError, ValidationFailed
+from eprescription.domain.health_space import PAGE_SIZE_MAX, View
 from eprescription.domain.prescriptions import PickupMode
 from eprescription.models import Role
-from eprescription.services import accounts, health_space
+from eprescription.services import accounts, health_space, renewal_requests
 from eprescription.web.auth import current_account, login_required
+from eprescription.web.patient_words import PICKUP_LABELS
 
 bp = Blueprint("patient", __name__, url_prefix="/me")
 
 STATUS_LABELS = {
-    "active": "Active",
-    "partially_dispensed": "Partly collected",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "expired": "Expired",
+    "active": _l("Active"),
+    "partially_dispensed": _l("Partly collected"),
+    "completed": _l("Completed"),
+    "cancelled": _l("Cancelled"),
+    "expired": _l("Expired"),
 }
-KIND_LABELS = {"authorised": "named by you", "parent": "parent (recorded by an administrator)"}
-REPRESENTED_LABELS = {"authorised": "named you", "parent": "you are their parent"}
+KIND_LABELS = {
+    "authorised": _l("named by you"),
+    "parent": _l("parent (recorded by an administrator)"),
+}
+REPRESENTED_LABELS = {"authorised": _l("named you"), "parent": _l("you are their parent")}
 
 
 @bp.app_template_filter("status_label")
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
+    return str(STATUS_LABELS.get(status, status))
 
 
 def _inline_svg(text: str) -> Markup:
@@ -50,7 +56,7 @@ def _groups(cards: list[dict]) -> list[tuple[str | None, list[dict]]]:
 def _list_page(view: View, template: str, title: str):
     account = current_account()
     database = get_session()
-    page = health_space.list_prescriptions(
+    page = renewal_requests.list_with_requests(
         database, account, view=view, page=1, page_size=PAGE_SIZE_MAX
     )
     return render_template(
@@ -68,21 +74,21 @@ def _list_page(view: View, template: str, title: str):
 @login_required(Role.PATIENT)
 def index():
     """The health space: prescriptions that can still be collected, newest first."""
-    return _list_page(View.ACTIVE, "patient/index.html", "My health space")
+    return _list_page(View.ACTIVE, "patient/index.html", gettext("My health space"))
 
 
 @bp.route("/history")
 @login_required(Role.PATIENT)
 def history():
     """Expired, completed and cancelled prescriptions."""
-    return _list_page(View.HISTORY, "patient/history.html", "History")
+    return _list_page(View.HISTORY, "patient/history.html", gettext("History"))
 
 
 @bp.route("/prescriptions/<number>")
 @login_required(Role.PATIENT)
 def show(number: str):
     """One prescription: its QR code and number first (to show at the pharmacy), printable."""
-    view = health_space.get_prescription(
+    view = renewal_requests.get_with_request(
         get_session(),
         current_account(),
         number,
@@ -93,7 +99,7 @@ def show(number: str):
         "patient/show.html",
         p=view,
         qr_svg=qr_svg,
-        pickup_modes=[(str(mode), PICKUP_WORDS[mode]) for mode in PickupMode],
+        pickup_modes=[(str(mode), PICKUP_LABELS[mode]) for mode in PickupMode],
         current="patient.index" if view["view"] == View.ACTIVE else "patient.history",
     )
 
@@ -104,8 +110,34 @@ def pickup_mode(number: str):
     view = health_space.change_pickup_mode(
         get_session(), current_account(), number, request.form.get("pickup_mode")
     )
-    flash(f"From now on it can be collected by {view['pickup_text']}.", "success")
+    who = PICKUP_LABELS[view["pickup_mode"]]
+    flash(gettext("From now on it can be collected by %(who)s.", who=who), "success")
     return redirect(url_for("patient.show", number=view["id"]))
+
+
+RENEWAL_REFUSALS = {
+    "renewal_request_pending": _l("You asked already: your doctor has not answered yet."),
+    "prescription_already_renewed": _l("Your doctor renewed this prescription already."),
+    "validation_failed": _l("Your message is too long: at most 500 characters."),
+}
+
+
+@bp.route("/prescriptions/<number>/renewal-request", methods=["POST"])
+@login_required(Role.PATIENT)
+def ask_renewal(number: str):
+    """Ask the prescriber to renew this long-term treatment, with an optional message."""
+    try:
+        renewal_requests.request_renewal(
+            get_session(), current_account(), number, message=request.form.get("message")
+        )
+    except (ValidationFailed, Conflict) as error:
+        refusal = RENEWAL_REFUSALS.get(
+            error.code, _l("This prescription cannot be renewed on request now.")
+        )
+        flash(str(refusal), "error")
+    else:
+        flash(gettext("Your request has been sent to your doctor."), "success")
+    return redirect(url_for("patient.show", number=number))
 
 
 @bp.route("/access-log")
@@ -136,7 +168,7 @@ def representatives():
         try:
             until = date.fromisoformat(form["until"]) if form["until"] else None
         except ValueError:
-            errors, status = {"valid_until": ["a date such as 2026-12-31"]}, 422
+            errors, status = {"valid_until": [gettext("a date such as 2026-12-31")]}, 422
         else:
             try:
                 named = health_space.add_representative(
@@ -152,7 +184,12 @@ def representatives():
             except DomainError as error:  # a duplicate
                 errors, status = error.errors or {"nir": [error.detail]}, 409
             else:
-                flash(f"{named['name']} can now see and collect your prescriptions.", "success")
+                flash(
+                    gettext(
+                        "%(name)s can now see and collect your prescriptions.", name=named["name"]
+                    ),
+                    "success",
+                )
                 return redirect(url_for("patient.representatives"))
     listing = health_space.representatives(database, account)
     return (
@@ -173,5 +210,8 @@ def representatives():
 @login_required(Role.PATIENT)
 def revoke(representative_id: int):
     ended = health_space.revoke_representative(get_session(), current_account(), representative_id)
-    flash(f"{ended['name']} can no longer see or collect your prescriptions.", "success")
+    flash(
+        gettext("%(name)s can no longer see or collect your prescriptions.", name=ended["name"]),
+        "success",
+    )
     return redirect(url_for("patient.representatives"))

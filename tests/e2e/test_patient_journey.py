@@ -3,6 +3,7 @@ code is on screen and decodes to the prescription's code, and it prints on one A
 
 import io
 import re
+from datetime import date
 
 import zxingcpp
 from PIL import Image
@@ -11,14 +12,22 @@ from sqlalchemy import select
 
 from eprescription import qr
 from eprescription.db import get_session
-from eprescription.models import Prescription
+from eprescription.domain import prescription_codes as codes
+from eprescription.domain.prescriptions import ItemDraft
+from eprescription.models import Account, Prescription, Presentation, Product
 from eprescription.services import prescriptions
 from eprescription.services.demo import DEMO_USERS
+from tests.e2e import axe
 from tests.e2e.test_login_journeys import log_in_with_the_keyboard
 from tests.e2e.test_prescriber_journey import pdf_pages
 
-PATIENT = next(user for user in DEMO_USERS if user.username == "demo-patient")
+PRESCRIBER, PHARMACIST, PATIENT = (
+    next(user for user in DEMO_USERS if user.username == name)
+    for name in ("demo-prescriber", "demo-pharmacist", "demo-patient")
+)
 PHONE = {"width": 390, "height": 844}
+# In the demo catalog's omeprazole generic group (CIS_GENER 14): the princeps and a generic.
+MOPRAL, OMEPRAZOLE_ALMUS = "64103828", "60806188"
 
 
 def stored_qr_text(app, number: str) -> str:
@@ -79,3 +88,86 @@ def test_the_patient_sees_who_looked_at_their_prescriptions(page):
     issued = page.locator(".log-entry", has_text="issued prescription").first
     expect(issued).to_contain_text("Dr Claire Martin, prescriber — RPPS 10001234565")
     expect(issued.locator("time")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+
+
+def issue_mopral(app) -> tuple[str, str, str, str]:
+    """A substitutable MOPRAL prescription (one renewal) signed by the demo prescriber for the
+    demo patient through the service: its QR text, grouped number, a generic's CIP13 and name."""
+    with app.app_context():
+        session = get_session()
+        doctor, patient = (
+            session.scalar(select(Account).where(Account.username == user.username))
+            for user in (PRESCRIBER, PATIENT)
+        )
+        request = prescriptions.IssueRequest(
+            patient_nir=patient.person.national_id,
+            pin=PRESCRIBER.pin,
+            items=[ItemDraft(cis=MOPRAL, dosage_text="1 gélule le matin", quantity=1)],
+            renewals=1,
+        )
+        issued = prescriptions.issue(
+            session,
+            doctor,
+            request,
+            country=app.config["COUNTRY"],
+            sealing_secret=app.config["KEY_ENCRYPTION_KEY"],
+        )
+        generic = session.scalars(
+            select(Presentation.cip13)
+            .where(Presentation.cis == OMEPRAZOLE_ALMUS)
+            .where(Presentation.price_cents.is_not(None))
+            .order_by(Presentation.cip13)
+        ).first()
+        name = session.get(Product, OMEPRAZOLE_ALMUS).name
+        return issued.qr_text, codes.display_number(issued.prescription.number), generic, name
+
+
+def test_the_patient_sees_what_the_demo_pharmacist_gave_with_the_qr_still_on_screen(
+    browser, live_server, live_app
+):
+    qr_text, number, generic_cip13, generic_name = issue_mopral(live_app)
+    counter = browser.new_context(base_url=live_server)
+    phone = browser.new_context(base_url=live_server, viewport=PHONE, device_scale_factor=2)
+    try:
+        pharmacy = counter.new_page()
+        log_in_with_the_keyboard(pharmacy, PHARMACIST.username, PHARMACIST.password)
+        pharmacy.get_by_role("link", name="Scan a prescription").click()
+        expect(pharmacy.get_by_label(re.compile("^QR code"))).to_be_focused()
+        pharmacy.keyboard.type(qr_text)
+        pharmacy.keyboard.press("Enter")
+        expect(pharmacy.locator("#prescription-number")).to_have_text(number)
+        pharmacy.get_by_label("Pack given: CIP13, or scan the box's DataMatrix").fill(generic_cip13)
+        pharmacy.get_by_label("Batch (lot)").fill("OME2026")
+        pharmacy.get_by_label(re.compile("^Expiry")).fill(f"09/{date.today().year + 2}")
+        pharmacy.get_by_role("button", name="Dispense and sign the receipt").click()
+        expect(pharmacy.get_by_role("heading", name="Dispensing receipt")).to_be_visible()
+
+        page = phone.new_page()
+        log_in_with_the_keyboard(page, PATIENT.username, PATIENT.password)
+        page.locator(".card", has_text="MOPRAL").get_by_role(
+            "link", name=f"Prescription {number}"
+        ).click()
+
+        qr_code = page.get_by_role("img", name=re.compile("QR code of prescription"))
+        expect(qr_code).to_be_visible()
+        box = qr_code.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
+        expect(page.locator("#prescription-number")).to_be_in_viewport()
+        assert page.evaluate("window.scrollY") == 0
+
+        history = page.get_by_role("region", name="Collected at the pharmacy")
+        given = history.locator("#dispensation-1")
+        expect(given).to_contain_text("Pharmacie de la Gare (demo), Paris")
+        expect(given).to_contain_text(generic_name)
+        expect(given).to_contain_text(f"CIP13 {generic_cip13}")
+        expect(given).to_contain_text("batch OME2026")
+        expect(given).to_contain_text("Substituted for MOPRAL 20 mg")
+        expect(given).to_contain_text("same generic group")
+        expect(given.locator("dl.amounts")).to_contain_text(re.compile(r"You paid\s*\d+\.\d\d €"))
+        given.scroll_into_view_if_needed()
+        expect(given).to_be_in_viewport()
+        found = axe.violations(page)
+        assert not found, axe.report(found)
+    finally:
+        counter.close()
+        phone.close()

@@ -3,17 +3,31 @@ pickup mode, with real signed prescriptions on the real BDPM."""
 
 from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from eprescription.domain.prescription_codes import new_number
-from eprescription.models import AuditEvent, Prescription, PrescriptionItem, Representative
+from eprescription.models import (
+    AuditEvent,
+    GenericGroup,
+    GenericGroupMember,
+    Prescription,
+    PrescriptionItem,
+    Product,
+    Representative,
+)
+from tests.integration import test_dispensing_api as dispensing
 from tests.integration import test_prescriptions_api as prescribing
+from tests.integration.test_dispensing_api import dispense, pack_line, princeps_items
 from tests.integration.test_prescriptions_api import PIN, assert_problem, issue
 
 # The prescribing tests' fixtures: a doctor with a signing key, a patient (Camille Dubois),
-# a second doctor and a second patient (Léa Roux), and real catalog products.
+# a second doctor and a second patient (Léa Roux), and real catalog products; the dispensing
+# tests' pharmacist (Pharmacie des Quais, Bordeaux) and a real generic group of the BDPM.
 products = prescribing.products
 people = prescribing.people
+packs = dispensing.packs
+generic_group = dispensing.generic_group
+pharmacist = dispensing.pharmacist
 
 ME = "/api/v1/me"
 
@@ -145,6 +159,128 @@ def test_history_holds_the_cancelled_completed_and_expired_ones(
     assert detail.get_json()["validity_text"] == "expired"
     bad = client.get(f"{ME}/prescriptions", query_string={"status": "x"}, headers=people["patient"])
     assert_problem(bad, 422, "validation_failed")
+
+
+# -- what was given --------------------------------------------------------------------------
+
+
+def group_label(session, princeps: str, generic: str) -> str:
+    """The label of the BDPM generic group holding both products, read independently."""
+    both = (
+        select(GenericGroupMember.group_id)
+        .where(GenericGroupMember.cis.in_([princeps, generic]))
+        .group_by(GenericGroupMember.group_id)
+        .having(func.count() == 2)
+    )
+    return session.scalars(
+        select(GenericGroup.label).where(GenericGroup.id.in_(both)).order_by(GenericGroup.id)
+    ).first()
+
+
+def test_every_dispensation_shows_pharmacy_product_substitution_amounts_and_reversal(
+    client, db_session, people, products, generic_group, pharmacist
+):
+    issued = issue(
+        client,
+        people,
+        products,
+        items=princeps_items(generic_group),
+        renewals=1,
+        valid_until=(date.today() + timedelta(days=90)).isoformat(),
+    )
+    generic, princeps = generic_group["generic_pack"], generic_group["princeps_pack"]
+    first = dispense(
+        client,
+        pharmacist,
+        issued,
+        [pack_line(1, generic), pack_line(2, princeps, batch="LOT-P2")],
+    )
+    assert first.status_code == 201, first.get_data(as_text=True)
+    second = dispense(client, pharmacist, issued, [pack_line(1, generic, batch="LOT-R")])
+    assert second.status_code == 201, second.get_data(as_text=True)
+    reversal = client.post(
+        f"/api/v1/dispensations/{second.get_json()['id']}/reversal",
+        json={"reason": "wrong box handed over"},
+        headers=pharmacist,
+    )
+    assert reversal.status_code == 200, reversal.get_data(as_text=True)
+    receipt = first.get_json()
+
+    response = client.get(f"{ME}/prescriptions/{issued['id']}", headers=people["patient"])
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    view = response.get_json()
+    given, undone = view["dispensations"]
+    assert given["id"] == receipt["id"] and given["reversed"] is False
+    assert given["pharmacy"] == {
+        "name": "Pharmacie des Quais",
+        "town": "Bordeaux",
+        "finess": "330004565",
+    }
+    assert given["dispensed_at"][:19] == receipt["issued_at"][:19]
+    substitute, prescribed = given["lines"]
+    generic_name = db_session.get(Product, generic.cis).name
+    assert substitute["product"] == {
+        "name": generic_name,
+        "cip13": generic.cip13,
+        "pack": generic.label,
+    }
+    assert (substitute["quantity"], substitute["batch"], substitute["substituted"]) == (
+        1,
+        "B1",
+        True,
+    )
+    assert substitute["substitution"] == {
+        "generic_group": group_label(db_session, generic_group["princeps"], generic.cis),
+        "line_substitutable": True,
+    }
+    princeps_name = db_session.get(Product, generic_group["princeps"]).name
+    assert substitute["prescribed"] == princeps_name
+    assert prescribed["product"]["cip13"] == princeps.cip13 and prescribed["batch"] == "LOT-P2"
+    assert (prescribed["substituted"], prescribed["substitution"]) == (False, None)
+    for mine_, theirs in zip(given["lines"], receipt["lines"], strict=True):
+        assert (mine_["total_cents"], mine_["covered_cents"], mine_["patient_share_cents"]) == (
+            theirs["total_cents"],
+            theirs["covered_cents"],
+            theirs["patient_share_cents"],
+        )
+        assert mine_["reimbursement_rate"] == theirs["reimbursement_rate"]
+    assert (given["total_cents"], given["covered_cents"], given["patient_share_cents"]) == (
+        receipt["total_cents"],
+        receipt["covered_cents"],
+        receipt["patient_share_cents"],
+    )
+    assert given["covered_cents"] + given["patient_share_cents"] == given["total_cents"]
+    assert undone["reversed"] is True and undone["reversal_reason"] == "wrong box handed over"
+    assert undone["reversed_at"] >= undone["dispensed_at"]
+    assert undone["lines"][0]["batch"] == "LOT-R"
+    # The reversed pack came back: line 1 (1 pack a supply, 2 in all) has one given.
+    assert (view["lines"][0]["dispensed_quantity"], view["lines"][0]["remaining_quantity"]) == (
+        1,
+        1,
+    )
+    listed = mine(client, people)["items"][0]
+    assert listed["dispensations"] == view["dispensations"]
+    log = client.get(f"{ME}/access-log", headers=people["patient"]).get_json()["items"]
+    assert f"reversed a dispensation of prescription {issued['number']}" in {
+        entry["what"] for entry in log
+    }
+
+
+def test_a_representative_sees_what_was_given_too(client, people, products, packs, pharmacist):
+    issued = issue(client, people, products)
+    dispense(client, pharmacist, issued, [pack_line(1, packs["doliprane"])])
+    assert name_representative(client, people).status_code == 201
+
+    detail = client.get(f"{ME}/prescriptions/{issued['id']}", headers=people["other_patient"])
+    card = mine(client, people, who="other_patient")["items"][0]
+
+    assert detail.status_code == 200, detail.get_data(as_text=True)
+    for view in (detail.get_json(), card):
+        assert view["relation"] == "representative"
+        assert [d["lines"][0]["product"]["cip13"] for d in view["dispensations"]] == [
+            packs["doliprane"].cip13
+        ]
 
 
 # -- object-level access ---------------------------------------------------------------------

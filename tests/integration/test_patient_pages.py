@@ -5,13 +5,18 @@ import re
 
 from sqlalchemy import select
 
-from eprescription.models import Prescription, Representative
+from eprescription.models import Prescription, Product, Representative
+from tests.integration import test_dispensing_api as dispensing
 from tests.integration import test_prescriptions_api as prescribing
 from tests.integration.people import PASSWORD
+from tests.integration.test_dispensing_api import dispense, pack_line, princeps_items
 from tests.integration.test_prescriptions_api import PIN, issue
 
 products = prescribing.products
 people = prescribing.people
+packs = dispensing.packs
+generic_group = dispensing.generic_group
+pharmacist = dispensing.pharmacist
 
 
 def log_in(client, username: str) -> None:
@@ -114,3 +119,56 @@ def test_the_patient_switches_the_pickup_mode_from_the_page(client, db_session, 
     stored = db_session.scalar(select(Prescription))
     db_session.refresh(stored)
     assert stored.pickup_mode == "private"
+
+
+def euros(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d} €"
+
+
+def test_the_page_and_the_history_show_what_the_pharmacy_gave(
+    client, db_session, people, products, generic_group, pharmacist
+):
+    issued = issue(client, people, products, items=princeps_items(generic_group))
+    generic, princeps = generic_group["generic_pack"], generic_group["princeps_pack"]
+    receipt = dispense(
+        client, pharmacist, issued, [pack_line(1, generic), pack_line(2, princeps, batch="P2")]
+    ).get_json()
+    log_in(client, "camille")
+
+    page = client.get(f"/me/prescriptions/{issued['id']}").get_data(as_text=True)
+    history = client.get("/me/history").get_data(as_text=True)
+
+    section = page[page.index('id="dispensations-heading"') :]
+    assert "Pharmacie des Quais, Bordeaux" in section
+    assert db_session.get(Product, generic.cis).name in section
+    assert f"CIP13 {generic.cip13}" in section and f"CIP13 {princeps.cip13}" in section
+    assert "batch B1" in section and "batch P2" in section
+    assert "Substituted for " + db_session.get(Product, generic_group["princeps"]).name in section
+    assert section.count("Substituted for") == 1
+    assert f"<dd>{euros(receipt['total_cents'])}</dd>" in section
+    assert f"<dd>{euros(receipt['covered_cents'])}</dd>" in section
+    assert f"You paid</dt><dd>{euros(receipt['patient_share_cents'])}</dd>" in section
+    card = history[history.index(issued["number"]) :]
+    assert "Pharmacie des Quais, Bordeaux: 2 packs (a substitute)" in card
+    assert (
+        f"covered {euros(receipt['covered_cents'])}, paid {euros(receipt['patient_share_cents'])}"
+        in card
+    )
+
+
+def test_a_reversed_dispensation_says_when_and_why(client, people, products, packs, pharmacist):
+    issued = issue(client, people, products)
+    receipt = dispense(client, pharmacist, issued, [pack_line(1, packs["doliprane"])]).get_json()
+    client.post(
+        f"/api/v1/dispensations/{receipt['id']}/reversal",
+        json={"reason": "boîte abîmée"},
+        headers=pharmacist,
+    )
+    log_in(client, "camille")
+
+    page = client.get(f"/me/prescriptions/{issued['id']}").get_data(as_text=True)
+
+    assert 'class="dispensation reversed"' in page
+    assert re.search(r"Reversed on [^<]+ by the pharmacy:</strong> boîte abîmée\.", page)
+    assert "These packs count as not collected." in page
+    assert re.search(r'role="img" aria-label="QR code of prescription [^"]+"><svg', page)

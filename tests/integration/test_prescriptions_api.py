@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from stdnum import luhn
 from stdnum.fr import nir
 
+from eprescription.domain.prescription_codes import new_number
 from eprescription.models import (
     AuditEvent,
     Prescriber,
@@ -18,6 +19,7 @@ from eprescription.models import (
     PrescriptionCancellation,
     PrescriptionItem,
     Product,
+    Representative,
     Role,
 )
 from eprescription.services import accounts, pki, verification
@@ -353,7 +355,9 @@ def test_wrong_pins_are_refused_count_and_block_the_key(client, db_session, peop
     assert_problem(post(PIN), 403, "signing_key_blocked")
     assert counts(db_session) == (0, 0, 0)
     outcomes = db_session.scalars(
-        select(AuditEvent.outcome).where(AuditEvent.action == "issue")
+        select(AuditEvent.outcome)
+        .where(AuditEvent.action == "issue")
+        .order_by(AuditEvent.sequence)
     ).all()
     assert outcomes == ["wrong_pin", "wrong_pin", "signing_key_blocked", "signing_key_blocked"]
 
@@ -390,6 +394,77 @@ def test_its_prescriber_and_its_patient_can_read_it_and_nobody_else(client, peop
     assert grouped.status_code == 200
     for stranger in ("other_doctor", "other_patient"):
         assert_problem(client.get(url, headers=people[stranger]), 404, "not_found")
+
+
+def name_lea(client, people, **fields) -> dict:
+    """The patient names Léa Roux (the other patient) their representative."""
+    response = client.post(
+        "/api/v1/me/representatives",
+        json={"nir": people["other_patient_nir"], "family_name": "Roux", **fields},
+        headers=people["patient"],
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_a_representative_reads_it_audited_as_such_until_revoked(
+    client, db_session, people, products
+):
+    issued = issue(client, people, products)
+    url = f"/api/v1/prescriptions/{issued['id']}"
+    named = name_lea(client, people)
+
+    read = client.get(url, headers=people["other_patient"])
+
+    assert read.status_code == 200, read.get_data(as_text=True)
+    assert read.get_json()["jws"] == issued["jws"]
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "read").order_by(AuditEvent.sequence)
+    ).all()[-1]
+    assert (event.actor_role, event.outcome, event.object_id) == (
+        "representative",
+        "success",
+        issued["id"],
+    )
+    log = client.get("/api/v1/me/access-log", headers=people["patient"]).get_json()["items"]
+    assert ("Léa Roux", "your representative", f"opened prescription {issued['number']}") in {
+        (entry["actor_name"], entry["actor_role"], entry["what"]) for entry in log
+    }
+    # The general QR path stays its patient's and prescriber's (DESIGN §5).
+    qr = client.get(f"{url}/qr.svg", headers=people["other_patient"])
+    assert_problem(qr, 404, "not_found")
+
+    client.post(f"/api/v1/me/representatives/{named['id']}/revoke", headers=people["patient"])
+    revoked = client.get(url, headers=people["other_patient"])
+    missing = client.get(f"/api/v1/prescriptions/{new_number()}", headers=people["other_patient"])
+
+    assert_problem(revoked, 404, "not_found")
+    strip = lambda body: {k: v for k, v in body.items() if k != "instance"}  # noqa: E731
+    assert strip(revoked.get_json()) == strip(missing.get_json())
+    assert db_session.scalars(
+        select(AuditEvent.outcome).where(AuditEvent.action == "read").order_by(AuditEvent.sequence)
+    ).all()[-2:] == ["denied", "not_found"]
+
+
+def test_a_representative_whose_end_date_passed_gets_404(client, db_session, people, products):
+    issued = issue(client, people, products)
+    url = f"/api/v1/prescriptions/{issued['id']}"
+    name_lea(client, people, valid_until=date.today().isoformat())
+    assert client.get(url, headers=people["other_patient"]).status_code == 200
+
+    db_session.execute(update(Representative).values(valid_until=date.today() - timedelta(days=1)))
+    db_session.commit()
+
+    assert_problem(client.get(url, headers=people["other_patient"]), 404, "not_found")
+
+
+def test_representing_one_patient_opens_nothing_of_another(client, people, products):
+    theirs = issue(client, people, products, patient_nir=people["other_patient_nir"])
+    name_lea(client, people)  # Léa represents Camille; Camille does not represent Léa
+
+    response = client.get(f"/api/v1/prescriptions/{theirs['id']}", headers=people["patient"])
+
+    assert_problem(response, 404, "not_found")
 
 
 def test_somebody_elses_prescription_looks_exactly_like_a_missing_one(client, people, products):

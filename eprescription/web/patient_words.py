@@ -1,0 +1,249 @@
+"""The health space's words in the page language, built from the structured fields that the
+services return (their English sentences serve the JSON API)."""
+
+import re
+from datetime import date, timedelta
+
+from flask import Blueprint
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import NotFound
+
+from eprescription.domain import errors, health_space
+from eprescription.services import accounts, prescriptions
+from eprescription.services import health_space as services
+from eprescription.web.language import day
+
+bp = Blueprint("patient_words", __name__)
+
+PICKUP_LABELS = {
+    "public": _l("anyone who shows the code"),
+    "private": _l("only me, in person"),
+    "authorised": _l("me or a representative I named"),
+}
+ROLE_LABELS = {
+    "prescriber": _l("prescriber"),
+    "pharmacist": _l("pharmacist"),
+    "patient": _l("patient"),
+    "representative": _l("your representative"),
+    "admin": _l("administrator"),
+    "operator": _l("operator"),
+}
+ROLE_BY_WORDS = {words: role for role, words in health_space.ROLE_WORDS.items()}
+ACTION_LABELS = {
+    "issue": _l("issued %(what)s"),
+    "read": _l("opened %(what)s"),
+    "list": _l("saw %(what)s in a list"),
+    "cancel": _l("cancelled %(what)s"),
+    "view_qr": _l("displayed the QR code of %(what)s"),
+    "verify": _l("checked the signature of %(what)s"),
+    "scan": _l("scanned the QR code of %(what)s"),
+    "lookup_by_card": _l("read your card and looked up %(what)s"),
+    "dispense": _l("dispensed %(what)s"),
+    "reverse": _l("reversed a dispensation of %(what)s"),
+    "change_pickup_mode": _l("changed who may collect %(what)s"),
+    "grant": _l("named a representative"),
+    "revoke": _l("ended a representative's access"),
+    "request_renewal": _l("asked for a renewal of %(what)s"),
+    "decline_renewal": _l("declined the renewal request for %(what)s"),
+    "renew": _l("renewed %(what)s (a new prescription)"),
+    "read_dispensations": _l("saw the dispensations of %(what)s"),
+}
+ACTION_ON_OBJECT_LABELS = {
+    ("lookup_by_card", "representative"): _l(
+        "looked up your prescriptions with a representative's card"
+    ),
+}
+OBJECT_LABELS = {
+    "prescription": _l("prescription %(id)s"),
+    "dispensation": _l("dispensation %(id)s"),
+    "representative": _l("representative %(id)s"),
+}
+OUTCOME_LABELS = {
+    "denied": _l("denied"),
+    "not_found": _l("not found"),
+    "prescription_cancelled": _l("prescription cancelled"),
+    "prescription_expired": _l("prescription expired"),
+    "prescription_completed": _l("prescription collected in full"),
+    "signature_invalid": _l("signature invalid"),
+    "nothing_shown": _l("nothing shown"),
+    "identity_not_confirmed": _l("identity not confirmed"),
+    "not_representative": _l("not your representative"),
+}
+
+# English messages of the domain and services that reach the patient pages; `{name}` stands
+# for a part that varies, `%(name)s` in the translation. Messages not listed stay in English.
+MESSAGES = [
+    (
+        services.NO_SUCH_PERSON,
+        _l(
+            "no person with this national identifier and this family name is recorded; check "
+            "both on their card (the person needs to be registered with the service)"
+        ),
+    ),
+    (
+        "the family name is required, as on their card",
+        _l("the family name is required, as on their card"),
+    ),
+    (
+        "this is your own national identifier: name another person",
+        _l("this is your own national identifier: name another person"),
+    ),
+    ("the end date is in the past", _l("the end date is in the past")),
+    ("already your representative", _l("already your representative")),
+    ("the NIR is missing", _l("the NIR is missing")),
+    ("an NIR has 15 characters, not {count}", _l("an NIR has 15 characters, not %(count)s")),
+    (
+        "an NIR has only digits, except 2A or 2B (Corsica) in the 6th and 7th places",
+        _l("an NIR has only digits, except 2A or 2B (Corsica) in the 6th and 7th places"),
+    ),
+    (
+        "an NIR starts with 1 or 2 (or 3, 7, 8), not {first}",
+        _l("an NIR starts with 1 or 2 (or 3, 7, 8), not %(first)s"),
+    ),
+    (
+        "the NIR's key should be {expected}, not {typed}",
+        _l("the NIR's key should be %(expected)s, not %(typed)s"),
+    ),
+    (prescriptions.NOT_VISIBLE, _l("No prescription with this number is visible to you.")),
+    (accounts.WRONG_CREDENTIALS, _l("Wrong username or password.")),
+    (
+        "This account is disabled; ask an administrator.",
+        _l("This account is disabled; ask an administrator."),
+    ),
+    ("Service operator", _l("Service operator")),
+    ("unknown account", _l("unknown account")),
+    ("This page is for the role {role}.", _l("This page is for the role %(role)s.")),
+    (
+        "Only the patient can change how a prescription is collected.",
+        _l("Only the patient can change how a prescription is collected."),
+    ),
+    ("You named no such representative.", _l("You named no such representative.")),
+    (
+        "A parent's access was recorded by an administrator: ask them to end it.",
+        _l("A parent's access was recorded by an administrator: ask them to end it."),
+    ),
+    ("Choose how it may be collected.", _l("Choose how it may be collected.")),
+    (errors.DomainError.title, _l("The request could not be completed")),
+    (errors.ValidationFailed.title, _l("Some fields are not valid")),
+    (errors.InvalidIdentifier.title, _l("The identifier is not valid")),
+    (errors.InvalidPrescriptionNumber.title, _l("The prescription number is not valid")),
+    (errors.PermissionDenied.title, _l("You are not allowed to do this")),
+    (errors.NotFound.title, _l("Not found")),
+    (errors.Conflict.title, _l("This conflicts with the current state")),
+    (errors.PrescriptionConflict.title, _l("The prescription's state does not allow this")),
+    (errors.PrescriptionCancelled.title, _l("The prescription is cancelled")),
+    (errors.PrescriptionExpired.title, _l("The prescription has expired")),
+    (errors.PrescriptionCompleted.title, _l("The prescription has been dispensed completely")),
+    ("Not Found", _l("Not Found")),
+    (
+        NotFound.description,
+        _l(
+            "The requested URL was not found on the server. If you entered the URL manually "
+            "please check your spelling and try again."
+        ),
+    ),
+    ("Method Not Allowed", _l("Method Not Allowed")),
+    ("Bad Request", _l("Bad Request")),
+    ("Internal server error", _l("Internal server error")),
+    (
+        "Something went wrong on our side; it has been logged.",
+        _l("Something went wrong on our side; it has been logged."),
+    ),
+]
+PATTERNS = [
+    (re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(english))), words)
+    for english, words in MESSAGES
+]
+
+
+@bp.app_template_filter("message")
+def message(english: str) -> str:
+    """A domain or service message in the page language (as it was when it is not listed)."""
+    for pattern, words in PATTERNS:
+        match = pattern.fullmatch(str(english))
+        if match:
+            return str(words) % match.groupdict() if match.groupdict() else str(words)
+    return english
+
+
+def packs(quantity: int) -> str:
+    return ngettext("%(num)d pack", "%(num)d packs", quantity)
+
+
+@bp.app_template_filter("per_supply")
+def per_supply(quantity: int) -> str:
+    """'2 packs per supply' (each renewal gives the quantity again)."""
+    return ngettext("%(num)d pack per supply", "%(num)d packs per supply", quantity)
+
+
+@bp.app_template_filter("remaining")
+def remaining(line: dict, renewals: int) -> str:
+    """What is left to collect of a line: cancelled, all collected, or how many packs."""
+    if line["status"] == "cancelled":
+        return gettext("cancelled")
+    if line["remaining_quantity"] == 0:
+        return gettext("all collected")
+    if not renewals:
+        return ngettext(
+            "%(num)d pack to collect", "%(num)d packs to collect", line["remaining_quantity"]
+        )
+    return gettext("%(now)s to collect now, %(all)s in all with the renewals") % {
+        "now": packs(line["remaining_now"]),
+        "all": packs(line["remaining_quantity"]),
+    }
+
+
+@bp.app_template_filter("validity")
+def validity(p: dict) -> str:
+    """'12 days left', 'last day today', 'valid from 3 May 2026', 'expired'."""
+    valid_from, valid_until = (
+        date.fromisoformat(p["valid_from"]),
+        date.fromisoformat(p["valid_until"]),
+    )
+    today = valid_until - timedelta(days=p["days_left"])  # the day the service counted from
+    if today < valid_from:
+        return gettext("valid from %(day)s", day=day(valid_from))
+    if p["days_left"] < 0:
+        return gettext("expired")
+    if p["days_left"] == 0:
+        return gettext("last day today")
+    return ngettext("%(num)d day left", "%(num)d days left", p["days_left"])
+
+
+@bp.app_template_filter("pickup_label")
+def pickup_label(mode: str) -> str:
+    return str(PICKUP_LABELS.get(mode, mode))
+
+
+@bp.app_template_filter("role_label")
+def role_label(words: str) -> str:
+    """The actor's role in the access log (the service gives it in English words)."""
+    role = ROLE_BY_WORDS.get(words, words)
+    return str(ROLE_LABELS.get(role, words))
+
+
+@bp.app_template_filter("log_what")
+def log_what(entry) -> str:
+    """'opened prescription ABCD-EFGH-JKX', 'tried: … (refused: denied)'."""
+    action = ACTION_LABELS.get(entry.action)
+    if action is None:
+        return entry.what
+    if (entry.action, entry.object_type) in ACTION_ON_OBJECT_LABELS:
+        sentence = str(ACTION_ON_OBJECT_LABELS[entry.action, entry.object_type])
+        return _with_outcome(sentence, entry.outcome)
+    if entry.object_type == "patient":
+        what = gettext("your prescriptions")
+    elif entry.object_type in OBJECT_LABELS:
+        what = str(OBJECT_LABELS[entry.object_type]) % {"id": entry.object_id}
+    else:
+        return entry.what
+    return _with_outcome(str(action) % {"what": what}, entry.outcome)
+
+
+def _with_outcome(sentence: str, outcome: str) -> str:
+    """The sentence as it is, or 'tried: … (refused: why)' for a refused attempt."""
+    if outcome == health_space.SUCCESS:
+        return sentence
+    why = OUTCOME_LABELS.get(outcome, outcome.replace("_", " "))
+    return gettext("tried: %(what)s (refused: %(why)s)", what=sentence, why=why)
