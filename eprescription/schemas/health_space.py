@@ -107,11 +107,19 @@ class MyDispensedLineSchema(Schema):
     patient_share_cents = fields.Integer(required=True, metadata={"description": "Paid by you."})
 
 
+class MyCollectorSchema(Schema):
+    kind = fields.String(required=True, metadata={"enum": ["patient", "representative", "other"]})
+    name = fields.String(allow_none=True, metadata={"description": "As the pharmacy wrote it."})
+
+
 class MyDispensationSchema(Schema):
     id = fields.String(required=True)
     dispensed_at = fields.DateTime(required=True)
     pharmacy = fields.Nested(MyPharmacySchema, required=True)
     lines = fields.List(fields.Nested(MyDispensedLineSchema), required=True)
+    collected_by = fields.Nested(
+        MyCollectorSchema, required=True, metadata={"description": "Who took the packs away."}
+    )
     total_cents = fields.Integer(required=True)
     covered_cents = fields.Integer(required=True, metadata={"description": "Paid by insurance."})
     patient_share_cents = fields.Integer(required=True, metadata={"description": "Paid by you."})

@@ -482,6 +482,8 @@ def _dispensation_view(row: Dispensation, items: dict, packs: dict, groups: dict
             "finess": pharmacy.finess,
         },
         "lines": lines,
+        # Who took the packs away: the kind and the name the pharmacy wrote (never an NIR).
+        "collected_by": {"kind": row.collected_by_kind, "name": row.collected_by_name},
         "total_cents": row.total_cents,
         "covered_cents": row.covered_cents,
         "patient_share_cents": row.patient_share_cents,

@@ -17,7 +17,12 @@ from eprescription.models import (
 )
 from tests.integration import test_dispensing_api as dispensing
 from tests.integration import test_prescriptions_api as prescribing
-from tests.integration.test_dispensing_api import dispense, pack_line, princeps_items
+from tests.integration.test_dispensing_api import (
+    STRANGER_NIR,
+    dispense,
+    pack_line,
+    princeps_items,
+)
 from tests.integration.test_prescriptions_api import PIN, assert_problem, issue
 
 # The prescribing tests' fixtures: a doctor with a signing key, a patient (Camille Dubois),
@@ -212,6 +217,7 @@ def test_every_dispensation_shows_pharmacy_product_substitution_amounts_and_reve
     view = response.get_json()
     given, undone = view["dispensations"]
     assert given["id"] == receipt["id"] and given["reversed"] is False
+    assert given["collected_by"] == {"kind": "patient", "name": None}
     assert given["pharmacy"] == {
         "name": "Pharmacie des Quais",
         "town": "Bordeaux",
@@ -269,7 +275,11 @@ def test_every_dispensation_shows_pharmacy_product_substitution_amounts_and_reve
 
 def test_a_representative_sees_what_was_given_too(client, people, products, packs, pharmacist):
     issued = issue(client, people, products)
-    dispense(client, pharmacist, issued, [pack_line(1, packs["doliprane"])])
+    neighbour = {"kind": "other", "national_id": STRANGER_NIR, "name": "Jean Martin"}
+    given = dispense(
+        client, pharmacist, issued, [pack_line(1, packs["doliprane"])], collected_by=neighbour
+    )
+    assert given.status_code == 201, given.get_data(as_text=True)
     assert name_representative(client, people).status_code == 201
 
     detail = client.get(f"{ME}/prescriptions/{issued['id']}", headers=people["other_patient"])
@@ -281,6 +291,9 @@ def test_a_representative_sees_what_was_given_too(client, people, products, pack
         assert [d["lines"][0]["product"]["cip13"] for d in view["dispensations"]] == [
             packs["doliprane"].cip13
         ]
+        # Who took it away, by name only: the NIR the pharmacy recorded is not shown.
+        assert view["dispensations"][0]["collected_by"] == {"kind": "other", "name": "Jean Martin"}
+        assert STRANGER_NIR not in str(view)
 
 
 # -- object-level access ---------------------------------------------------------------------

@@ -171,4 +171,5 @@ def test_a_reversed_dispensation_says_when_and_why(client, people, products, pac
     assert 'class="dispensation reversed"' in page
     assert re.search(r"Reversed on [^<]+ by the pharmacy:</strong> boîte abîmée\.", page)
     assert "These packs count as not collected." in page
+    assert '<p class="collected-by">Collected by you.</p>' in page
     assert re.search(r'role="img" aria-label="QR code of prescription [^"]+"><svg', page)

@@ -355,9 +355,7 @@ def test_wrong_pins_are_refused_count_and_block_the_key(client, db_session, peop
     assert_problem(post(PIN), 403, "signing_key_blocked")
     assert counts(db_session) == (0, 0, 0)
     outcomes = db_session.scalars(
-        select(AuditEvent.outcome)
-        .where(AuditEvent.action == "issue")
-        .order_by(AuditEvent.sequence)
+        select(AuditEvent.outcome).where(AuditEvent.action == "issue").order_by(AuditEvent.sequence)
     ).all()
     assert outcomes == ["wrong_pin", "wrong_pin", "signing_key_blocked", "signing_key_blocked"]
 
