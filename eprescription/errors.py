@@ -33,6 +33,7 @@ FHIR_ISSUE_BY_HTTP_STATUS = {
 STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
     (domain.ValidationFailed, 422),
     (domain.CatalogFileRefused, 422),
+    (domain.TooManyLoginFailures, 429),
     (domain.AuthenticationFailed, 401),
     (domain.AuthenticationRequired, 401),
     (domain.PermissionDenied, 403),

@@ -1,4 +1,4 @@
-"""`flask users …`: create accounts of any role, and pharmacies."""
+"""`flask users …`: create accounts and pharmacies; disable, enable, set a password, unlock."""
 
 import click
 from flask import current_app
@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from eprescription.db import get_session
 from eprescription.domain.errors import DomainError
 from eprescription.models import Role
-from eprescription.services import accounts, prescribing
+from eprescription.services import accounts, login_throttle, prescribing
 
 
 class Refused(click.ClickException):
@@ -112,3 +112,54 @@ def add_allergy(national_id, substance_code) -> None:
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Recorded an allergy to {allergy.substance_name} ({allergy.substance_code}).")
+
+
+@users_group.command("unlock", help="Let a username log in again at once after too many failures.")
+@click.argument("username")
+@with_appcontext
+def unlock(username: str) -> None:
+    key = accounts.normalise_username(username)[: accounts.USERNAME_MAX_LENGTH]
+    if login_throttle.unlock(get_session(), key):
+        click.echo(f"{key}: unlocked.")
+    else:
+        click.echo(f"{key}: was not locked.")
+
+
+@users_group.command("disable", help="Disable an account: its sessions and tokens stop at once.")
+@click.argument("username")
+@with_appcontext
+def disable(username: str) -> None:
+    try:
+        account = accounts.set_active(get_session(), username, False)
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"{account.username}: disabled.")
+
+
+@users_group.command("enable", help="Enable a disabled account again (same password).")
+@click.argument("username")
+@with_appcontext
+def enable(username: str) -> None:
+    try:
+        account = accounts.set_active(get_session(), username, True)
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"{account.username}: enabled.")
+
+
+@users_group.command("set-password", help="Set a new password; the account's tokens are revoked.")
+@click.argument("username")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (hidden, twice) when not given.",
+)
+@with_appcontext
+def set_password(username: str, password: str) -> None:
+    try:
+        account = accounts.set_password(get_session(), username, password)
+    except DomainError as error:
+        raise Refused(error) from error
+    click.echo(f"{account.username}: new password set, its API tokens revoked.")

@@ -33,6 +33,11 @@ class AuthenticationFailed(DomainError):
     title = "Wrong username or password"
 
 
+class TooManyLoginFailures(AuthenticationFailed):
+    code = "too_many_login_failures"
+    title = "Too many wrong passwords"
+
+
 class AuthenticationRequired(DomainError):
     code = "authentication_required"
     title = "You must log in first"

@@ -16,6 +16,7 @@ from eprescription.models.catalog import (
 )
 from eprescription.models.dispensing import Dispensation, DispensationLine, IdempotencyKey
 from eprescription.models.health_space import Representative
+from eprescription.models.login_throttle import LoginThrottle
 from eprescription.models.people import (
     Account,
     ApiToken,
@@ -48,6 +49,7 @@ __all__ = [
     "GenericGroup",
     "GenericGroupMember",
     "IdempotencyKey",
+    "LoginThrottle",
     "Person",
     "Pharmacist",
     "Pharmacy",

@@ -9,7 +9,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from eprescription.domain import identifiers
@@ -18,11 +18,14 @@ from eprescription.domain.errors import (
     AuthenticationFailed,
     AuthenticationRequired,
     InvalidIdentifier,
+    NotFound,
     ValidationFailed,
 )
 from eprescription.models import Account, ApiToken, Person, Pharmacist, Pharmacy, Prescriber, Role
 from eprescription.models.base import utcnow
+from eprescription.services import login_throttle
 
+USERNAME_MAX_LENGTH = 64
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 1024  # hashing megabytes of "password" would be a cheap denial of service
@@ -278,6 +281,40 @@ def _agrees(national_id: str, country: str, birth_date: date) -> bool:
     return identifiers.nir_agrees_with_birth_date(national_id, birth_date)
 
 
+def _account_named(session: Session, username: str) -> Account:
+    account = session.scalar(
+        select(Account).where(Account.username == normalise_username(username))
+    )
+    if account is None:
+        raise NotFound(f"No account is named {normalise_username(username)!r}.")
+    return account
+
+
+def set_active(session: Session, username: str, active: bool) -> Account:
+    """An administrator disables an account (its sessions and tokens stop at their next
+    request) or enables it again with its old password."""
+    account = _account_named(session, username)
+    account.is_active = active
+    session.commit()
+    return account
+
+
+def set_password(session: Session, username: str, password: str) -> Account:
+    """An administrator sets a new password: the account's tokens are revoked and a login
+    lock on its username lifted."""
+    account = _account_named(session, username)
+    if not PASSWORD_MIN_LENGTH <= len(password or "") <= PASSWORD_MAX_LENGTH:
+        raise ValidationFailed(
+            "The password is not acceptable.",
+            errors={"password": [f"at least {PASSWORD_MIN_LENGTH} characters"]},
+        )
+    account.password_hash = hash_password(password)
+    session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
+    login_throttle.clear(session, account.username)
+    session.commit()
+    return account
+
+
 def authenticate(session: Session, username: str, password: str) -> Account:
     """The active account with these credentials, or AuthenticationFailed."""
     account = _check_credentials(session, username, password)
@@ -286,28 +323,36 @@ def authenticate(session: Session, username: str, password: str) -> Account:
 
 
 def _check_credentials(session: Session, username: str, password: str) -> Account:
-    """Verify the password, rehash it if the parameters changed, note the login; no commit.
+    """Verify the password, rehash it if the parameters changed, note the login; no commit
+    (but a wrong password is counted and committed, and a locked username is refused).
 
-    An unknown username costs one hash verification too, so that timing does not
-    tell which usernames exist.
+    An unknown username costs one hash verification too, and is throttled the same way, so
+    that neither timing nor a lock tells which usernames exist.
     """
-    account = session.scalar(
-        select(Account).where(Account.username == normalise_username(username))
-    )
+    now = utcnow()
+    name = normalise_username(username)
+    throttle_key = name[:USERNAME_MAX_LENGTH]  # longer ones match no account anyway
+    login_throttle.check(session, throttle_key, now)
+    account = session.scalar(select(Account).where(Account.username == name))
     password = password or ""
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise AuthenticationFailed(WRONG_CREDENTIALS)
     try:
-        password_hasher.verify(account.password_hash if account else _dummy_hash(), password)
-    except (VerificationError, InvalidHashError) as error:
-        raise AuthenticationFailed(WRONG_CREDENTIALS) from error
-    if account is None:
-        raise AuthenticationFailed(WRONG_CREDENTIALS)
+        if len(password) > PASSWORD_MAX_LENGTH:
+            raise AuthenticationFailed(WRONG_CREDENTIALS)
+        try:
+            password_hasher.verify(account.password_hash if account else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError) as error:
+            raise AuthenticationFailed(WRONG_CREDENTIALS) from error
+        if account is None:
+            raise AuthenticationFailed(WRONG_CREDENTIALS)
+    except AuthenticationFailed:
+        login_throttle.record_failure(session, throttle_key, now)
+        raise
     if not account.is_active:
         raise AuthenticationFailed("This account is disabled; ask an administrator.")
     if password_hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    account.last_login_at = utcnow()
+    account.last_login_at = now
+    login_throttle.clear(session, throttle_key)
     return account
 
 

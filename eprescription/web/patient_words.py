@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 
 from eprescription.domain import errors, health_space
-from eprescription.services import accounts, prescriptions
+from eprescription.services import accounts, login_throttle, prescriptions
 from eprescription.services import health_space as services
 from eprescription.web.language import day
 
@@ -107,6 +107,10 @@ MESSAGES = [
     ),
     (prescriptions.NOT_VISIBLE, _l("No prescription with this number is visible to you.")),
     (accounts.WRONG_CREDENTIALS, _l("Wrong username or password.")),
+    (
+        login_throttle.LOCKED,
+        _l("Too many wrong passwords for this username: try again in %(minutes)s minutes."),
+    ),
     (
         "This account is disabled; ask an administrator.",
         _l("This account is disabled; ask an administrator."),
