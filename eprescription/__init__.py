@@ -5,7 +5,7 @@ from flask import Flask
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config, database, extensions, blueprints, error handlers, CLI."""
-    from eprescription import api, cli, db, errors, web
+    from eprescription import api, cli, db, errors, url_converters, web
     from eprescription.config import load_config
 
     app = Flask(
@@ -16,6 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(app.instance_path, overrides=config))
     db.init_app(app)
+    url_converters.init_app(app)
     web.init_app(app)
     api.init_app(app)
     errors.init_app(app)

@@ -3,7 +3,9 @@
 from flask import Flask
 from flask_smorest import Api
 
+from eprescription.models.base import ROW_ID_MAX
 from eprescription.schemas.problem import ProblemSchema
+from eprescription.url_converters import RowIdConverter
 
 API_SETTINGS = {
     "API_TITLE": "eprescription",
@@ -42,6 +44,9 @@ def init_app(app: Flask) -> None:
         spec_kwargs={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
+    )
+    api.register_converter(
+        RowIdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": ROW_ID_MAX}
     )
     modules = (auth, medications, prescriptions, trust, verify, health_space, pharmacy)
     for module in (*modules, renewal_requests, fhir):

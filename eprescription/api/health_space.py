@@ -139,7 +139,7 @@ def add_representative(body: dict):
     )
 
 
-@blp.route("/representatives/<int:representative_id>/revoke", methods=["POST"])
+@blp.route("/representatives/<row_id:representative_id>/revoke", methods=["POST"])
 @blp.response(200, RepresentativeSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)

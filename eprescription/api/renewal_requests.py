@@ -58,7 +58,7 @@ def for_prescriber(args: dict):
     return {"items": items}
 
 
-@blp.route("/renewal-requests/<int:request_id>/decline", methods=["POST"])
+@blp.route("/renewal-requests/<row_id:request_id>/decline", methods=["POST"])
 @blp.response(200, RenewalRequestSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER)

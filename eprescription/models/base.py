@@ -32,6 +32,10 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The largest id of an INTEGER primary key (PostgreSQL's 32-bit integer).
+ROW_ID_MAX = 2_147_483_647
+
+
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)

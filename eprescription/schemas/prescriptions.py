@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from eprescription.domain import prescriptions as rules
+from eprescription.models.base import ROW_ID_MAX
 
 PIN_FIELD = {
     "required": True,
@@ -45,6 +46,8 @@ class ItemInSchema(Schema):
         as_string=True,
         allow_nan=False,
         validate=validate.Range(min=0, max=rules.DOSE_MAX, min_inclusive=False),
+        # A decimal string in JSON; its bounds stay numbers in the OpenAPI document.
+        metadata={"minimum": 0, "exclusiveMinimum": True, "maximum": int(rules.DOSE_MAX)},
     )
     dose_unit = fields.String(validate=validate.Length(min=1, max=rules.DOSE_UNIT_MAX))
     frequency_per_day = fields.Integer(
@@ -94,7 +97,7 @@ class PrescriptionIssueSchema(Schema):
     )
     renewal_request = fields.Integer(
         strict=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=ROW_ID_MAX),
         metadata={
             "description": "The id of the patient's pending renewal request this prescription "
             "answers: it is marked renewed with it, in the same transaction."

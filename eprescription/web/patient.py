@@ -206,7 +206,7 @@ def representatives():
     )
 
 
-@bp.route("/representatives/<int:representative_id>/revoke", methods=["POST"])
+@bp.route("/representatives/<row_id:representative_id>/revoke", methods=["POST"])
 @login_required(Role.PATIENT)
 def revoke(representative_id: int):
     ended = health_space.revoke_representative(get_session(), current_account(), representative_id)

@@ -481,7 +481,7 @@ def index():
 # -- renewal requests -------------------------------------------------------------------------
 
 
-@bp.route("/renewal-requests/<int:request_id>/renew")
+@bp.route("/renewal-requests/<row_id:request_id>/renew")
 @login_required(Role.PRESCRIBER)
 def renew_request(request_id: int):
     """The renewal form prefilled from the prescription asked for; the request's id goes
@@ -495,7 +495,7 @@ def renew_request(request_id: int):
     return _form_page(draft, renewing=view["number"], asked=asked)
 
 
-@bp.route("/renewal-requests/<int:request_id>/decline", methods=["GET", "POST"])
+@bp.route("/renewal-requests/<row_id:request_id>/decline", methods=["GET", "POST"])
 @login_required(Role.PRESCRIBER)
 def decline_request(request_id: int):
     """Decline a pending request with a message the patient reads in their health space."""

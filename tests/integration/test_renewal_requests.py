@@ -467,3 +467,17 @@ def test_pages_another_prescriber_gets_404_on_the_request(
         as_text=True
     )
     assert rows(db_session)[0].status == "pending"
+
+
+def test_ids_too_large_for_the_database_are_not_found_or_refused(client, people, products):
+    huge = 2**63 + 7  # beyond the database's integers: must not reach the driver
+    decline = client.post(
+        f"{REQUESTS}/{huge}/decline", json={"message": "no"}, headers=people["doctor"]
+    )
+    revoke = client.post(f"{ME}/representatives/{huge}/revoke", headers=people["patient"])
+    issued = renew(client, people, products, 2**31)
+
+    assert_problem(decline, 404, "not_found")
+    assert_problem(revoke, 404, "not_found")
+    assert_problem(issued, 422, "validation_failed")
+    assert "renewal_request" in issued.get_json()["errors"]
