@@ -254,6 +254,8 @@ def test_a_receipt_reopened_from_the_recent_list_is_reversed_with_a_reason(page,
     cip13 = amlodipine_pack(live_app)
     log_in_with_the_keyboard(page, PHARMACIST.username, PHARMACIST.password)
     page.get_by_role("link", name="Scan a prescription").click()
+    # The scanner types only once the scan page has loaded and focused its field.
+    expect(page.get_by_label(re.compile("^QR code"))).to_be_focused()
     page.keyboard.type(qr_text)
     page.keyboard.press("Enter")
     page.get_by_label("Pack given: CIP13, or scan the box's DataMatrix").fill(cip13)
