@@ -129,22 +129,22 @@ def unlock(username: str) -> None:
 @click.argument("username")
 @with_appcontext
 def disable(username: str) -> None:
-    try:
-        account = accounts.set_active(get_session(), username, False)
-    except DomainError as error:
-        raise Refused(error) from error
-    click.echo(f"{account.username}: disabled.")
+    _set_active(username, False)
 
 
 @users_group.command("enable", help="Enable a disabled account again (same password).")
 @click.argument("username")
 @with_appcontext
 def enable(username: str) -> None:
+    _set_active(username, True)
+
+
+def _set_active(username: str, active: bool) -> None:
     try:
-        account = accounts.set_active(get_session(), username, True)
+        account = accounts.set_active(get_session(), username, active)
     except DomainError as error:
         raise Refused(error) from error
-    click.echo(f"{account.username}: enabled.")
+    click.echo(f"{account.username}: {'enabled' if active else 'disabled'}.")
 
 
 @users_group.command("set-password", help="Set a new password; the account's tokens are revoked.")
