@@ -61,6 +61,11 @@ class Dispensation(Base):
         back_populates="dispensation", order_by="DispensationLine.id"
     )
 
+    def chronological_key(self) -> tuple:
+        """Sort key, oldest first: times are kept to the second and ids are random, so the
+        lines' serial ids break ties (needs `lines` loaded)."""
+        return (self.dispensed_at, min((line.id for line in self.lines), default=0))
+
 
 class DispensationLine(Base):
     """A pack (or several of one batch) given for one prescription line."""

@@ -12,7 +12,7 @@ from eprescription.models.base import utcnow
 from eprescription.services import audit, prescriptions, representation
 
 ACTION = "read_dispensations"
-PRESCRIBER, PATIENT, PHARMACIST = "prescriber", "patient", "pharmacist"
+PHARMACIST = "pharmacist"
 
 
 @dataclass(frozen=True)
@@ -60,19 +60,16 @@ def for_prescription(
 
 def _visible(session: Session, account: Account, prescription: Prescription, today: date):
     """(relation, the dispensations it may see), or (None, []) when it may see none."""
-    person_id = account.person_id
-    if person_id is None:
+    if account.person_id is None:
         return None, []
     every = _dispensations(session, prescription)
-    if account.role is Role.PRESCRIBER and prescription.prescriber.person_id == person_id:
-        return PRESCRIBER, every
-    if account.role is Role.PATIENT:
-        if prescription.patient_person_id == person_id:
-            return PATIENT, every
-        if representation.represents(session, person_id, prescription.patient_person_id, today):
-            return representation.ROLE, every
+    relation = prescriptions.relation_of(session, account, prescription, today)
+    if relation is not None:
+        return relation, every
     if account.role is Role.PHARMACIST:
-        pharmacist = session.scalar(select(Pharmacist).where(Pharmacist.person_id == person_id))
+        pharmacist = session.scalar(
+            select(Pharmacist).where(Pharmacist.person_id == account.person_id)
+        )
         own = [d for d in every if pharmacist and d.pharmacy_id == pharmacist.pharmacy_id]
         if own:
             return PHARMACIST, own
@@ -80,12 +77,10 @@ def _visible(session: Session, account: Account, prescription: Prescription, tod
 
 
 def _dispensations(session: Session, prescription: Prescription) -> list[Dispensation]:
-    """Oldest first; within one second, in the order their lines were written (ids are random)."""
+    """Oldest first."""
     rows = session.scalars(
         select(Dispensation)
         .where(Dispensation.prescription_id == prescription.id)
         .options(selectinload(Dispensation.lines), selectinload(Dispensation.pharmacy))
     )
-    return sorted(
-        rows, key=lambda row: (row.dispensed_at, min((line.id for line in row.lines), default=0))
-    )
+    return sorted(rows, key=Dispensation.chronological_key)

@@ -394,10 +394,7 @@ def dispensations(session: Session, rows: list[Prescription]) -> dict[int, list[
     ).all()
     if not found:
         return {}
-    # Times are kept to the second and ids are random: the lines' serial ids break ties.
-    found = sorted(
-        found, key=lambda row: (row.dispensed_at, min((line.id for line in row.lines), default=0))
-    )
+    found = sorted(found, key=Dispensation.chronological_key)
     packs = {
         pack.cip13: pack
         for pack in session.scalars(

@@ -426,7 +426,7 @@ OWN = frozenset({PRESCRIBER, PATIENT})
 READERS = OWN | {representation.ROLE}  # DESIGN §5: its prescriber, its patient, representatives
 
 
-def _relation(
+def relation_of(
     session: Session, account: Account, prescription: Prescription, today: date
 ) -> str | None:
     """'prescriber', 'patient' or 'representative' (of its patient, today), else None."""
@@ -460,7 +460,7 @@ def _visible(
     prescription = _load(session, number)
     relation = None
     if prescription is not None:
-        relation = _relation(session, account, prescription, today_of(now or utcnow()))
+        relation = relation_of(session, account, prescription, today_of(now or utcnow()))
     if relation not in relations:
         refuse_unseen(session, account, action, number, prescription)
     return prescription, relation
