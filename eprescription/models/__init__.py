@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed tables of the service; import every model module here."""
 
 from eprescription.models.allergies import Allergy
-from eprescription.models.audit import AuditChainHead, AuditEvent
+from eprescription.models.audit import AuditChain, AuditEvent
 from eprescription.models.base import Base
 from eprescription.models.catalog import (
     CatalogImport,
@@ -38,7 +38,7 @@ __all__ = [
     "Account",
     "Allergy",
     "ApiToken",
-    "AuditChainHead",
+    "AuditChain",
     "AuditEvent",
     "Base",
     "CatalogImport",

@@ -1,25 +1,30 @@
-"""The audit log: hash-chained events, one per read or change of a protected object."""
+"""The audit log: events chained per patient (or per account), and the chains' heads."""
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eprescription.models.base import Base, UTCDateTime
 
 
 class AuditEvent(Base):
-    """Who did what to which object, when, and how it went; chained by SHA-256.
+    """Who did what to which object, when, and how it went; hash-chained within its chain.
 
-    `hash` covers every other column and the previous event's hash, so changing, removing
-    or inserting an event breaks the chain from there on (services.audit.verify_chain).
+    `chain_key` names the chain (one per patient; per account, or per object, for events
+    about no patient), `chain_seq` the event's place in it (1, 2, …). `hash` covers every
+    other column but `id`, including the previous event's hash, so changing, removing or
+    inserting an event breaks its chain from there on (services.audit.verify_chains). Rows
+    are only ever inserted: on PostgreSQL the application's role may not update or delete
+    them (docs/architecture.md).
     """
 
     __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain_key", "chain_seq"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Position in the chain (1, 2, …); unique, so two writers cannot both extend one head.
-    sequence: Mapped[int] = mapped_column(Integer, unique=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chain_key: Mapped[str] = mapped_column(String(80))
+    chain_seq: Mapped[int] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_account_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor_role: Mapped[str] = mapped_column(String(16))
@@ -30,15 +35,15 @@ class AuditEvent(Base):
     # Not a foreign key: the log must outlive what it mentions, and read fast by patient.
     patient_person_id: Mapped[int | None] = mapped_column(Integer, index=True)
     outcome: Mapped[str] = mapped_column(String(48))
-    previous_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditChainHead(Base):
-    """The single row naming the chain's last event; writers lock it to append in turn."""
+class AuditChain(Base):
+    """The head of one chain: its last position and hash; a writer locks only its own chains."""
 
-    __tablename__ = "audit_chain_head"
+    __tablename__ = "audit_chains"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    chain_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))

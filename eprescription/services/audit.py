@@ -1,21 +1,29 @@
-"""The tamper-evident audit log: append events in the caller's transaction, verify the chain."""
+"""The audit log: events buffered per transaction, chained per patient, written in one batch;
+and the check of every chain."""
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, column, insert, select, update, values
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import String
 
 from eprescription.models import Account, Pharmacist, Prescriber, Role
-from eprescription.models.audit import AuditChainHead, AuditEvent
+from eprescription.models.audit import AuditChain, AuditEvent
 from eprescription.models.base import utcnow
 
 GENESIS_HASH = "0" * 64
-HEAD_ID = 1
+SUCCESS = "success"
+PENDING = "eprescription.audit_pending"  # the key of the buffer in Session.info
+ROWS_PER_INSERT = 500  # one statement for a page of events; SQLite's variable limit is far off
 HASHED_FIELDS = (
-    "sequence",
+    "chain_key",
+    "chain_seq",
     "occurred_at",
     "actor_account_id",
     "actor_role",
@@ -27,7 +35,6 @@ HASHED_FIELDS = (
     "outcome",
     "previous_hash",
 )
-SUCCESS = "success"
 
 
 @dataclass(frozen=True)
@@ -62,20 +69,26 @@ def actor_for(session: Session, account: Account | None) -> Actor:
     return Actor(account.id, str(account.role), organisation)
 
 
-def _canonical(fields: dict) -> bytes:
-    """Sorted keys, no spaces, UTF-8: for strings, integers and null this is RFC 8785."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+@dataclass(frozen=True)
+class Event:
+    """One thing to record: who did what to which object, about which patient, and how."""
 
+    actor: Actor
+    action: str
+    object_type: str
+    object_id: str = ""
+    patient_person_id: int | None = None
+    outcome: str = SUCCESS
+    occurred_at: datetime = field(default_factory=utcnow)
 
-def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
-
-
-def event_hash(event: AuditEvent) -> str:
-    """SHA-256 (hex) of the canonical JSON of every column but `id` and `hash`."""
-    fields = {name: getattr(event, name) for name in HASHED_FIELDS}
-    fields["occurred_at"] = _timestamp(event.occurred_at)
-    return hashlib.sha256(_canonical(fields)).hexdigest()
+    @property
+    def chain_key(self) -> str:
+        """Its chain: the patient's; else the acting account's; else the object's own."""
+        if self.patient_person_id is not None:
+            return f"patient:{self.patient_person_id}"
+        if self.actor.account_id is not None:
+            return f"account:{self.actor.account_id}"
+        return f"object:{self.object_type}:{self.object_id}"[:80]
 
 
 def record(
@@ -88,87 +101,219 @@ def record(
     patient_person_id: int | None = None,
     outcome: str = SUCCESS,
     at: datetime | None = None,
-) -> AuditEvent:
-    """Append one event in the caller's transaction (no commit).
+) -> None:
+    """Buffer one event in the session's transaction; write_pending() writes them at commit."""
+    pending(session).append(
+        Event(
+            actor,
+            action,
+            object_type,
+            str(object_id or "")[:64],
+            patient_person_id,
+            outcome[:48],
+            at or utcnow(),
+        )
+    )
 
-    The chain head is locked (SELECT … FOR UPDATE on PostgreSQL; SQLite has one writer), so
-    concurrent transactions append one after the other, never from the same head.
+
+def pending(session: Session) -> list[Event]:
+    """The events buffered in the session's current transaction."""
+    return session.info.setdefault(PENDING, [])
+
+
+def write_pending(session: Session) -> None:
+    """Write the buffered events (the session is about to commit) and empty the buffer."""
+    events = session.info.pop(PENDING, [])
+    write(session, events)
+
+
+def discard_pending(session: Session) -> None:
+    """Forget the buffered events (the transaction was rolled back)."""
+    session.info.pop(PENDING, None)
+
+
+def write(session: Session, events: list[Event]) -> None:
+    """Chain `events` and insert them: three statements whatever their number or chains.
+
+    1. Each chain's head row is created or advanced by the number of new events in one
+       upsert, which locks those rows only (other patients' chains go on in parallel) and
+       answers where each chain stood; 2. the events go in as multi-row INSERTs; 3. the heads
+       take their new last hashes in one UPDATE … FROM VALUES. Heads are locked in key order,
+       so two transactions never wait on each other in a cycle.
     """
-    head = session.scalar(
-        select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).with_for_update()
+    if not events:
+        return
+    counts = Counter(event.chain_key for event in events)
+    positions = _advance_heads(session, counts)
+    rows, last_hash = [], {}
+    for event in events:
+        key = event.chain_key
+        sequence, previous = positions[key]
+        row = _row(event, key, sequence, last_hash.get(key, previous))
+        positions[key] = (sequence + 1, previous)
+        last_hash[key] = row["hash"]
+        rows.append(row)
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        session.execute(insert(AuditEvent).values(rows[start : start + ROWS_PER_INSERT]))
+    _move_heads(session, sorted(last_hash.items()))
+
+
+def _move_heads(session: Session, heads: list[tuple[str, str]]) -> None:
+    """Give each chain's head its new last hash: one UPDATE … FROM VALUES on PostgreSQL."""
+    if session.get_bind().dialect.name != "postgresql":  # no VALUES alias; no round trips
+        session.execute(
+            update(AuditChain.__table__)
+            .where(AuditChain.chain_key == bindparam("key"))
+            .values(last_hash=bindparam("hash")),
+            [{"key": key, "hash": last} for key, last in heads],
+        )
+        return
+    new_heads = values(column("key", String), column("hash", String), name="new_heads")
+    new_heads = new_heads.data(heads)
+    session.execute(
+        update(AuditChain)
+        .where(AuditChain.chain_key == new_heads.c.key)
+        .values(last_hash=new_heads.c.hash)
+        .execution_options(synchronize_session=False)
     )
-    if head is None:
-        head = AuditChainHead(id=HEAD_ID, sequence=0, last_hash=GENESIS_HASH)
-        session.add(head)
-    event = AuditEvent(
-        sequence=head.sequence + 1,
-        occurred_at=at or utcnow(),
-        actor_account_id=actor.account_id,
-        actor_role=actor.role,
-        organisation=actor.organisation[:256],
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id or "")[:64],
-        patient_person_id=patient_person_id,
-        outcome=outcome[:48],
-        previous_hash=head.last_hash,
+
+
+def _advance_heads(session: Session, counts: Counter) -> dict[str, tuple[int, str]]:
+    """Lock and advance each chain's head; {key: (first new position, hash before it)}."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(AuditChain).values(
+        [
+            {"chain_key": key, "last_seq": counts[key], "last_hash": GENESIS_HASH}
+            for key in sorted(counts)
+        ]
     )
-    event.hash = event_hash(event)
-    head.sequence, head.last_hash = event.sequence, event.hash
-    session.add(event)
-    return event
+    statement = statement.on_conflict_do_update(
+        index_elements=[AuditChain.chain_key],
+        set_={"last_seq": AuditChain.last_seq + statement.excluded.last_seq},
+    ).returning(AuditChain.chain_key, AuditChain.last_seq, AuditChain.last_hash)
+    return {
+        key: (last_seq - counts[key] + 1, last_hash)
+        for key, last_seq, last_hash in session.execute(statement)
+    }
+
+
+def _row(event: Event, key: str, sequence: int, previous_hash: str) -> dict:
+    row = {
+        "chain_key": key,
+        "chain_seq": sequence,
+        "occurred_at": event.occurred_at,
+        "actor_account_id": event.actor.account_id,
+        "actor_role": event.actor.role,
+        "organisation": event.actor.organisation[:256],
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "patient_person_id": event.patient_person_id,
+        "outcome": event.outcome,
+        "previous_hash": previous_hash,
+    }
+    row["hash"] = hashlib.sha256(canonical_event(row)).hexdigest()
+    return row
+
+
+def canonical_event(fields) -> bytes:
+    """The bytes an event's hash (and its Merkle leaf) covers: its hashed fields as canonical
+    JSON (sorted keys, no spaces, UTF-8; for strings, integers and null this is RFC 8785)."""
+    content = {name: fields[name] for name in HASHED_FIELDS}
+    content["occurred_at"] = content["occurred_at"].isoformat(timespec="microseconds")
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- verification -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first event of a chain that does not hold, and why."""
+
+    chain_key: str
+    chain_seq: int
+    event_id: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"event {self.event_id}" if self.event_id is not None else "an event"
+        return f"{where} (chain {self.chain_key}, position {self.chain_seq}): {self.reason}"
 
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The result of walking the chain: events checked and the first broken link, if any."""
+    """The result of walking every chain: events and chains checked, and each chain's break."""
 
     events: int
-    broken_at: int | None = None  # the sequence number of the first bad event
-    reason: str = ""
+    chains: int
+    breaks: list[Break]
 
     @property
     def ok(self) -> bool:
-        return self.broken_at is None
+        return not self.breaks
 
 
-def verify_chain(session: Session, batch_size: int = 1000) -> ChainReport:
-    """Walk the events in order; report the first whose hash or link does not hold."""
-    previous_hash, expected_sequence, checked = GENESIS_HASH, 1, 0
-    while True:
-        events = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.sequence >= expected_sequence)
-            .order_by(AuditEvent.sequence)
-            .limit(batch_size)
-        ).all()
-        if not events:
-            break
-        for event in events:
-            if event.sequence != expected_sequence:
-                return ChainReport(
-                    checked, expected_sequence, f"event {expected_sequence} is missing"
-                )
-            if event.previous_hash != previous_hash:
-                return ChainReport(
-                    checked,
-                    event.sequence,
-                    f"event {event.sequence} does not point to the hash of the event before it",
-                )
-            if event_hash(event) != event.hash:
-                return ChainReport(
-                    checked,
-                    event.sequence,
-                    f"event {event.sequence} was changed after it was written (hash mismatch)",
-                )
-            previous_hash, expected_sequence = event.hash, expected_sequence + 1
-            checked += 1
-    head = session.get(AuditChainHead, HEAD_ID)
-    if head is not None and (head.sequence, head.last_hash) != (checked, previous_hash):
-        return ChainReport(
-            checked,
-            checked + 1,
-            f"the chain head names event {head.sequence}, but the chain ends at event {checked}"
-            " (events removed from the end?)",
+def verify_chains(session: Session, batch_size: int = 5000) -> ChainReport:
+    """Walk every chain in order; report, per chain, the first event whose position, link or
+    hash does not hold, and chains whose head names another end than their last event."""
+    heads = {key: (seq, last) for key, seq, last in session.execute(select(AuditChain.__table__))}
+    columns = [AuditEvent.__table__.c[name] for name in ("id", *HASHED_FIELDS, "hash")]
+    rows = (
+        session.execute(
+            select(*columns).order_by(AuditEvent.chain_key, AuditEvent.chain_seq),
+            execution_options={"yield_per": batch_size},
         )
-    return ChainReport(checked)
+        .mappings()
+        .partitions()
+    )
+    breaks, events, chains = [], 0, set()
+    for key, chain in _chains(row for part in rows for row in part):
+        chains.add(key)
+        checked, problem = _walk(key, chain, heads.get(key))
+        events += checked
+        if problem is not None:
+            breaks.append(problem)
+    for key in sorted(set(heads) - chains):
+        breaks.append(Break(key, 1, None, "the chain's head names events that are all missing"))
+    return ChainReport(events, len(chains | set(heads)), breaks)
+
+
+def _chains(rows: Iterable) -> Iterator[tuple[str, list]]:
+    """Consecutive rows grouped by chain key."""
+    key, chain = None, []
+    for row in rows:
+        if row["chain_key"] != key:
+            if chain:
+                yield key, chain
+            key, chain = row["chain_key"], []
+        chain.append(row)
+    if chain:
+        yield key, chain
+
+
+def _walk(key: str, chain: list, head: tuple[int, str] | None) -> tuple[int, Break | None]:
+    previous_hash, expected = GENESIS_HASH, 1
+    for row in chain:
+        if row["chain_seq"] != expected:
+            return len(chain), Break(key, expected, None, "this event is missing (deleted?)")
+        if row["previous_hash"] != previous_hash:
+            return len(chain), Break(
+                key, expected, row["id"], "it does not point to the hash of the event before it"
+            )
+        if hashlib.sha256(canonical_event(row)).hexdigest() != row["hash"]:
+            return len(chain), Break(
+                key, expected, row["id"], "it was changed after it was written (hash mismatch)"
+            )
+        previous_hash, expected = row["hash"], expected + 1
+    if head is None:
+        return len(chain), Break(key, 1, chain[0]["id"], "the chain has no head (forged?)")
+    if head != (expected - 1, previous_hash):
+        return len(chain), Break(
+            key,
+            expected,
+            None,
+            f"the chain's head names position {head[0]}, but the chain ends at {expected - 1}"
+            " (events removed from the end, or the head moved)",
+        )
+    return len(chain), None

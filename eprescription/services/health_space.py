@@ -534,7 +534,7 @@ def access_log(
         .outerjoin(actor_account, actor_account.id == AuditEvent.actor_account_id)
         .outerjoin(actor_person, actor_person.id == actor_account.person_id)
         .where(*conditions)
-        .order_by(AuditEvent.sequence.desc())
+        .order_by(AuditEvent.chain_seq.desc())
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
@@ -563,7 +563,7 @@ def _entry(event: AuditEvent, username: str | None, person: Person | None) -> Lo
     if event.object_type == OBJECT_TYPE and object_id:
         object_id = codes.display_number(object_id)
     return LogEntry(
-        sequence=event.sequence,
+        sequence=event.id,
         occurred_at=event.occurred_at,
         actor_name=name,
         actor_role=rules.ROLE_WORDS.get(event.actor_role, event.actor_role),

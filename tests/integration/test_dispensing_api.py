@@ -812,7 +812,7 @@ def test_by_card_a_checked_representative_sees_authorised_prescriptions_but_neve
     presenters = db_session.scalars(
         select(AuditEvent)
         .where(AuditEvent.action == "lookup_by_card", AuditEvent.object_type == "representative")
-        .order_by(AuditEvent.sequence)
+        .order_by(AuditEvent.id)
     ).all()
     assert [(e.object_id, e.outcome) for e in presenters] == [
         (str(representation["id"]), "success"),

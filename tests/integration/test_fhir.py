@@ -133,7 +133,7 @@ def outcome_code(body: dict) -> tuple[str, str]:
 
 def events(session, action: str) -> list[AuditEvent]:
     return session.scalars(
-        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.sequence)
+        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     ).all()
 
 

@@ -51,7 +51,7 @@ def name_representative(client, people, who="patient", **fields):
 
 
 def event_rows(session, **where):
-    query = select(AuditEvent).order_by(AuditEvent.sequence)
+    query = select(AuditEvent).order_by(AuditEvent.id)
     for field, value in where.items():
         query = query.where(getattr(AuditEvent, field) == value)
     return session.scalars(query).all()

@@ -610,7 +610,7 @@ def test_a_representative_at_the_counter_opens_and_collects_an_authorised_prescr
         select(AuditEvent.outcome)
         .where(AuditEvent.action == "lookup_by_card", AuditEvent.object_type == "representative")
         .where(AuditEvent.object_id == str(representation["id"]))
-        .order_by(AuditEvent.sequence)
+        .order_by(AuditEvent.id)
     ).all()
     assert presenters == ["identity_not_confirmed", "success"]
 

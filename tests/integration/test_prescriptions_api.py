@@ -355,7 +355,7 @@ def test_wrong_pins_are_refused_count_and_block_the_key(client, db_session, peop
     assert_problem(post(PIN), 403, "signing_key_blocked")
     assert counts(db_session) == (0, 0, 0)
     outcomes = db_session.scalars(
-        select(AuditEvent.outcome).where(AuditEvent.action == "issue").order_by(AuditEvent.sequence)
+        select(AuditEvent.outcome).where(AuditEvent.action == "issue").order_by(AuditEvent.id)
     ).all()
     assert outcomes == ["wrong_pin", "wrong_pin", "signing_key_blocked", "signing_key_blocked"]
 
@@ -417,7 +417,7 @@ def test_a_representative_reads_it_audited_as_such_until_revoked(
     assert read.status_code == 200, read.get_data(as_text=True)
     assert read.get_json()["jws"] == issued["jws"]
     event = db_session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "read").order_by(AuditEvent.sequence)
+        select(AuditEvent).where(AuditEvent.action == "read").order_by(AuditEvent.id)
     ).all()[-1]
     assert (event.actor_role, event.outcome, event.object_id) == (
         "representative",
@@ -440,7 +440,7 @@ def test_a_representative_reads_it_audited_as_such_until_revoked(
     strip = lambda body: {k: v for k, v in body.items() if k != "instance"}  # noqa: E731
     assert strip(revoked.get_json()) == strip(missing.get_json())
     assert db_session.scalars(
-        select(AuditEvent.outcome).where(AuditEvent.action == "read").order_by(AuditEvent.sequence)
+        select(AuditEvent.outcome).where(AuditEvent.action == "read").order_by(AuditEvent.id)
     ).all()[-2:] == ["denied", "not_found"]
 
 
@@ -610,7 +610,7 @@ def test_issue_read_and_cancel_are_audited_with_the_patient(client, db_session, 
     client.get(f"/api/v1/prescriptions/{issued['id']}", headers=people["other_doctor"])
     cancel(client, people, issued)
 
-    events = db_session.scalars(select(AuditEvent).order_by(AuditEvent.sequence)).all()
+    events = db_session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert [(e.action, e.actor_role, e.outcome) for e in events] == [
         ("issue", "prescriber", "success"),
         ("read", "patient", "success"),
@@ -632,30 +632,32 @@ def test_audit_verify_passes_and_then_finds_a_tampered_event(
 
     intact = runner.invoke(args=["audit", "verify"])
     assert intact.exit_code == 0, intact.output
-    assert "4 events" in intact.output
+    assert "4 events in 1 chains" in intact.output
 
+    third = db_session.scalar(select(AuditEvent).where(AuditEvent.chain_seq == 3))
     db_session.execute(
-        update(AuditEvent).where(AuditEvent.sequence == 3).values(actor_role="admin")
+        update(AuditEvent).where(AuditEvent.id == third.id).values(actor_role="admin")
     )
     db_session.commit()
     broken = runner.invoke(args=["audit", "verify"])
 
     assert broken.exit_code == 1
-    assert "broken at event 3" in broken.output
+    assert f"broken at event {third.id} (chain {third.chain_key}, position 3)" in broken.output
+    assert "hash mismatch" in broken.output
 
 
 def test_audit_verify_finds_a_deleted_event(client, db_session, runner, people, products):
     issued = issue(client, people, products)
     client.get(f"/api/v1/prescriptions/{issued['id']}", headers=people["patient"])
     client.get(f"/api/v1/prescriptions/{issued['id']}", headers=people["patient"])
-    event = db_session.scalar(select(AuditEvent).where(AuditEvent.sequence == 2))
+    event = db_session.scalar(select(AuditEvent).where(AuditEvent.chain_seq == 2))
     db_session.delete(event)
     db_session.commit()
 
     broken = runner.invoke(args=["audit", "verify"])
 
     assert broken.exit_code == 1
-    assert "broken at event 2" in broken.output
+    assert f"(chain {event.chain_key}, position 2): this event is missing" in broken.output
 
 
 # -- QR code ----------------------------------------------------------------------------------

@@ -258,9 +258,7 @@ def test_renewing_signs_a_new_prescription_and_links_it_in_the_same_transaction(
     assert row.status == "renewed" and row.renewed_prescription.number == new["id"]
     assert row.decided_at is not None
     events = db_session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action.in_(["renew", "issue"]))
-        .order_by(AuditEvent.sequence)
+        select(AuditEvent).where(AuditEvent.action.in_(["renew", "issue"])).order_by(AuditEvent.id)
     ).all()
     renew_event, issue_event = events[-2], events[-1]
     assert (renew_event.action, renew_event.object_id) == ("renew", issued["id"])

@@ -1,0 +1,138 @@
+"""The unit of work of one use case: session, acting account, clock, settings, buffered audit
+events; the only place that commits."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy.orm import Session
+
+from eprescription.models import Account
+from eprescription.models.base import utcnow
+from eprescription.services import audit
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What services need from the configuration, read once by the caller."""
+
+    country: str
+    key_encryption_key: bytes  # wraps the CA, service and prescribers' keys; seals access codes
+    token_lifetime_seconds: int = 3600
+
+
+class UnitOfWork:
+    """One use case, one transaction: opened by a view, an API call, a CLI command or a test.
+
+    On a clean exit the buffered audit events are written (one batch) and the transaction
+    commits; on any exception everything is rolled back, and only what was recorded with
+    `refuse` (a denied read, a wrong code, a wrong PIN) is then written and committed.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        account: Account | None = None,
+        *,
+        actor: audit.Actor | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.account = account
+        self.now = now or utcnow()
+        self._actor = actor
+        self._kept: list[audit.Event] = []
+        self._kept_work: list[Callable[[Session], None]] = []
+
+    @property
+    def actor(self) -> audit.Actor:
+        """Who acts: the account with its role and organisation, or the operator."""
+        if self._actor is None:
+            self._actor = audit.actor_for(self.session, self.account)
+        return self._actor
+
+    def audit(
+        self,
+        action: str,
+        object_type: str,
+        object_id: str = "",
+        *,
+        patient_person_id: int | None = None,
+        outcome: str = audit.SUCCESS,
+        actor: audit.Actor | None = None,
+    ) -> None:
+        """Record an event in this transaction: written at commit, gone with a rollback."""
+        audit.record(
+            self.session,
+            actor or self.actor,
+            action,
+            object_type,
+            object_id,
+            patient_person_id=patient_person_id,
+            outcome=outcome,
+            at=self.now,
+        )
+
+    def refuse(
+        self,
+        action: str,
+        object_type: str,
+        object_id: str = "",
+        *,
+        patient_person_id: int | None = None,
+        outcome: str,
+        actor: audit.Actor | None = None,
+        also: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Record a refusal that is kept whatever happens next (the caller usually raises);
+        `also` is more work kept with it, such as counting a wrong PIN."""
+        self._kept.append(
+            audit.Event(
+                actor or self.actor,
+                action,
+                object_type,
+                str(object_id or "")[:64],
+                patient_person_id,
+                outcome[:48],
+                self.now,
+            )
+        )
+        if also is not None:
+            self._kept_work.append(also)
+
+    def commit(self) -> None:
+        """Write the kept refusals and the buffered events, then commit."""
+        audit.write(self.session, self._kept + audit.pending(self.session))
+        audit.discard_pending(self.session)
+        self._kept = []
+        for work in self._kept_work:
+            work(self.session)
+        self._kept_work = []
+        self.session.commit()
+
+    def rollback(self) -> None:
+        """Undo the use case; what `refuse` recorded is then written in its own transaction."""
+        self.session.rollback()
+        if self._kept or self._kept_work:
+            self.commit()
+
+    def __enter__(self) -> "UnitOfWork":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.rollback()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
