@@ -16,21 +16,9 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(app.instance_path, overrides=config))
     db.init_app(app)
-    _write_audit_events_at_commit(app)
     url_converters.init_app(app)
     web.init_app(app)
     api.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     return app
-
-
-def _write_audit_events_at_commit(app: Flask) -> None:
-    """Buffered audit events go in with the transaction that recorded them, or not at all."""
-    from sqlalchemy import event
-
-    from eprescription.services import audit
-
-    sessions = app.extensions["db_sessionmaker"]
-    event.listen(sessions, "before_commit", audit.write_pending)
-    event.listen(sessions, "after_rollback", audit.discard_pending)

@@ -25,6 +25,7 @@ class ProblemApi(Api):
 def init_app(app: Flask) -> None:
     """Register the API blueprints; their CSRF checks are done by api.security instead."""
     from eprescription.api import (
+        audit,
         auth,
         fhir,
         health_space,
@@ -49,6 +50,6 @@ def init_app(app: Flask) -> None:
         RowIdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": ROW_ID_MAX}
     )
     modules = (auth, medications, prescriptions, trust, verify, health_space, pharmacy)
-    for module in (*modules, renewal_requests, fhir):
+    for module in (*modules, renewal_requests, audit, fhir):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

@@ -1,13 +1,12 @@
 """POST /api/v1/auth/token (bearer tokens for API clients) and GET /api/v1/auth/me."""
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
-from eprescription.db import get_session
 from eprescription.models import Role
 from eprescription.schemas.auth import MeSchema, TokenRequestSchema, TokenSchema
 from eprescription.services import accounts
+from eprescription.use_cases import unit_of_work
 
 blp = Blueprint(
     "api_auth",
@@ -23,10 +22,11 @@ blp = Blueprint(
 @blp.alt_response(401, description="Wrong username or password (code authentication_failed)")
 def issue_token(credentials: dict):
     """Exchange a username and password for a bearer token that expires."""
-    lifetime = current_app.config["TOKEN_LIFETIME_SECONDS"]
-    token, _expires_at = accounts.token_for_credentials(
-        get_session(), credentials["username"], credentials["password"], lifetime
-    )
+    with unit_of_work() as uow:
+        lifetime = uow.settings.token_lifetime_seconds
+        token, _expires_at = accounts.token_for_credentials(
+            uow, credentials["username"], credentials["password"], lifetime
+        )
     body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
     # RFC 6749 §5.1: a response carrying a token must not be cached.
     return body, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -38,4 +38,6 @@ def issue_token(credentials: dict):
 @roles_required(*Role)
 def me():
     """The caller's username, role and name (and RPPS or pharmacy for professionals)."""
-    return accounts.profile(get_session(), current_account())
+    with unit_of_work(current_account()) as uow:
+        profile = accounts.profile(uow)
+    return profile

@@ -4,14 +4,13 @@ from flask import Response, json, request
 from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
-from eprescription.db import get_session
 from eprescription.fhir import bundle, capability, ids, systems
 from eprescription.fhir.medication_dispense import medication_dispenses
 from eprescription.fhir.medication_request import medication_request, medication_requests
 from eprescription.models import Role
-from eprescription.models.base import utcnow
 from eprescription.schemas.fhir import MedicationDispenseSearchSchema, MedicationRequestSearchSchema
 from eprescription.services import dispensation_records, prescriptions
+from eprescription.use_cases import unit_of_work
 
 URL_PREFIX = "/fhir/r4"
 
@@ -42,10 +41,6 @@ def _base_url() -> str:
     return request.url_root.rstrip("/") + URL_PREFIX
 
 
-def _today():
-    return prescriptions.today_of(utcnow())
-
-
 @blp.route("/metadata", methods=["GET"])
 @blp.doc(responses=_documented("CapabilityStatement"))
 def metadata():
@@ -60,8 +55,9 @@ def read_medication_request(resource_id: str):
     """One prescription line: id = the number (line 1) or {number}-{n}; readable as
     GET /api/v1/prescriptions/{number} is (anyone else: 404)."""
     number, line = ids.split_line_id(resource_id)
-    prescription = prescriptions.get(get_session(), current_account(), number)
-    return _fhir(medication_request(prescription, line or 1, _today()))
+    with unit_of_work(current_account()) as uow:
+        prescription = prescriptions.get(uow, number)
+    return _fhir(medication_request(prescription, line or 1, prescriptions.today_of(uow.now)))
 
 
 @blp.route("/MedicationRequest", methods=["GET"])
@@ -71,8 +67,9 @@ def read_medication_request(resource_id: str):
 def search_medication_requests(args: dict):
     """Every line of the prescription named by group-identifier ([system|]number)."""
     number = ids.group_number(args["group_identifier"])
-    prescription = prescriptions.get(get_session(), current_account(), number)
-    resources = medication_requests(prescription, _today())
+    with unit_of_work(current_account()) as uow:
+        prescription = prescriptions.get(uow, number)
+    resources = medication_requests(prescription, prescriptions.today_of(uow.now))
     return _fhir(bundle.searchset(resources, _base_url(), request.url))
 
 
@@ -83,6 +80,7 @@ def search_medication_requests(args: dict):
 def search_medication_dispenses(args: dict):
     """The dispensed lines of a prescription (number), or of one line (MedicationRequest/{id})."""
     number, line = ids.prescription_reference(args["prescription"])
-    records = dispensation_records.for_prescription(get_session(), current_account(), number)
+    with unit_of_work(current_account()) as uow:
+        records = dispensation_records.for_prescription(uow, number)
     resources = medication_dispenses(records.prescription, records.dispensations, line)
     return _fhir(bundle.searchset(resources, _base_url(), request.url))

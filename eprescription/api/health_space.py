@@ -3,12 +3,11 @@ representatives)."""
 
 from dataclasses import asdict
 
-from flask import Response, current_app, url_for
+from flask import Response, url_for
 from flask_smorest import Blueprint
 
 from eprescription import qr
 from eprescription.api.security import current_account, roles_required
-from eprescription.db import get_session
 from eprescription.models import Role
 from eprescription.schemas.health_space import (
     AccessLogPageSchema,
@@ -23,6 +22,7 @@ from eprescription.schemas.health_space import (
     RepresentativesSchema,
 )
 from eprescription.services import health_space
+from eprescription.use_cases import unit_of_work
 
 blp = Blueprint(
     "api_me",
@@ -48,13 +48,10 @@ def _with_qr_url(view: dict) -> dict:
 @blp.arguments(MyPrescriptionsArgsSchema, location="query")
 def list_mine(args: dict):
     """My prescriptions and those of the people I represent, newest first."""
-    page = health_space.list_prescriptions(
-        get_session(),
-        current_account(),
-        view=args["status"],
-        page=args["page"],
-        page_size=args["page_size"],
-    )
+    with unit_of_work(current_account()) as uow:
+        page = health_space.list_prescriptions(
+            uow, view=args["status"], page=args["page"], page_size=args["page_size"]
+        )
     return {**asdict(page), "items": [_with_qr_url(view) for view in page.items]}
 
 
@@ -64,12 +61,8 @@ def list_mine(args: dict):
 @roles_required(Role.PATIENT)
 def get_mine(prescription_id: str):
     """One prescription with its QR text while it can be collected (anyone else's: 404)."""
-    view = health_space.get_prescription(
-        get_session(),
-        current_account(),
-        prescription_id,
-        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        view = health_space.get_prescription(uow, prescription_id)
     return _with_qr_url(view)
 
 
@@ -78,12 +71,8 @@ def get_mine(prescription_id: str):
 @roles_required(Role.PATIENT)
 def qr_svg(prescription_id: str):
     """The QR code as SVG, for the patient and the people who represent them."""
-    text = health_space.qr_text(
-        get_session(),
-        current_account(),
-        prescription_id,
-        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        text = health_space.qr_text(uow, prescription_id)
     return Response(qr.render_svg(text), mimetype="image/svg+xml", headers=NO_STORE)
 
 
@@ -94,9 +83,8 @@ def qr_svg(prescription_id: str):
 @blp.arguments(PickupModeSchema)
 def set_pickup_mode(body: dict, prescription_id: str):
     """Choose who may collect it: public (anyone with the code), private (me), authorised."""
-    view = health_space.change_pickup_mode(
-        get_session(), current_account(), prescription_id, body["pickup_mode"]
-    )
+    with unit_of_work(current_account()) as uow:
+        view = health_space.change_pickup_mode(uow, prescription_id, body["pickup_mode"])
     return _with_qr_url(view)
 
 
@@ -107,9 +95,8 @@ def set_pickup_mode(body: dict, prescription_id: str):
 @blp.arguments(PageArgsSchema, location="query")
 def access_log(args: dict):
     """Who read or changed my prescriptions, when and what; newest first, my own acts left out."""
-    page = health_space.access_log(
-        get_session(), current_account(), page=args["page"], page_size=args["page_size"]
-    )
+    with unit_of_work(current_account()) as uow:
+        page = health_space.access_log(uow, page=args["page"], page_size=args["page_size"])
     return asdict(page)
 
 
@@ -119,7 +106,9 @@ def access_log(args: dict):
 @roles_required(Role.PATIENT)
 def list_representatives():
     """The people I named, and the people I represent."""
-    return asdict(health_space.representatives(get_session(), current_account()))
+    with unit_of_work(current_account()) as uow:
+        listing = health_space.representatives(uow)
+    return asdict(listing)
 
 
 @blp.route("/representatives", methods=["POST"])
@@ -129,14 +118,14 @@ def list_representatives():
 @blp.arguments(RepresentativeInSchema)
 def add_representative(body: dict):
     """Name a person (NIR and family name) who may see and collect my prescriptions."""
-    return health_space.add_representative(
-        get_session(),
-        current_account(),
-        nir=body["nir"],
-        family_name=body["family_name"],
-        valid_until=body.get("valid_until"),
-        country=current_app.config["COUNTRY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        named = health_space.add_representative(
+            uow,
+            nir=body["nir"],
+            family_name=body["family_name"],
+            valid_until=body.get("valid_until"),
+        )
+    return named
 
 
 @blp.route("/representatives/<row_id:representative_id>/revoke", methods=["POST"])
@@ -145,4 +134,6 @@ def add_representative(body: dict):
 @roles_required(Role.PATIENT)
 def revoke_representative(representative_id: int):
     """End a representation at once."""
-    return health_space.revoke_representative(get_session(), current_account(), representative_id)
+    with unit_of_work(current_account()) as uow:
+        ended = health_space.revoke_representative(uow, representative_id)
+    return ended

@@ -3,11 +3,10 @@ list and reverse dispensations."""
 
 import json
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
-from eprescription.db import get_session
 from eprescription.domain.errors import ValidationFailed
 from eprescription.models import Role
 from eprescription.schemas.dispensing import (
@@ -23,6 +22,7 @@ from eprescription.schemas.dispensing import (
     ScanSchema,
 )
 from eprescription.services import dispensations, dispensing
+from eprescription.use_cases import unit_of_work
 
 blp = Blueprint(
     "api_pharmacy",
@@ -60,12 +60,8 @@ def _json(data: dict, status: int, headers: dict | None = None) -> Response:
 @blp.arguments(ScanSchema)
 def scan(body: dict):
     """Open a prescription by its QR text (or number + the patient's NIR), signature verified."""
-    view = dispensing.scan(
-        get_session(),
-        current_account(),
-        _credentials(body),
-        country=current_app.config["COUNTRY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        view = dispensing.scan(uow, _credentials(body))
     data = PharmacistPrescriptionSchema().dump(view)
     return _json(data, 200, {"ETag": f'"{view["version"]}"'})
 
@@ -78,14 +74,13 @@ def scan(body: dict):
 def lookup_by_card(args: dict, nir: str):
     """The patient's dispensable prescriptions, as read from their card, for whoever is at the
     counter (the patient, or a representative: presenter_nir); audited."""
-    result = dispensing.lookup_by_card(
-        get_session(),
-        current_account(),
-        nir,
-        identity_confirmed=args["identity_confirmed"],
-        presenter_nir=args.get("presenter_nir"),
-        country=current_app.config["COUNTRY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        result = dispensing.lookup_by_card(
+            uow,
+            nir,
+            identity_confirmed=args["identity_confirmed"],
+            presenter_nir=args.get("presenter_nir"),
+        )
     return _json(CardLookupSchema().dump(result), 200)
 
 
@@ -131,19 +126,18 @@ def dispense(body: dict, prescription_id: str):
         ),
         if_match=_if_match(),
     )
-    answer = dispensing.dispense_once(
-        get_session(),
-        current_account(),
-        prescription_id,
-        dispense_request,
-        idempotency_key=request.headers.get("Idempotency-Key"),
-        scope=f"POST {request.path}",
-        body=request.get_data(),
-        render=lambda receipt: json.dumps(
-            ReceiptSchema().dump(receipt), ensure_ascii=False, sort_keys=True
-        ).encode(),
-        country=current_app.config["COUNTRY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        answer = dispensing.dispense_once(
+            uow,
+            prescription_id,
+            dispense_request,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            scope=f"POST {request.path}",
+            body=request.get_data(),
+            render=lambda receipt: json.dumps(
+                ReceiptSchema().dump(receipt), ensure_ascii=False, sort_keys=True
+            ).encode(),
+        )
     return Response(answer.body, status=answer.status, mimetype="application/json")
 
 
@@ -154,9 +148,8 @@ def dispense(body: dict, prescription_id: str):
 @blp.arguments(DispensationListArgsSchema, location="query")
 def list_dispensations(args: dict):
     """This pharmacy's dispensations, newest first, a page at a time; audited."""
-    result = dispensations.recent(
-        get_session(), current_account(), page=args["page"], per_page=args["per_page"]
-    )
+    with unit_of_work(current_account()) as uow:
+        result = dispensations.recent(uow, page=args["page"], per_page=args["per_page"])
     return _json(DispensationListSchema().dump(result), 200)
 
 
@@ -167,7 +160,8 @@ def list_dispensations(args: dict):
 def read_dispensation(dispensation_id: str):
     """One dispensation of this pharmacy (its signed receipt, and the signed reversal if any);
     another pharmacy's gets the same 404 as an unknown id; audited."""
-    view = dispensations.read(get_session(), current_account(), dispensation_id)
+    with unit_of_work(current_account()) as uow:
+        view = dispensations.read(uow, dispensation_id)
     return _json(DispensationSchema().dump(view), 200)
 
 
@@ -179,7 +173,6 @@ def read_dispensation(dispensation_id: str):
 def reverse(body: dict, dispensation_id: str):
     """Undo a dispensation within 24 hours (the same pharmacy), restoring the quantities; the
     answer carries the reversal document signed by the service (`reversal.jws`)."""
-    dispensation = dispensations.reverse(
-        get_session(), current_account(), dispensation_id, body["reason"]
-    )
+    with unit_of_work(current_account()) as uow:
+        dispensation = dispensations.reverse(uow, dispensation_id, body["reason"])
     return _json(ReceiptSchema().dump(dispensations.describe(dispensation)), 200)

@@ -1,14 +1,12 @@
 """/api/v1/prescriptions: issue and sign, read, list, cancel, and the QR code."""
 
-from flask import Response, current_app
+from flask import Response
 from flask_smorest import Blueprint
 
 from eprescription import qr
 from eprescription.api.security import current_account, roles_required
-from eprescription.db import get_session
 from eprescription.domain.prescriptions import ItemDraft
 from eprescription.models import Role
-from eprescription.models.base import utcnow
 from eprescription.schemas.prescriptions import (
     IssuedPrescriptionSchema,
     PrescriptionCancelSchema,
@@ -18,6 +16,7 @@ from eprescription.schemas.prescriptions import (
     PrescriptionSchema,
 )
 from eprescription.services import prescriptions
+from eprescription.use_cases import unit_of_work
 
 blp = Blueprint(
     "api_prescriptions",
@@ -26,10 +25,6 @@ blp = Blueprint(
     description="Signed prescriptions: issue, read, list, cancel, QR code.",
 )
 SECURITY = [{"bearer": []}]
-
-
-def _today():
-    return prescriptions.today_of(utcnow())
 
 
 def _item(fields: dict) -> ItemDraft:
@@ -68,14 +63,9 @@ def issue(body: dict):
         pickup_mode=body.get("pickup_mode"),
         renewal_request_id=body.get("renewal_request"),
     )
-    issued = prescriptions.issue(
-        get_session(),
-        current_account(),
-        request,
-        country=current_app.config["COUNTRY"],
-        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
-    )
-    view = prescriptions.describe(issued.prescription, _today())
+    with unit_of_work(current_account()) as uow:
+        issued = prescriptions.issue(uow, request)
+    view = prescriptions.describe(issued.prescription, prescriptions.today_of(uow.now))
     return {**view, "access_code": issued.access_code, "qr_text": issued.qr_text}
 
 
@@ -86,15 +76,14 @@ def issue(body: dict):
 @blp.arguments(PrescriptionListArgsSchema, location="query")
 def list_issued(args: dict):
     """The prescriptions the caller issued, newest first, filtered by patient NIR and status."""
-    page = prescriptions.list_for_prescriber(
-        get_session(),
-        current_account(),
-        country=current_app.config["COUNTRY"],
-        patient_nir=args.get("patient"),
-        status=args.get("status"),
-        page=args["page"],
-        page_size=args["page_size"],
-    )
+    with unit_of_work(current_account()) as uow:
+        page = prescriptions.list_for_prescriber(
+            uow,
+            patient_nir=args.get("patient"),
+            status=args.get("status"),
+            page=args["page"],
+            page_size=args["page_size"],
+        )
     return {
         "items": [prescriptions.describe(item, page.today) for item in page.items],
         "total": page.total,
@@ -109,8 +98,9 @@ def list_issued(args: dict):
 @roles_required(Role.PRESCRIBER, Role.PATIENT)
 def get(prescription_id: str):
     """One prescription, for its prescriber, its patient and their representatives (else 404)."""
-    prescription = prescriptions.get(get_session(), current_account(), prescription_id)
-    return prescriptions.describe(prescription, _today())
+    with unit_of_work(current_account()) as uow:
+        prescription = prescriptions.get(uow, prescription_id)
+    return prescriptions.describe(prescription, prescriptions.today_of(uow.now))
 
 
 @blp.route("/<string:prescription_id>/cancel", methods=["POST"])
@@ -120,24 +110,20 @@ def get(prescription_id: str):
 @blp.arguments(PrescriptionCancelSchema)
 def cancel(body: dict, prescription_id: str):
     """Cancel the whole prescription or some lines (nothing dispensed), signed with the PIN."""
-    prescription = prescriptions.cancel(
-        get_session(),
-        current_account(),
-        prescription_id,
-        pin=body["pin"],
-        reason=body["reason"],
-        lines=body.get("lines"),
-    )
-    return prescriptions.describe(prescription, _today())
+    with unit_of_work(current_account()) as uow:
+        prescription = prescriptions.cancel(
+            uow,
+            prescription_id,
+            pin=body["pin"],
+            reason=body["reason"],
+            lines=body.get("lines"),
+        )
+    return prescriptions.describe(prescription, prescriptions.today_of(uow.now))
 
 
 def _qr_text(prescription_id: str) -> str:
-    return prescriptions.qr_text(
-        get_session(),
-        current_account(),
-        prescription_id,
-        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        return prescriptions.qr_text(uow, prescription_id)
 
 
 NO_STORE = {"Cache-Control": "no-store"}  # the image carries the access code

@@ -4,7 +4,6 @@
 from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
-from eprescription.db import get_session
 from eprescription.models import Role
 from eprescription.schemas.renewal_requests import (
     RenewalAskSchema,
@@ -14,6 +13,7 @@ from eprescription.schemas.renewal_requests import (
     RenewalRequestSchema,
 )
 from eprescription.services import renewal_requests
+from eprescription.use_cases import unit_of_work
 
 blp = Blueprint(
     "api_renewal_requests",
@@ -31,9 +31,9 @@ SECURITY = [{"bearer": []}]
 @blp.arguments(RenewalAskSchema)
 def ask(body: dict, prescription_id: str):
     """Ask the prescriber to renew a long-term treatment (the patient or a representative)."""
-    return renewal_requests.request_renewal(
-        get_session(), current_account(), prescription_id, message=body.get("message")
-    )
+    with unit_of_work(current_account()) as uow:
+        made = renewal_requests.request_renewal(uow, prescription_id, message=body.get("message"))
+    return made
 
 
 @blp.route("/me/renewal-requests", methods=["GET"])
@@ -42,7 +42,9 @@ def ask(body: dict, prescription_id: str):
 @roles_required(Role.PATIENT)
 def mine():
     """My requests and those on the prescriptions of the people I represent, newest first."""
-    return {"items": renewal_requests.list_for_patient(get_session(), current_account())}
+    with unit_of_work(current_account()) as uow:
+        items = renewal_requests.list_for_patient(uow)
+    return {"items": items}
 
 
 @blp.route("/renewal-requests", methods=["GET"])
@@ -52,9 +54,8 @@ def mine():
 @blp.arguments(RenewalListArgsSchema, location="query")
 def for_prescriber(args: dict):
     """The requests on my prescriptions in a status (pending: the oldest first)."""
-    items = renewal_requests.list_for_prescriber(
-        get_session(), current_account(), status=args["status"]
-    )
+    with unit_of_work(current_account()) as uow:
+        items = renewal_requests.list_for_prescriber(uow, status=args["status"])
     return {"items": items}
 
 
@@ -65,6 +66,6 @@ def for_prescriber(args: dict):
 @blp.arguments(RenewalDeclineSchema)
 def decline(body: dict, request_id: int):
     """Decline a pending request with a message for the patient."""
-    return renewal_requests.decline(
-        get_session(), current_account(), request_id, message=body["message"]
-    )
+    with unit_of_work(current_account()) as uow:
+        declined = renewal_requests.decline(uow, request_id, message=body["message"])
+    return declined

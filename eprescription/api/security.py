@@ -7,10 +7,10 @@ from flask import request, session
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from eprescription.db import get_session
 from eprescription.domain.errors import AuthenticationRequired, PermissionDenied
 from eprescription.models import Account, Role
 from eprescription.services import accounts
+from eprescription.use_cases import unit_of_work
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -27,12 +27,15 @@ def current_account() -> Account | None:
 
 
 def _resolve_account() -> Account | None:
+    # Read before the request's unit of work opens, on the same session (so in the same
+    # transaction): this one is never entered, it ends nothing.
+    uow = unit_of_work()
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationRequired("Use 'Authorization: Bearer <token>'.")
-        return accounts.account_for_token(get_session(), token.strip())
+        return accounts.account_for_token(uow, token.strip())
     account_id = session.get("account_id")
     if account_id is None:
         return None
@@ -41,7 +44,7 @@ def _resolve_account() -> Account | None:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except ValidationError as error:  # what validate_csrf raises (CSRFError is protect()'s)
             raise PermissionDenied("A valid X-CSRFToken header is required.") from error
-    return accounts.active_account(get_session(), account_id)
+    return accounts.active_account(uow, account_id)
 
 
 def roles_required(*roles: Role) -> Callable:

@@ -2,9 +2,9 @@
 
 from flask_smorest import Blueprint
 
-from eprescription.db import get_session
 from eprescription.schemas.signing import TrustListSchema
 from eprescription.services import pki
+from eprescription.use_cases import unit_of_work
 
 blp = Blueprint(
     "api_trust",
@@ -18,4 +18,6 @@ blp = Blueprint(
 @blp.response(200, TrustListSchema)
 def certificates():
     """The CA certificates, every prescriber certificate (PEM) and the revocations."""
-    return pki.trusted_certificates(get_session())
+    with unit_of_work() as uow:
+        trust_list = pki.trusted_certificates(uow)
+    return trust_list

@@ -2,10 +2,10 @@
 
 from flask_smorest import Blueprint
 
-from eprescription.db import get_session
 from eprescription.schemas.signing import VerificationSchema, VerifyRequestSchema
 from eprescription.services.verification import verify_document
 from eprescription.signing import certificates
+from eprescription.use_cases import unit_of_work
 
 blp = Blueprint(
     "api_verify",
@@ -21,9 +21,10 @@ blp = Blueprint(
 def verify(body: dict):
     """{jws, payload?} → {valid, checks: [{name, ok, detail}]}; 200 even when not valid."""
     payload = body["payload"]
-    report = verify_document(
-        get_session(), body["jws"], payload.encode("utf-8") if payload is not None else None
-    )
+    stored = payload.encode("utf-8") if payload is not None else None
+    # Public and not audited: no account is resolved (a stray Authorization header is ignored).
+    with unit_of_work() as uow:
+        report = verify_document(uow, body["jws"], stored)
     leaf = report.certificate
     signer = None
     if leaf is not None:

@@ -5,9 +5,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from eprescription.cli.users import Refused
-from eprescription.db import get_session
 from eprescription.domain.errors import DomainError
-from eprescription.services import demo
+from eprescription.services import audit, demo
+from eprescription.use_cases import unit_of_work
 
 
 @click.group("demo", help="A demo database to try the service.")
@@ -18,15 +18,11 @@ def demo_group() -> None:
 @demo_group.command("seed", help="Create demo accounts (printed) and load the demo catalog.")
 @with_appcontext
 def seed() -> None:
-    config = current_app.config
     try:
-        result = demo.seed(
-            get_session(),
-            environment=config["ENVIRONMENT"],
-            country=config["COUNTRY"],
-            progress=click.echo,
-            sealing_secret=config["KEY_ENCRYPTION_KEY"],
-        )
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            result = demo.seed(
+                uow, environment=current_app.config["ENVIRONMENT"], progress=click.echo
+            )
     except DomainError as error:
         raise Refused(error) from error
     click.echo(result.catalog_summary)

@@ -7,9 +7,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from eprescription.cli.users import Refused
-from eprescription.db import get_session
 from eprescription.domain.errors import DomainError
-from eprescription.services import pki
+from eprescription.services import audit, pki
+from eprescription.use_cases import unit_of_work
 
 PRODUCTION = "production"
 pem_file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -31,13 +31,14 @@ def pki_group() -> None:
 @with_appcontext
 def init(ca_cert: Path | None, ca_key: Path | None, common_name: str) -> None:
     try:
-        authority = pki.init_ca(
-            get_session(),
-            common_name=common_name,
-            import_cert_pem=ca_cert.read_bytes() if ca_cert else None,
-            import_key_pem=ca_key.read_bytes() if ca_key else None,
-            production=current_app.config["ENVIRONMENT"] == PRODUCTION,
-        )
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            authority = pki.init_ca(
+                uow,
+                common_name=common_name,
+                import_cert_pem=ca_cert.read_bytes() if ca_cert else None,
+                import_key_pem=ca_key.read_bytes() if ca_key else None,
+                production=current_app.config["ENVIRONMENT"] == PRODUCTION,
+            )
     except DomainError as error:
         raise Refused(error) from error
     kind = "Imported the external" if authority.is_external else "Created the development"
@@ -58,10 +59,10 @@ def init(ca_cert: Path | None, ca_key: Path | None, common_name: str) -> None:
 )
 @with_appcontext
 def enroll(username: str, pin: str) -> None:
-    session = get_session()
     try:
-        prescriber = pki.prescriber_for_username(session, username)
-        credential = pki.enroll_prescriber(session, prescriber, pin)
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            prescriber = pki.prescriber_for_username(uow, username)
+            credential = pki.enroll_prescriber(uow, prescriber, pin)
     except DomainError as error:
         raise Refused(error) from error
     click.echo(
@@ -74,9 +75,9 @@ def enroll(username: str, pin: str) -> None:
 @click.argument("username")
 @with_appcontext
 def unblock(username: str) -> None:
-    session = get_session()
     try:
-        pki.unblock(session, pki.prescriber_for_username(session, username))
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            pki.unblock(uow, pki.prescriber_for_username(uow, username))
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Unblocked the signing key of {username}.")
@@ -92,10 +93,10 @@ def unblock(username: str) -> None:
 )
 @with_appcontext
 def revoke(username: str, reason: str, key_compromise: bool) -> None:
-    session = get_session()
     try:
-        prescriber = pki.prescriber_for_username(session, username)
-        credential = pki.revoke(session, prescriber, reason, key_compromise=key_compromise)
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            prescriber = pki.prescriber_for_username(uow, username)
+            credential = pki.revoke(uow, prescriber, reason, key_compromise=key_compromise)
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Revoked certificate {credential.serial} of {username}.")

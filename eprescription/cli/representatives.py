@@ -2,13 +2,12 @@
 representation."""
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from eprescription.cli.users import Refused
-from eprescription.db import get_session
 from eprescription.domain.errors import DomainError
-from eprescription.services import health_space
+from eprescription.services import audit, health_space
+from eprescription.use_cases import unit_of_work
 
 
 @click.group("representatives", help="Who may see and collect a person's prescriptions.")
@@ -27,13 +26,13 @@ def representatives_group() -> None:
 @with_appcontext
 def add_parent(child_nir, parent_nir, until) -> None:
     try:
-        row = health_space.record_parent(
-            get_session(),
-            child_nir=child_nir,
-            parent_nir=parent_nir,
-            valid_until=until.date() if until else None,
-            country=current_app.config["COUNTRY"],
-        )
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            row = health_space.record_parent(
+                uow,
+                child_nir=child_nir,
+                parent_nir=parent_nir,
+                valid_until=until.date() if until else None,
+            )
     except DomainError as error:
         raise Refused(error) from error
     click.echo(
@@ -47,7 +46,8 @@ def add_parent(child_nir, parent_nir, until) -> None:
 @with_appcontext
 def end(representation_id) -> None:
     try:
-        row = health_space.end_by_administrator(get_session(), representation_id)
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            row = health_space.end_by_administrator(uow, representation_id)
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Representation {row.id} ended at {row.revoked_at:%Y-%m-%d %H:%M} UTC.")

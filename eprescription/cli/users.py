@@ -1,13 +1,12 @@
 """`flask users …`: create accounts and pharmacies; disable, enable, set a password, unlock."""
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-from eprescription.db import get_session
 from eprescription.domain.errors import DomainError
 from eprescription.models import Role
-from eprescription.services import accounts, login_throttle, prescribing
+from eprescription.services import accounts, audit, login_throttle, prescribing
+from eprescription.use_cases import unit_of_work
 
 
 class Refused(click.ClickException):
@@ -65,17 +64,17 @@ def create(
         else None
     )
     try:
-        account = accounts.create_account(
-            get_session(),
-            username=username,
-            password=password,
-            role=role,
-            country=current_app.config["COUNTRY"],
-            person=person,
-            rpps=rpps,
-            specialty=specialty,
-            pharmacy_finess=finess,
-        )
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            account = accounts.create_account(
+                uow,
+                username=username,
+                password=password,
+                role=role,
+                person=person,
+                rpps=rpps,
+                specialty=specialty,
+                pharmacy_finess=finess,
+            )
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Created the {account.role} account {account.username}.")
@@ -88,9 +87,8 @@ def create(
 @with_appcontext
 def create_pharmacy(finess, name, address) -> None:
     try:
-        pharmacy = accounts.create_pharmacy(
-            get_session(), finess=finess, name=name, address=address
-        )
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            pharmacy = accounts.create_pharmacy(uow, finess=finess, name=name, address=address)
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Created the pharmacy {pharmacy.name} (FINESS {pharmacy.finess}).")
@@ -106,9 +104,8 @@ def create_pharmacy(finess, name, address) -> None:
 @with_appcontext
 def add_allergy(national_id, substance_code) -> None:
     try:
-        allergy = prescribing.record_allergy(
-            get_session(), national_id, substance_code, country=current_app.config["COUNTRY"]
-        )
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            allergy = prescribing.record_allergy(uow, national_id, substance_code)
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"Recorded an allergy to {allergy.substance_name} ({allergy.substance_code}).")
@@ -119,7 +116,9 @@ def add_allergy(national_id, substance_code) -> None:
 @with_appcontext
 def unlock(username: str) -> None:
     key = accounts.normalise_username(username)[: accounts.USERNAME_MAX_LENGTH]
-    if login_throttle.unlock(get_session(), key):
+    with unit_of_work(actor=audit.OPERATOR) as uow:
+        unlocked = login_throttle.unlock(uow, key)
+    if unlocked:
         click.echo(f"{key}: unlocked.")
     else:
         click.echo(f"{key}: was not locked.")
@@ -141,7 +140,8 @@ def enable(username: str) -> None:
 
 def _set_active(username: str, active: bool) -> None:
     try:
-        account = accounts.set_active(get_session(), username, active)
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            account = accounts.set_active(uow, username, active)
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"{account.username}: {'enabled' if active else 'disabled'}.")
@@ -159,7 +159,8 @@ def _set_active(username: str, active: bool) -> None:
 @with_appcontext
 def set_password(username: str, password: str) -> None:
     try:
-        account = accounts.set_password(get_session(), username, password)
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            account = accounts.set_password(uow, username, password)
     except DomainError as error:
         raise Refused(error) from error
     click.echo(f"{account.username}: new password set, its API tokens revoked.")

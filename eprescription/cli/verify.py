@@ -6,10 +6,10 @@ import click
 from flask.cli import with_appcontext
 
 from eprescription.cli.users import Refused
-from eprescription.db import get_session
 from eprescription.domain.errors import DomainError
-from eprescription.services import prescriptions
+from eprescription.services import audit, prescriptions
 from eprescription.services.verification import verify_document
+from eprescription.use_cases import unit_of_work
 
 
 @click.command(
@@ -26,18 +26,19 @@ from eprescription.services.verification import verify_document
 )
 @with_appcontext
 def verify_command(target: str, payload_file: Path | None) -> None:
-    session = get_session()
     path = Path(target)
+    token, stored = None, None
     if path.is_file():
-        token, stored = path.read_text(encoding="ascii", errors="replace").strip(), None
-    else:
-        try:
-            token, stored = prescriptions.signed_document(session, target.strip())
-        except DomainError as error:
-            raise Refused(error) from error
-    if payload_file is not None:
-        stored = payload_file.read_bytes()
-    report = verify_document(session, token, stored)
+        token = path.read_text(encoding="ascii", errors="replace").strip()
+    with unit_of_work(actor=audit.OPERATOR) as uow:
+        if token is None:
+            try:
+                token, stored = prescriptions.signed_document(uow, target.strip())
+            except DomainError as error:
+                raise Refused(error) from error
+        if payload_file is not None:
+            stored = payload_file.read_bytes()
+        report = verify_document(uow, token, stored)
     for check in report.checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     if not report.valid:

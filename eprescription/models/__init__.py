@@ -1,7 +1,13 @@
 """SQLAlchemy 2.0 typed tables of the service; import every model module here."""
 
 from eprescription.models.allergies import Allergy
-from eprescription.models.audit import AuditChain, AuditEvent
+from eprescription.models.audit import (
+    AuditChain,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditLogEntry,
+    AuditTreeNode,
+)
 from eprescription.models.base import Base
 from eprescription.models.catalog import (
     CatalogImport,
@@ -39,7 +45,10 @@ __all__ = [
     "Allergy",
     "ApiToken",
     "AuditChain",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditLogEntry",
+    "AuditTreeNode",
     "Base",
     "CatalogImport",
     "CertificateAuthority",

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from eprescription.domain import health_space as rules
 from eprescription.domain.prescriptions import PickupMode, Status
+from eprescription.schemas.audit import InclusionProofSchema
 
 
 class PageArgsSchema(Schema):
@@ -199,6 +200,18 @@ class AccessLogEntrySchema(Schema):
     object_id = fields.String(required=True)
     outcome = fields.String(required=True, metadata={"example": "success"})
     what = fields.String(required=True, metadata={"example": "opened prescription H24V-YEBT-SCH"})
+    leaf_index = fields.Integer(
+        allow_none=True,
+        metadata={"description": "its place in the sealed audit log (null: not yet)"},
+    )
+    leaf_data = fields.String(
+        allow_none=True, metadata={"description": "the leaf's exact bytes, base64 (RFC 9162)"}
+    )
+    inclusion_proof = fields.Nested(
+        InclusionProofSchema,
+        allow_none=True,
+        metadata={"description": "against GET /api/v1/audit/checkpoints/{tree_size}"},
+    )
 
 
 class AccessLogPageSchema(Schema):

@@ -10,7 +10,6 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
 
 from eprescription.domain import identifiers
 from eprescription.domain.errors import (
@@ -22,8 +21,8 @@ from eprescription.domain.errors import (
     ValidationFailed,
 )
 from eprescription.models import Account, ApiToken, Person, Pharmacist, Pharmacy, Prescriber, Role
-from eprescription.models.base import utcnow
 from eprescription.services import login_throttle
+from eprescription.services.uow import UnitOfWork
 
 USERNAME_MAX_LENGTH = 64
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
@@ -90,35 +89,33 @@ def hash_password(password: str) -> str:
     return password_hasher.hash(password)
 
 
-def create_person(
-    session: Session, *, country: str, details: PersonDetails, is_demo: bool = False
-) -> Person:
-    """Record a person (a patient who has no account yet, for instance)."""
+def create_person(uow: UnitOfWork, *, details: PersonDetails, is_demo: bool = False) -> Person:
+    """Record a person (a patient who has no account yet, for instance), in the country of
+    the service."""
     problems = _Problems()
-    person = _person(session, problems, country, details, is_demo)
+    person = _person(uow, problems, details, is_demo)
     problems.raise_if_any(ValidationFailed, "Some fields are not valid")
     if person.id is not None:
         raise AlreadyExists(
             "A person with this national identifier exists already.",
             errors={"national_id": ["already recorded"]},
         )
-    session.commit()
+    uow.session.flush()
     return person
 
 
 def create_pharmacy(
-    session: Session, *, finess: str, name: str, address: str = "", is_demo: bool = False
+    uow: UnitOfWork, *, finess: str, name: str, address: str = "", is_demo: bool = False
 ) -> Pharmacy:
     """Record a pharmacy identified by its FINESS number."""
-    pharmacy = add_pharmacy(session, finess=finess, name=name, address=address, is_demo=is_demo)
-    session.commit()
-    return pharmacy
+    return add_pharmacy(uow, finess=finess, name=name, address=address, is_demo=is_demo)
 
 
 def add_pharmacy(
-    session: Session, *, finess: str, name: str, address: str = "", is_demo: bool = False
+    uow: UnitOfWork, *, finess: str, name: str, address: str = "", is_demo: bool = False
 ) -> Pharmacy:
-    """Validate and add a pharmacy without committing (for use cases that commit once)."""
+    """Validate and add a pharmacy (the same as create_pharmacy)."""
+    session = uow.session
     problems = _Problems()
     compact = problems.identifier("finess", identifiers.validate_finess, finess)
     name = (name or "").strip()
@@ -140,32 +137,30 @@ def add_pharmacy(
     return pharmacy
 
 
-def create_account(session: Session, **fields) -> Account:
+def create_account(uow: UnitOfWork, **fields) -> Account:
     """Create an account with its role's records; see add_account for the fields."""
-    account = add_account(session, **fields)
-    session.commit()
-    return account
+    return add_account(uow, **fields)
 
 
 def add_account(
-    session: Session,
+    uow: UnitOfWork,
     *,
     username: str,
     password: str,
     role: Role | str,
-    country: str = identifiers.FRANCE,
     person: PersonDetails | None = None,
     rpps: str | None = None,
     specialty: str = "",
     pharmacy_finess: str | None = None,
     is_demo: bool = False,
 ) -> Account:
-    """Validate every field, then add an account without committing.
+    """Validate every field, then add an account (its person in the country of the service).
 
     Prescribers need an RPPS number, pharmacists the FINESS of an existing pharmacy;
     every role but admin needs a person. A person already recorded under the same
     national identifier (a doctor who is also a patient) is reused if the details agree.
     """
+    session = uow.session
     problems = _Problems()
     username = normalise_username(username)
     if not USERNAME_PATTERN.fullmatch(username):
@@ -180,7 +175,7 @@ def add_account(
     person_record = None
     if person is not None or role in ROLES_WITH_A_PERSON:
         details = person or PersonDetails(None, None, None, None)
-        person_record = _person(session, problems, country, details, is_demo)
+        person_record = _person(uow, problems, details, is_demo)
     if role is Role.PRESCRIBER:
         rpps = problems.identifier("rpps", identifiers.validate_rpps, rpps)
         if len(specialty or "") > NAME_MAX_LENGTH:
@@ -231,9 +226,10 @@ def add_account(
 
 
 def _person(
-    session: Session, problems: _Problems, country: str, details: PersonDetails, is_demo: bool
+    uow: UnitOfWork, problems: _Problems, details: PersonDetails, is_demo: bool
 ) -> Person | None:
     """The person these details name: the recorded one if any, else a new one (not added yet)."""
+    country = uow.settings.country
     national_id = problems.identifier(
         "national_id",
         lambda value: identifiers.validate_national_id(value, country),
@@ -256,7 +252,7 @@ def _person(
         problems.add("birth_date", "the birth date does not agree with the national identifier")
     if problems.errors:
         return None
-    existing = session.scalar(select(Person).where(Person.national_id == national_id))
+    existing = uow.session.scalar(select(Person).where(Person.national_id == national_id))
     if existing is None:
         person = Person(
             national_id=national_id,
@@ -265,7 +261,7 @@ def _person(
             is_demo=is_demo,
             **names,
         )
-        session.add(person)
+        uow.session.add(person)
         return person
     same_names = all(
         getattr(existing, field).casefold() == value.casefold() for field, value in names.items()
@@ -281,8 +277,8 @@ def _agrees(national_id: str, country: str, birth_date: date) -> bool:
     return identifiers.nir_agrees_with_birth_date(national_id, birth_date)
 
 
-def _account_named(session: Session, username: str) -> Account:
-    account = session.scalar(
+def _account_named(uow: UnitOfWork, username: str) -> Account:
+    account = uow.session.scalar(
         select(Account).where(Account.username == normalise_username(username))
     )
     if account is None:
@@ -290,50 +286,46 @@ def _account_named(session: Session, username: str) -> Account:
     return account
 
 
-def set_active(session: Session, username: str, active: bool) -> Account:
+def set_active(uow: UnitOfWork, username: str, active: bool) -> Account:
     """An administrator disables an account (its sessions and tokens stop at their next
     request) or enables it again with its old password."""
-    account = _account_named(session, username)
+    account = _account_named(uow, username)
     account.is_active = active
-    session.commit()
     return account
 
 
-def set_password(session: Session, username: str, password: str) -> Account:
+def set_password(uow: UnitOfWork, username: str, password: str) -> Account:
     """An administrator sets a new password: the account's tokens are revoked and a login
     lock on its username lifted."""
-    account = _account_named(session, username)
+    account = _account_named(uow, username)
     if not PASSWORD_MIN_LENGTH <= len(password or "") <= PASSWORD_MAX_LENGTH:
         raise ValidationFailed(
             "The password is not acceptable.",
             errors={"password": [f"at least {PASSWORD_MIN_LENGTH} characters"]},
         )
     account.password_hash = hash_password(password)
-    session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
-    login_throttle.clear(session, account.username)
-    session.commit()
+    uow.session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
+    login_throttle.clear(uow, account.username)
     return account
 
 
-def authenticate(session: Session, username: str, password: str) -> Account:
+def authenticate(uow: UnitOfWork, username: str, password: str) -> Account:
     """The active account with these credentials, or AuthenticationFailed."""
-    account = _check_credentials(session, username, password)
-    session.commit()
-    return account
+    return _check_credentials(uow, username, password)
 
 
-def _check_credentials(session: Session, username: str, password: str) -> Account:
-    """Verify the password, rehash it if the parameters changed, note the login; no commit
-    (but a wrong password is counted and committed, and a locked username is refused).
+def _check_credentials(uow: UnitOfWork, username: str, password: str) -> Account:
+    """Verify the password, rehash it if the parameters changed, note the login (a wrong
+    password is counted even though the use case rolls back; a locked username is refused).
 
     An unknown username costs one hash verification too, and is throttled the same way, so
     that neither timing nor a lock tells which usernames exist.
     """
-    now = utcnow()
+    now = uow.now
     name = normalise_username(username)
     throttle_key = name[:USERNAME_MAX_LENGTH]  # longer ones match no account anyway
-    login_throttle.check(session, throttle_key, now)
-    account = session.scalar(select(Account).where(Account.username == name))
+    login_throttle.check(uow, throttle_key, now)
+    account = uow.session.scalar(select(Account).where(Account.username == name))
     password = password or ""
     try:
         if len(password) > PASSWORD_MAX_LENGTH:
@@ -345,14 +337,14 @@ def _check_credentials(session: Session, username: str, password: str) -> Accoun
         if account is None:
             raise AuthenticationFailed(WRONG_CREDENTIALS)
     except AuthenticationFailed:
-        login_throttle.record_failure(session, throttle_key, now)
+        login_throttle.record_failure(uow, throttle_key, now)
         raise
     if not account.is_active:
         raise AuthenticationFailed("This account is disabled; ask an administrator.")
     if password_hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     account.last_login_at = now
-    login_throttle.clear(session, throttle_key)
+    login_throttle.clear(uow, throttle_key)
     return account
 
 
@@ -361,27 +353,23 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def issue_token(session: Session, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:
+def issue_token(uow: UnitOfWork, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:
     """A new bearer token for `account`; only its SHA-256 hash is stored."""
-    token = _add_token(session, account, lifetime_seconds)
-    session.commit()
-    return token
+    return _add_token(uow, account, lifetime_seconds)
 
 
 def token_for_credentials(
-    session: Session, username: str, password: str, lifetime_seconds: int
+    uow: UnitOfWork, username: str, password: str, lifetime_seconds: int
 ) -> tuple[str, datetime]:
     """Log in with a username and password and get a bearer token, in one transaction."""
-    account = _check_credentials(session, username, password)
-    token = _add_token(session, account, lifetime_seconds)
-    session.commit()
-    return token
+    account = _check_credentials(uow, username, password)
+    return _add_token(uow, account, lifetime_seconds)
 
 
-def _add_token(session: Session, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:
+def _add_token(uow: UnitOfWork, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
-    expires_at = utcnow() + timedelta(seconds=lifetime_seconds)
-    session.add(
+    expires_at = uow.now + timedelta(seconds=lifetime_seconds)
+    uow.session.add(
         ApiToken(account_id=account.id, token_hash=_token_hash(token), expires_at=expires_at)
     )
     return token, expires_at
@@ -392,14 +380,14 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def account_for_token(session: Session, token: str) -> Account:
+def account_for_token(uow: UnitOfWork, token: str) -> Account:
     """The active account a bearer token belongs to, or AuthenticationRequired."""
-    account = session.scalar(
+    account = uow.session.scalar(
         select(Account)
         .join(ApiToken, ApiToken.account_id == Account.id)
         .where(
             ApiToken.token_hash == _token_hash(token),
-            ApiToken.expires_at > utcnow(),
+            ApiToken.expires_at > uow.now,
             Account.is_active.is_(True),
         )
     )
@@ -408,14 +396,16 @@ def account_for_token(session: Session, token: str) -> Account:
     return account
 
 
-def active_account(session: Session, account_id: int) -> Account | None:
+def active_account(uow: UnitOfWork, account_id: int) -> Account | None:
     """The account behind a session cookie, or None if it is gone or disabled."""
-    account = session.get(Account, account_id)
+    account = uow.session.get(Account, account_id)
     return account if account is not None and account.is_active else None
 
 
-def profile(session: Session, account: Account) -> Profile:
-    """Name, role and, for professionals, their number and pharmacy."""
+def profile(uow: UnitOfWork, account: Account | None = None) -> Profile:
+    """Name, role and, for professionals, their number and pharmacy, of `account` (by
+    default the acting account)."""
+    account = account if account is not None else uow.account
     person = account.person
     profile_fields = {
         "username": account.username,
@@ -423,19 +413,19 @@ def profile(session: Session, account: Account) -> Profile:
         "name": person.full_name if person else account.username,
     }
     if person is not None and account.role is Role.PRESCRIBER:
-        prescriber = session.scalar(select(Prescriber).where(Prescriber.person_id == person.id))
+        prescriber = uow.session.scalar(select(Prescriber).where(Prescriber.person_id == person.id))
         profile_fields.update(rpps=prescriber.rpps, specialty=prescriber.specialty)
     if person is not None and account.role is Role.PHARMACIST:
-        pharmacist = session.scalar(select(Pharmacist).where(Pharmacist.person_id == person.id))
+        pharmacist = uow.session.scalar(select(Pharmacist).where(Pharmacist.person_id == person.id))
         profile_fields.update(
             pharmacy_name=pharmacist.pharmacy.name, pharmacy_finess=pharmacist.pharmacy.finess
         )
     return Profile(**profile_fields)
 
 
-def has_non_demo_people(session: Session) -> bool:
+def has_non_demo_people(uow: UnitOfWork) -> bool:
     """Whether real accounts, persons or pharmacies are recorded."""
     return any(
-        session.scalar(select(func.count()).select_from(model).where(model.is_demo.is_(False)))
+        uow.session.scalar(select(func.count()).select_from(model).where(model.is_demo.is_(False)))
         for model in (Account, Person, Pharmacy)
     )

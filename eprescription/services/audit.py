@@ -8,10 +8,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, column, insert, select, update, values
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.types import String
 
 from eprescription.models import Account, Pharmacist, Prescriber, Role
 from eprescription.models.audit import AuditChain, AuditEvent
@@ -20,7 +19,6 @@ from eprescription.models.base import utcnow
 GENESIS_HASH = "0" * 64
 SUCCESS = "success"
 PENDING = "eprescription.audit_pending"  # the key of the buffer in Session.info
-ROWS_PER_INSERT = 500  # one statement for a page of events; SQLite's variable limit is far off
 HASHED_FIELDS = (
     "chain_key",
     "chain_seq",
@@ -133,18 +131,21 @@ def discard_pending(session: Session) -> None:
 
 
 def write(session: Session, events: list[Event]) -> None:
-    """Chain `events` and insert them: three statements whatever their number or chains.
+    """Chain `events` and insert them: on PostgreSQL two statements whatever their number or
+    chains, each of one fixed text (arrays as parameters, so nothing is compiled per call).
 
-    1. Each chain's head row is created or advanced by the number of new events in one
-       upsert, which locks those rows only (other patients' chains go on in parallel) and
-       answers where each chain stood; 2. the events go in as multi-row INSERTs; 3. the heads
-       take their new last hashes in one UPDATE … FROM VALUES. Heads are locked in key order,
-       so two transactions never wait on each other in a cycle.
+    1. Each chain's head row is created or advanced by its number of new events in one upsert,
+       which locks those rows only (other patients' chains go on in parallel), in key order (so
+       no two transactions wait on each other in a cycle), and answers where each chain stood;
+    2. one statement inserts every event and gives the heads their new last hashes.
     """
     if not events:
         return
     counts = Counter(event.chain_key for event in events)
-    positions = _advance_heads(session, counts)
+    keys = sorted(counts)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    advance = _advance_heads_postgresql if postgres else _advance_heads_sqlite
+    positions = advance(session, keys, [counts[key] for key in keys])
     rows, last_hash = [], {}
     for event in events:
         key = event.chain_key
@@ -153,48 +154,78 @@ def write(session: Session, events: list[Event]) -> None:
         positions[key] = (sequence + 1, previous)
         last_hash[key] = row["hash"]
         rows.append(row)
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        session.execute(insert(AuditEvent).values(rows[start : start + ROWS_PER_INSERT]))
-    _move_heads(session, sorted(last_hash.items()))
-
-
-def _move_heads(session: Session, heads: list[tuple[str, str]]) -> None:
-    """Give each chain's head its new last hash: one UPDATE … FROM VALUES on PostgreSQL."""
-    if session.get_bind().dialect.name != "postgresql":  # no VALUES alias; no round trips
+    if postgres:
+        columns = {name: [row[name] for row in rows] for name in (*HASHED_FIELDS, "hash")}
         session.execute(
-            update(AuditChain.__table__)
-            .where(AuditChain.chain_key == bindparam("key"))
-            .values(last_hash=bindparam("hash")),
-            [{"key": key, "hash": last} for key, last in heads],
+            INSERT_AND_MOVE_HEADS,
+            {**columns, "head_keys": list(last_hash), "head_hashes": list(last_hash.values())},
         )
         return
-    new_heads = values(column("key", String), column("hash", String), name="new_heads")
-    new_heads = new_heads.data(heads)
+    session.execute(insert(AuditEvent.__table__), rows)
     session.execute(
-        update(AuditChain)
-        .where(AuditChain.chain_key == new_heads.c.key)
-        .values(last_hash=new_heads.c.hash)
-        .execution_options(synchronize_session=False)
+        update(AuditChain.__table__)
+        .where(AuditChain.chain_key == bindparam("key"))
+        .values(last_hash=bindparam("hash")),
+        [{"key": key, "hash": last} for key, last in last_hash.items()],
     )
 
 
-def _advance_heads(session: Session, counts: Counter) -> dict[str, tuple[int, str]]:
-    """Lock and advance each chain's head; {key: (first new position, hash before it)}."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(AuditChain).values(
+_EVENT_COLUMNS = (*HASHED_FIELDS, "hash")
+_EVENT_TYPES = {
+    "chain_seq": "bigint",
+    "occurred_at": "timestamptz",
+    "actor_account_id": "integer",
+    "patient_person_id": "integer",
+}
+INSERT_AND_MOVE_HEADS = text(
+    "WITH moved AS ("
+    " UPDATE audit_chains SET last_hash = new_heads.hash"
+    " FROM unnest(CAST(:head_keys AS varchar[]), CAST(:head_hashes AS varchar[]))"
+    " AS new_heads(key, hash) WHERE audit_chains.chain_key = new_heads.key RETURNING 1)"
+    f" INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)})"
+    " SELECT * FROM unnest("
+    + ", ".join(
+        f"CAST(:{name} AS {_EVENT_TYPES.get(name, 'varchar')}[])" for name in _EVENT_COLUMNS
+    )
+    + ")"
+)
+ADVANCE_HEADS = text(
+    "INSERT INTO audit_chains (chain_key, last_seq, last_hash)"
+    " SELECT key, count, :genesis FROM unnest(CAST(:keys AS varchar[]), CAST(:counts AS bigint[]))"
+    " AS new(key, count)"
+    " ON CONFLICT (chain_key) DO UPDATE SET last_seq = audit_chains.last_seq + excluded.last_seq"
+    " RETURNING chain_key, last_seq, last_hash"
+)
+
+
+def _advance_heads_postgresql(
+    session: Session, keys: list[str], counts: list[int]
+) -> dict[str, tuple[int, str]]:
+    """Lock and advance the chains' heads; {key: (first new position, hash before it)}."""
+    added = dict(zip(keys, counts, strict=True))
+    answer = session.execute(
+        ADVANCE_HEADS, {"keys": keys, "counts": counts, "genesis": GENESIS_HASH}
+    )
+    return {key: (last - added[key] + 1, previous) for key, last, previous in answer}
+
+
+def _advance_heads_sqlite(
+    session: Session, keys: list[str], counts: list[int]
+) -> dict[str, tuple[int, str]]:
+    """The same on SQLite (one writer at a time), as one multi-row upsert."""
+    added = dict(zip(keys, counts, strict=True))
+    statement = sqlite.insert(AuditChain).values(
         [
-            {"chain_key": key, "last_seq": counts[key], "last_hash": GENESIS_HASH}
-            for key in sorted(counts)
+            {"chain_key": key, "last_seq": count, "last_hash": GENESIS_HASH}
+            for key, count in added.items()
         ]
     )
     statement = statement.on_conflict_do_update(
         index_elements=[AuditChain.chain_key],
         set_={"last_seq": AuditChain.last_seq + statement.excluded.last_seq},
     ).returning(AuditChain.chain_key, AuditChain.last_seq, AuditChain.last_hash)
-    return {
-        key: (last_seq - counts[key] + 1, last_hash)
-        for key, last_seq, last_hash in session.execute(statement)
-    }
+    answer = session.execute(statement)
+    return {key: (last - added[key] + 1, previous) for key, last, previous in answer}
 
 
 def _row(event: Event, key: str, sequence: int, previous_hash: str) -> dict:

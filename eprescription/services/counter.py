@@ -1,16 +1,14 @@
 """What dispensing and reversal share: the pharmacist at the counter, who presents the card,
-the prescription under its row lock, its progress per line, and refusals audited after a
-rollback."""
+the prescription under its row lock, its progress per line, and refusals kept whatever the
+use case then rolls back."""
 
 from datetime import date
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from eprescription.domain import dispensing as rules
 from eprescription.domain.errors import DomainError, PermissionDenied
 from eprescription.models import (
-    Account,
     Person,
     Pharmacist,
     Prescription,
@@ -18,16 +16,17 @@ from eprescription.models import (
     Representative,
     Role,
 )
-from eprescription.services import audit, representation
+from eprescription.services import representation
+from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = "prescription"
 
 
-def pharmacist_of(session: Session, account: Account) -> Pharmacist:
-    """The pharmacist (and so the pharmacy) behind an account, or PermissionDenied."""
-    pharmacist = None
-    if account.role is Role.PHARMACIST and account.person_id is not None:
-        pharmacist = session.scalar(
+def pharmacist_of(uow: UnitOfWork) -> Pharmacist:
+    """The pharmacist (and so the pharmacy) behind the acting account, or PermissionDenied."""
+    account, pharmacist = uow.account, None
+    if account is not None and account.role is Role.PHARMACIST and account.person_id is not None:
+        pharmacist = uow.session.scalar(
             select(Pharmacist).where(Pharmacist.person_id == account.person_id)
         )
     if pharmacist is None:
@@ -36,35 +35,36 @@ def pharmacist_of(session: Session, account: Account) -> Pharmacist:
 
 
 def representation_of(
-    session: Session, national_id: str | None, patient_person_id: int, today: date
+    uow: UnitOfWork, national_id: str | None, patient_person_id: int, today: date
 ) -> Representative | None:
     """The representation in force today of the patient by the person with this identifier."""
     if not national_id:
         return None
-    person_id = session.scalar(select(Person.id).where(Person.national_id == national_id))
+    person_id = uow.session.scalar(select(Person.id).where(Person.national_id == national_id))
     if person_id is None:
         return None
-    return representation.represented(session, person_id, today).get(patient_person_id)
+    return representation.represented(uow, person_id, today).get(patient_person_id)
 
 
 def presenter(
-    session: Session, patient: Person, presenter_nir: str | None, today: date
+    uow: UnitOfWork, patient: Person, presenter_nir: str | None, today: date
 ) -> tuple[str, Representative | None]:
     """Who says they are at the counter: the patient (nobody else named, or the patient's own
     NIR), an active representative of theirs (with the representation), or anyone else."""
     if presenter_nir is None or presenter_nir == patient.national_id:
         return rules.PATIENT, None
-    used = representation_of(session, presenter_nir, patient.id, today)
+    used = representation_of(uow, presenter_nir, patient.id, today)
     return (rules.ANYONE if used is None else rules.REPRESENTATIVE), used
 
 
-def lock_prescription(session: Session, prescription_id: int) -> Prescription:
+def lock_prescription(uow: UnitOfWork, prescription_id: int) -> Prescription:
     """The prescription and its items, read again under a lock held until commit.
 
     PostgreSQL: SELECT … FOR UPDATE. SQLite has no row locks and reads outside a transaction,
     so a no-op UPDATE first takes the database's write lock: from there on no other writer can
     change anything, and the reads below see the last committed state.
     """
+    session = uow.session
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
             update(Prescription)
@@ -100,18 +100,14 @@ def progress(prescription: Prescription) -> list[rules.LineProgress]:
 
 
 def record_refusal(
-    session: Session, account: Account, prescription: Prescription, action: str, error: DomainError
+    uow: UnitOfWork, prescription: Prescription, action: str, error: DomainError
 ) -> None:
-    """Audit a refusal in a fresh transaction (what was done is rolled back) and commit."""
-    session.rollback()
-    lock_prescription(session, prescription.id)  # SQLite: the write lock before the append
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    """Record the refusal of `action` on the prescription: kept when the use case, which
+    raises `error` next, is rolled back."""
+    uow.refuse(
         action,
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
         outcome=error.code,
     )
-    session.commit()

@@ -6,16 +6,15 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from eprescription.catalog import importer
 from eprescription.domain.errors import Conflict, PermissionDenied
 from eprescription.domain.identifiers import ESTONIA
 from eprescription.domain.prescriptions import OPEN_STATES, ItemDraft
 from eprescription.models import Account, Pharmacy, Prescription, Product, Role
-from eprescription.models.base import utcnow
 from eprescription.services import accounts, pki, prescriptions
 from eprescription.services.accounts import PersonDetails
+from eprescription.services.uow import UnitOfWork
 
 DEMO_BDPM_DIR = Path(importer.__file__).resolve().parent / "demo_bdpm"
 PRODUCTION = "production"
@@ -92,63 +91,60 @@ class DemoResult:
 
 
 def seed(
-    session: Session,
+    uow: UnitOfWork,
     *,
     environment: str,
-    country: str,
     catalog_dir: Path = DEMO_BDPM_DIR,
     progress: Callable[[str], None] | None = None,
-    sealing_secret: str | bytes | None = None,
 ) -> DemoResult:
     """Create the demo accounts that are missing, then load the demo catalog if none is loaded.
 
     Refused in production and on a database that holds real people, so that demo
     passwords can never open real data. Demo accounts already there are kept, and so is
     a catalog already loaded: the demo subset, imported as a release, would mark every
-    other product of a full BDPM as removed. Given the server's sealing secret, the demo
-    patient also gets an active prescription signed by the demo prescriber, if they have none.
+    other product of a full BDPM as removed. The demo patient also gets an active
+    prescription signed by the demo prescriber, if they have none. (The catalog importer
+    commits on its own, so what came before it is committed with it.)
     """
+    session = uow.session
     if environment == PRODUCTION:
         raise PermissionDenied("The demo cannot be seeded in production (EPRESCRIPTION_ENV).")
-    if accounts.has_non_demo_people(session):
+    if accounts.has_non_demo_people(uow):
         raise Conflict(
             "This database holds real (non-demo) accounts, persons or pharmacies; "
             "the demo is only seeded into an empty or demo database."
         )
-    logins = [_ensure(session, user, country) for user in DEMO_USERS]
-    session.commit()
+    logins = [_ensure(uow, user) for user in DEMO_USERS]
     for user in DEMO_USERS:
         if user.pin is not None:
-            _ensure_signing_key(session, user)
+            _ensure_signing_key(uow, user)
     loaded = session.scalar(select(func.count()).select_from(Product))
     if loaded:
         summary = f"A catalog of {loaded} products is already loaded: kept."
     else:
         summary = importer.import_bdpm(session, catalog_dir, progress).summary()
-    number = None
-    if sealing_secret is not None:
-        number = _ensure_demo_prescription(session, country, sealing_secret)
+    number = _ensure_demo_prescription(uow)
     return DemoResult(logins=logins, catalog_summary=summary, prescription_number=number)
 
 
-def _ensure(session: Session, user: DemoUser, country: str) -> DemoLogin:
+def _ensure(uow: UnitOfWork, user: DemoUser) -> DemoLogin:
+    session = uow.session
     if session.scalar(select(Account.id).where(Account.username == user.username)) is not None:
         return DemoLogin(user.role, user.username, user.password, created=False, pin=user.pin)
     pharmacy_finess = None
     if user.role is Role.PHARMACIST:
         pharmacy_finess = DEMO_PHARMACY["finess"]
         if session.scalar(select(Pharmacy.id).where(Pharmacy.finess == pharmacy_finess)) is None:
-            accounts.add_pharmacy(session, **DEMO_PHARMACY, is_demo=True)
+            accounts.add_pharmacy(uow, **DEMO_PHARMACY, is_demo=True)
     person = None
     if user.national_ids:
-        national_id = user.national_ids[ESTONIA if country == ESTONIA else "FR"]
+        national_id = user.national_ids[ESTONIA if uow.settings.country == ESTONIA else "FR"]
         person = PersonDetails(national_id, user.given_name, user.family_name, user.birth_date)
     accounts.add_account(
-        session,
+        uow,
         username=user.username,
         password=user.password,
         role=user.role,
-        country=country,
         person=person,
         rpps=user.rpps,
         specialty=user.specialty,
@@ -158,17 +154,17 @@ def _ensure(session: Session, user: DemoUser, country: str) -> DemoLogin:
     return DemoLogin(user.role, user.username, user.password, created=True, pin=user.pin)
 
 
-def _ensure_signing_key(session: Session, user: DemoUser) -> None:
+def _ensure_signing_key(uow: UnitOfWork, user: DemoUser) -> None:
     """A usable signing key with the published PIN: a development CA first if there is none;
     a blocked key is unblocked, a revoked or expired one replaced."""
-    if pki.active_authority(session) is None:
-        pki.init_ca(session)
-    prescriber = pki.prescriber_for_username(session, user.username)
-    credential = pki.current_credential(session, prescriber)
-    if credential is None or credential.revoked_at or not credential.is_valid_at(utcnow()):
-        pki.enroll_prescriber(session, prescriber, user.pin)
+    if pki.active_authority(uow) is None:
+        pki.init_ca(uow)
+    prescriber = pki.prescriber_for_username(uow, user.username)
+    credential = pki.current_credential(uow, prescriber)
+    if credential is None or credential.revoked_at or not credential.is_valid_at(uow.now):
+        pki.enroll_prescriber(uow, prescriber, user.pin)
     elif credential.blocked_at or credential.failed_pin_attempts:
-        pki.unblock(session, prescriber)
+        pki.unblock(uow, prescriber)
 
 
 # The demo patient's prescription (issue 5): something to see in the health space at once.
@@ -178,14 +174,15 @@ DEMO_LINES = (("65728601", "1 gélule le matin, pendant 30 jours", 1),)
 DEMO_RENEWALS = 2
 
 
-def _ensure_demo_prescription(session: Session, country: str, sealing_secret) -> str | None:
+def _ensure_demo_prescription(uow: UnitOfWork) -> str | None:
     """Issue and sign (PIN 1234) a prescription for the demo patient unless they have an
     active one; its number, or None when none was needed or the catalog lacks the products."""
+    session = uow.session
     doctor, patient = (
         session.scalar(select(Account).where(Account.username == user.username))
         for user in (DEMO_USERS[0], DEMO_USERS[2])
     )
-    today = prescriptions.today_of(utcnow())
+    today = prescriptions.today_of(uow.now)
     has_active = session.scalar(
         select(func.count(Prescription.id)).where(
             Prescription.patient_person_id == patient.person_id,
@@ -206,7 +203,8 @@ def _ensure_demo_prescription(session: Session, country: str, sealing_secret) ->
         items=items,
         renewals=DEMO_RENEWALS,
     )
-    issued = prescriptions.issue(
-        session, doctor, request, country=country, sealing_secret=sealing_secret
-    )
+    # The demo prescriber acts, in the seed's transaction: their events are buffered on the
+    # same session and written when the seed commits (the PIN is right, nothing is refused).
+    as_doctor = UnitOfWork(session, uow.settings, doctor, now=uow.now)
+    issued = prescriptions.issue(as_doctor, request)
     return issued.prescription.number

@@ -1,12 +1,12 @@
 """Dispensations after the fact: the receipt reopened, the pharmacy's recent ones, and the
-reversal signed by the service like the receipt; each one transaction, audited."""
+reversal signed by the service like the receipt; each one unit of work, audited."""
 
 import hashlib
 import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from eprescription.domain import dispensing as rules
 from eprescription.domain.errors import (
@@ -16,10 +16,10 @@ from eprescription.domain.errors import (
     ReversalRefused,
     ValidationFailed,
 )
-from eprescription.models import Account, Dispensation, Pharmacist, PrescriptionItem
-from eprescription.models.base import utcnow
-from eprescription.services import audit, counter, pki, verification
+from eprescription.models import Dispensation, Pharmacist, PrescriptionItem
+from eprescription.services import counter, pki, verification
 from eprescription.services.prescriptions import iso_seconds
+from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
 REVERSAL_TYPE = "eprescription.dispensation_reversal"
@@ -61,11 +61,11 @@ def describe(dispensation: Dispensation) -> dict:
     }
 
 
-def _checked(session: Session, token: str | None, payload: bytes | None) -> dict:
+def _checked(uow: UnitOfWork, token: str | None, payload: bytes | None) -> dict:
     """A signature's verification as data: valid, algorithm, each check."""
     if not token or not payload:
         return {"valid": False, "alg": None, "checks": []}
-    report = verification.verify_document(session, token, payload)
+    report = verification.verify_document(uow, token, payload)
     return {
         "valid": report.valid,
         "alg": (report.header or {}).get("alg"),
@@ -76,73 +76,63 @@ def _checked(session: Session, token: str | None, payload: bytes | None) -> dict
 # -- reopen one ---------------------------------------------------------------------------------
 
 
-def _own(session: Session, account: Account, pharmacist: Pharmacist, dispensation_id: str):
-    """This pharmacy's dispensation, or NotFound (audited and committed): an unknown id and
-    another pharmacy's dispensation get the same answer."""
+def _own(uow: UnitOfWork, pharmacist: Pharmacist, dispensation_id: str):
+    """This pharmacy's dispensation, or NotFound (audited, kept): an unknown id and another
+    pharmacy's dispensation get the same answer."""
     dispensation = None
     if dispensation_id and len(dispensation_id) <= 64:
-        dispensation = session.get(Dispensation, dispensation_id)
+        dispensation = uow.session.get(Dispensation, dispensation_id)
     if dispensation is not None and dispensation.pharmacy_id == pharmacist.pharmacy_id:
         return dispensation
-    actor = audit.actor_for(session, account)
     if dispensation is None:
-        audit.record(session, actor, "read", OBJECT_TYPE, outcome="not_found")
+        uow.refuse("read", OBJECT_TYPE, outcome="not_found")
     else:
-        audit.record(
-            session,
-            actor,
+        uow.refuse(
             "read",
             OBJECT_TYPE,
             dispensation.id,
             patient_person_id=dispensation.prescription.patient_person_id,
             outcome="other_pharmacy",
         )
-    session.commit()
     raise NotFound(NOT_FOUND_DETAIL)
 
 
-def read(
-    session: Session, account: Account, dispensation_id: str, *, now: datetime | None = None
-) -> dict:
+def read(uow: UnitOfWork, dispensation_id: str) -> dict:
     """One dispensation of the pharmacist's own pharmacy, as its receipt, with the receipt's
     (and the reversal's) signature verified and whether it can still be reversed; audited."""
-    now = now or utcnow()
-    pharmacist = counter.pharmacist_of(session, account)
-    dispensation = _own(session, account, pharmacist, dispensation_id)
+    pharmacist = counter.pharmacist_of(uow)
+    dispensation = _own(uow, pharmacist, dispensation_id)
     view = describe(dispensation)
-    view["receipt_signature"] = _checked(session, dispensation.jws, dispensation.payload)
+    view["receipt_signature"] = _checked(uow, dispensation.jws, dispensation.payload)
     if view["reversal"] is not None:
         view["reversal"]["signature"] = _checked(
-            session, dispensation.reversal_jws, dispensation.reversal_payload
+            uow, dispensation.reversal_jws, dispensation.reversal_payload
         )
     view["reversible"] = (
-        dispensation.reversed_at is None and now - dispensation.dispensed_at <= REVERSAL_WINDOW
+        dispensation.reversed_at is None and uow.now - dispensation.dispensed_at <= REVERSAL_WINDOW
     )
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    uow.audit(
         "read",
         OBJECT_TYPE,
         dispensation.id,
         patient_person_id=dispensation.prescription.patient_person_id,
     )
-    session.commit()
     return view
 
 
 # -- the pharmacy's recent dispensations ----------------------------------------------------------
 
 
-def recent(session: Session, account: Account, *, page: int = 1, per_page: int = PER_PAGE) -> dict:
+def recent(uow: UnitOfWork, *, page: int = 1, per_page: int = PER_PAGE) -> dict:
     """The dispensations of the pharmacist's pharmacy, newest first, one page at a time; each
     one shown is audited (it names a patient)."""
-    pharmacist = counter.pharmacist_of(session, account)
+    pharmacist = counter.pharmacist_of(uow)
     if not 1 <= page <= PAGE_MAX or not 1 <= per_page <= PER_PAGE_MAX:
         raise ValidationFailed(
             "Ask for a page from 1, of 1 to 100 dispensations.",
             errors={"page": [f"1 to {PAGE_MAX}"], "per_page": [f"1 to {PER_PAGE_MAX}"]},
         )
-    rows = session.scalars(
+    rows = uow.session.scalars(
         select(Dispensation)
         .where(Dispensation.pharmacy_id == pharmacist.pharmacy_id)
         .order_by(Dispensation.dispensed_at.desc(), Dispensation.id.desc())
@@ -151,7 +141,6 @@ def recent(session: Session, account: Account, *, page: int = 1, per_page: int =
         .options(selectinload(Dispensation.prescription))
     ).all()
     shown = rows[:per_page]
-    actor = audit.actor_for(session, account)
     items = []
     for dispensation in shown:
         receipt = json.loads(dispensation.payload)
@@ -171,15 +160,7 @@ def recent(session: Session, account: Account, *, page: int = 1, per_page: int =
                 ),
             }
         )
-        audit.record(
-            session,
-            actor,
-            "list",
-            OBJECT_TYPE,
-            dispensation.id,
-            patient_person_id=patient.id,
-        )
-    session.commit()
+        uow.audit("list", OBJECT_TYPE, dispensation.id, patient_person_id=patient.id)
     return {
         "dispensations": items,
         "page": page,
@@ -191,18 +172,12 @@ def recent(session: Session, account: Account, *, page: int = 1, per_page: int =
 # -- reversal -----------------------------------------------------------------------------------
 
 
-def reverse(
-    session: Session,
-    account: Account,
-    dispensation_id: str,
-    reason: str | None,
-    *,
-    now: datetime | None = None,
-) -> Dispensation:
+def reverse(uow: UnitOfWork, dispensation_id: str, reason: str | None) -> Dispensation:
     """Undo a dispensation within 24 hours, by the pharmacy that made it: quantities restored,
     and a reversal document signed by the service key like the receipt."""
-    now = (now or utcnow()).replace(microsecond=0)
-    pharmacist = counter.pharmacist_of(session, account)
+    session = uow.session
+    now = uow.now.replace(microsecond=0)
+    pharmacist = counter.pharmacist_of(uow)
     reason = " ".join((reason or "").split())
     if not reason or len(reason) > REASON_MAX:
         raise ValidationFailed(
@@ -217,7 +192,7 @@ def reverse(
     try:
         if dispensation.pharmacy_id != pharmacist.pharmacy_id:
             raise OtherPharmacy("Only the pharmacy that dispensed it can reverse a dispensation.")
-        prescription = counter.lock_prescription(session, prescription.id)
+        prescription = counter.lock_prescription(uow, prescription.id)
         session.refresh(dispensation)
         if dispensation.reversed_at is not None:
             raise ReversalRefused("This dispensation was reversed already.")
@@ -240,25 +215,19 @@ def reverse(
         prescription.status = rules.status_from_progress(counter.progress(prescription))
         prescription.version += 1
         dispensation.reversed_at = now
-        dispensation.reversed_by_account_id = account.id
+        dispensation.reversed_by_account_id = uow.account.id
         dispensation.reversal_reason = reason
         dispensation.reversal_payload = _reversal_document(dispensation, pharmacist, reason, now)
-        dispensation.reversal_jws = pki.sign_as_service(
-            session, dispensation.reversal_payload, now=now
-        )
+        dispensation.reversal_jws = pki.sign_as_service(uow, dispensation.reversal_payload)
     except DomainError as error:
-        counter.record_refusal(session, account, prescription, "reverse", error)
+        counter.record_refusal(uow, prescription, "reverse", error)
         raise
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    uow.audit(
         "reverse",
         counter.OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
-        at=now,
     )
-    session.commit()
     return dispensation
 
 

@@ -1,4 +1,4 @@
-"""Dispensing use cases: scan, lookup by card, dispense (exactly once); each one transaction,
+"""Dispensing use cases: scan, lookup by card, dispense (exactly once); each one unit of work,
 audited. Rules in domain/dispensing.py; docs/dispensing.md says why."""
 
 import hashlib
@@ -6,10 +6,10 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from eprescription import qr
 from eprescription.domain import dispensing as rules
@@ -30,7 +30,6 @@ from eprescription.domain.errors import (
 )
 from eprescription.domain.prescriptions import OPEN_STATES, Problems, effective_status
 from eprescription.models import (
-    Account,
     CompositionLine,
     Dispensation,
     DispensationLine,
@@ -40,7 +39,6 @@ from eprescription.models import (
     PrescriptionItem,
     Presentation,
 )
-from eprescription.models.base import utcnow
 from eprescription.services import (
     audit,
     counter,
@@ -52,6 +50,7 @@ from eprescription.services import (
     verification,
 )
 from eprescription.services.prescriptions import iso_seconds, today_of
+from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
 RECEIPT_TYPE = "eprescription.dispensation"
@@ -91,10 +90,8 @@ def _presenter_nir(value: str | None, country: str) -> str | None:
     return None if value is None else _national_id(value, country, "presenter_nir")
 
 
-def _find(
-    session: Session, account: Account, credentials: Credentials, action: str, country: str
-) -> Prescription:
-    """The prescription the credentials open, or PrescriptionNotFound (audited, committed).
+def _find(uow: UnitOfWork, credentials: Credentials, action: str) -> Prescription:
+    """The prescription the credentials open, or PrescriptionNotFound (audited, kept).
 
     An unknown number, a wrong access code and a NIR that is not the patient's all get the
     same answer, so nothing tells which part was wrong.
@@ -104,8 +101,8 @@ def _find(
         number, secret = token.number, token.access_code
     else:
         number = codes.validate_number(credentials.number)
-        secret = _national_id(credentials.patient_nir, country, "patient_nir")
-    prescription = session.scalar(
+        secret = _national_id(credentials.patient_nir, uow.settings.country, "patient_nir")
+    prescription = uow.session.scalar(
         select(Prescription)
         .where(Prescription.number == number)
         .options(selectinload(Prescription.items), selectinload(Prescription.patient))
@@ -117,8 +114,7 @@ def _find(
         opened = prescription is not None and prescription.patient.national_id == secret
     if not opened:  # an unknown number and a wrong code get the very same answer
         prescriptions.refuse_unseen(
-            session,
-            account,
+            uow,
             action,
             number,
             prescription,
@@ -128,9 +124,9 @@ def _find(
     return prescription
 
 
-def _verify(session: Session, prescription: Prescription) -> verification.VerificationReport:
+def _verify(uow: UnitOfWork, prescription: Prescription) -> verification.VerificationReport:
     """Check the signature and that it signs the stored content; refuse when it does not."""
-    report = verification.verify_document(session, prescription.jws, prescription.payload)
+    report = verification.verify_document(uow, prescription.jws, prescription.payload)
     if not report.valid:
         failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
         raise SignatureInvalid(f"The signature does not verify ({failed}).")
@@ -209,46 +205,33 @@ def describe(prescription: Prescription, report, today: date) -> dict:
 # -- scan ---------------------------------------------------------------------------------------
 
 
-def scan(
-    session: Session,
-    account: Account,
-    credentials: Credentials,
-    *,
-    country: str,
-    now: datetime | None = None,
-) -> dict:
+def scan(uow: UnitOfWork, credentials: Credentials) -> dict:
     """Open a prescription by its QR text (or number + NIR), verify its signature, refuse it
     when closed, and show what is left to dispense; audited."""
-    now = now or utcnow()
-    counter.pharmacist_of(session, account)
-    presenter_nir = _presenter_nir(credentials.presenter_nir, country)
-    prescription = _find(session, account, credentials, "scan", country)
-    today = today_of(now)
+    counter.pharmacist_of(uow)
+    presenter_nir = _presenter_nir(credentials.presenter_nir, uow.settings.country)
+    prescription = _find(uow, credentials, "scan")
+    today = today_of(uow.now)
     try:
         if credentials.qr_text is None:
-            _check_card(session, prescription, credentials, presenter_nir, today)
-        report = _verify(session, prescription)
+            _check_card(uow, prescription, credentials, presenter_nir, today)
+        report = _verify(uow, prescription)
         status = effective_status(prescription.status, prescription.valid_until, today)
         rules.ensure_allowed("pharmacist", rules.Action.DISPENSE, status)
     except DomainError as error:
-        counter.record_refusal(session, account, prescription, "scan", error)
+        counter.record_refusal(uow, prescription, "scan", error)
         raise
-    view = describe(prescription, report, today)
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "scan",
-        OBJECT_TYPE,
-        prescription.number,
-        patient_person_id=prescription.patient_person_id,
+    uow.audit(
+        "scan", OBJECT_TYPE, prescription.number, patient_person_id=prescription.patient_person_id
     )
-    session.commit()
-    return view
+    return describe(prescription, report, today)
 
 
-def _check_card(session, prescription, credentials, presenter_nir, today) -> None:
+def _check_card(
+    uow: UnitOfWork, prescription: Prescription, credentials, presenter_nir, today
+) -> None:
     """Number + NIR open a prescription only for whom lookup by card would show it."""
-    presenter, _ = counter.presenter(session, prescription.patient, presenter_nir, today)
+    presenter, _ = counter.presenter(uow, prescription.patient, presenter_nir, today)
     who = rules.at_counter(credentials.identity_confirmed, presenter)
     problem = rules.card_problem(prescription.pickup_mode, who)
     if problem:
@@ -259,14 +242,11 @@ def _check_card(session, prescription, credentials, presenter_nir, today) -> Non
 
 
 def lookup_by_card(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     nir: str,
     *,
     identity_confirmed: bool,
-    country: str,
     presenter_nir: str | None = None,
-    now: datetime | None = None,
 ) -> dict:
     """The patient's dispensable prescriptions, as when the pharmacy reads their card.
 
@@ -276,21 +256,19 @@ def lookup_by_card(
     Each one shown is audited, and so is a presenter other than the patient (the representation,
     never the NIR).
     """
-    now = now or utcnow()
-    counter.pharmacist_of(session, account)
+    session, country = uow.session, uow.settings.country
+    counter.pharmacist_of(uow)
     national_id = _national_id(nir, country, "nir")
     presenter_nir = _presenter_nir(presenter_nir, country)
-    today = today_of(now)
+    today = today_of(uow.now)
     person = session.scalar(select(Person).where(Person.national_id == national_id))
-    actor = audit.actor_for(session, account)
     if person is None:
-        audit.record(session, actor, "lookup_by_card", "patient", outcome="not_found")
-        session.commit()
+        uow.audit("lookup_by_card", "patient", outcome="not_found")
         return {"prescriptions": [], "withheld": 0}
-    presenter, used = counter.presenter(session, person, presenter_nir, today)
+    presenter, used = counter.presenter(uow, person, presenter_nir, today)
     who = rules.at_counter(identity_confirmed, presenter)
     if presenter != rules.PATIENT:
-        _record_presenter(session, actor, person, used, who)
+        _record_presenter(uow, person, used, who)
     rows = session.scalars(
         select(Prescription)
         .where(Prescription.patient_person_id == person.id)
@@ -304,11 +282,9 @@ def lookup_by_card(
         if not rules.may_see_by_card(prescription.pickup_mode, who):
             withheld += 1
             continue
-        report = verification.verify_document(session, prescription.jws, prescription.payload)
+        report = verification.verify_document(uow, prescription.jws, prescription.payload)
         shown.append(describe(prescription, report, today))
-        audit.record(
-            session,
-            actor,
+        uow.audit(
             "lookup_by_card",
             OBJECT_TYPE,
             prescription.number,
@@ -316,28 +292,18 @@ def lookup_by_card(
             outcome=audit.SUCCESS if report.valid else "signature_invalid",
         )
     if not shown:
-        audit.record(
-            session,
-            actor,
-            "lookup_by_card",
-            "patient",
-            patient_person_id=person.id,
-            outcome="nothing_shown",
-        )
-    session.commit()
+        uow.audit("lookup_by_card", "patient", patient_person_id=person.id, outcome="nothing_shown")
     return {"prescriptions": shown, "withheld": withheld}
 
 
-def _record_presenter(session, actor, patient: Person, used, who: str) -> None:
+def _record_presenter(uow: UnitOfWork, patient: Person, used, who: str) -> None:
     """Audit that someone else than the patient presented their card: the representation
     recognised (its id, never a NIR), or why none was."""
     if who == rules.REPRESENTATIVE:
         outcome = audit.SUCCESS
     else:
         outcome = "identity_not_confirmed" if used else "not_representative"
-    audit.record(
-        session,
-        actor,
+    uow.audit(
         "lookup_by_card",
         health_space.REPRESENTATIVE_OBJECT,
         str(used.id) if used else "",
@@ -425,9 +391,9 @@ def _read_packs(problems: Problems, lines: list[PackLine]) -> list[_Pack]:
     return packs
 
 
-def _catalog_pack(session: Session, presentation: Presentation) -> rules.Pack:
+def _catalog_pack(uow: UnitOfWork, presentation: Presentation) -> rules.Pack:
     product = presentation.product
-    substances = session.execute(
+    substances = uow.session.execute(
         select(CompositionLine.substance_code, CompositionLine.strength)
         .where(CompositionLine.cis == product.cis)
         .where(CompositionLine.nature == "SA")
@@ -437,16 +403,15 @@ def _catalog_pack(session: Session, presentation: Presentation) -> rules.Pack:
         cis=product.cis,
         form=product.form,
         substances=frozenset((code, strength) for code, strength in substances),
-        generic_groups=_groups(session, product.cis),
+        generic_groups=_groups(uow, product.cis),
     )
 
 
-def _groups(session: Session, cis: str | None) -> frozenset[int]:
+def _groups(uow: UnitOfWork, cis: str | None) -> frozenset[int]:
     if cis is None:
         return frozenset()
-    return frozenset(
-        session.scalars(select(GenericGroupMember.group_id).where(GenericGroupMember.cis == cis))
-    )
+    groups = select(GenericGroupMember.group_id).where(GenericGroupMember.cis == cis)
+    return frozenset(uow.session.scalars(groups))
 
 
 def _catalog_price(presentation: Presentation) -> int | None:
@@ -456,25 +421,15 @@ def _catalog_price(presentation: Presentation) -> int | None:
     return presentation.price_cents
 
 
-def dispense(
-    session: Session,
-    account: Account,
-    number: str,
-    request: DispenseRequest,
-    *,
-    country: str,
-    now: datetime | None = None,
-    before_commit: Callable[[Dispensation], None] | None = None,
-) -> Dispensation:
+def dispense(uow: UnitOfWork, number: str, request: DispenseRequest) -> Dispensation:
     """Record what leaves the pharmacy, exactly once, with a receipt signed by the service.
 
     Every check runs under the prescription's row lock, so concurrent dispensations are taken
     one after another and the sum never exceeds what the current period allows; the items'
-    conditional UPDATE and the CHECK (dispensed ≤ total) back this up. `before_commit` sees the
-    dispensation inside the transaction (the Idempotency-Key stores its answer there).
+    conditional UPDATE and the CHECK (dispensed ≤ total) back this up.
     """
-    now = (now or utcnow()).replace(microsecond=0)
-    pharmacist = counter.pharmacist_of(session, account)
+    country = uow.settings.country
+    pharmacist = counter.pharmacist_of(uow)
     if request.credentials.qr_text is None:
         number_given = codes.validate_number(number)
         request = DispenseRequest(
@@ -492,30 +447,26 @@ def dispense(
         token = qr.decode(request.credentials.qr_text)
         if token.number != codes.validate_number(number):
             raise PrescriptionNotFound(NOT_FOUND_DETAIL)
-    found = _find(session, account, request.credentials, "dispense", country)
+    found = _find(uow, request.credentials, "dispense")
     try:
-        dispensation = _dispense_locked(
-            session, account, pharmacist, found.id, request, now, country
-        )
+        return _dispense_locked(uow, pharmacist, found.id, request)
     except DomainError as error:
-        counter.record_refusal(session, account, found, "dispense", error)
+        counter.record_refusal(uow, found, "dispense", error)
         raise
-    if before_commit is not None:
-        before_commit(dispensation)
-    session.commit()
-    return dispensation
 
 
 def _dispense_locked(
-    session, account, pharmacist, prescription_id, request, now, country
+    uow: UnitOfWork, pharmacist, prescription_id: int, request: DispenseRequest
 ) -> Dispensation:
-    prescription = counter.lock_prescription(session, prescription_id)
+    session, country = uow.session, uow.settings.country
+    now = uow.now.replace(microsecond=0)
+    prescription = counter.lock_prescription(uow, prescription_id)
     if request.if_match is not None and request.if_match != prescription.version:
         raise VersionMismatch(
             f"The prescription is at version {prescription.version}, not {request.if_match}: "
             "scan it again before dispensing."
         )
-    _verify(session, prescription)
+    _verify(uow, prescription)
     today = today_of(now)
     status = effective_status(prescription.status, prescription.valid_until, today)
     rules.check_dispensable(status, prescription.valid_from, today)
@@ -526,7 +477,7 @@ def _dispense_locked(
     if presenter_nir == prescription.patient.national_id:
         presenter_nir = None
     if credentials.qr_text is None:
-        _check_card(session, prescription, credentials, presenter_nir, today)
+        _check_card(uow, prescription, credentials, presenter_nir, today)
         mismatch = rules.collector_problem(presenter_nir, collector.kind, collector_nir)
         if mismatch:
             raise ValidationFailed(
@@ -534,7 +485,7 @@ def _dispense_locked(
                 errors={"collected_by": {"national_id": [mismatch]}},
             )
     representative = counter.representation_of(
-        session, collector_nir, prescription.patient_person_id, today
+        uow, collector_nir, prescription.patient_person_id, today
     )
     problem = rules.pickup_problem(
         prescription.pickup_mode,
@@ -563,7 +514,7 @@ def _dispense_locked(
             problems.add((*path, "cip13"), f"no pack has the CIP13 {pack.cip13} in the catalog")
             continue
         decision = rules.check_pack(
-            _prescribed(item), _catalog_pack(session, presentation), _groups(session, item.cis)
+            _prescribed(item), _catalog_pack(uow, presentation), _groups(uow, item.cis)
         )
         if not decision.accepted:
             problems.add((*path, "cip13"), decision.reason)
@@ -598,7 +549,7 @@ def _dispense_locked(
         id=uuid.uuid4().hex,
         prescription_id=prescription.id,
         pharmacy_id=pharmacist.pharmacy_id,
-        pharmacist_account_id=account.id,
+        pharmacist_account_id=uow.account.id,
         dispensed_at=now,
         collected_by_kind=collector.kind,
         collected_by_national_id=collector.national_id,
@@ -651,7 +602,7 @@ def _dispense_locked(
             receipt_line["serial"] = pack.serial
         receipt_lines.append(receipt_line)
     for line_number, quantity in _summed(request.lines).items():
-        _add_dispensed(session, items[line_number], quantity)
+        _add_dispensed(uow, items[line_number], quantity)
     after = rules.status_from_progress(counter.progress(prescription))
     prescription.status = str(rules.transition_for_dispensing(status, after))
     prescription.version += 1
@@ -683,16 +634,13 @@ def _dispense_locked(
         "patient_share_cents": dispensation.patient_share_cents,
     }
     dispensation.payload = canonical_json(content)
-    dispensation.jws = pki.sign_as_service(session, dispensation.payload, now=now)
+    dispensation.jws = pki.sign_as_service(uow, dispensation.payload)
     session.add(dispensation)
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    uow.audit(
         "dispense",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
-        at=now,
     )
     session.flush()
     return dispensation
@@ -713,9 +661,10 @@ def _summed(lines: list[PackLine]) -> dict[int, int]:
     return total
 
 
-def _add_dispensed(session: Session, item: PrescriptionItem, quantity: int) -> None:
+def _add_dispensed(uow: UnitOfWork, item: PrescriptionItem, quantity: int) -> None:
     """Conditional UPDATE: it changes nothing if the total would be exceeded (belt and braces
     with the lock and the CHECK constraint)."""
+    session = uow.session
     result = session.execute(
         update(PrescriptionItem)
         .where(PrescriptionItem.id == item.id)
@@ -744,8 +693,7 @@ def _first_messages(errors: dict) -> str:
 
 
 def dispense_once(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     number: str,
     request: DispenseRequest,
     *,
@@ -753,32 +701,22 @@ def dispense_once(
     scope: str,
     body: bytes,
     render: Callable[[dict], bytes],
-    country: str,
-    now: datetime | None = None,
 ) -> idempotency.StoredResponse:
-    """dispense() behind an Idempotency-Key: a retry gets the first answer byte for byte, the
-    same key with another body is refused (422), and while the first call runs (409).
+    """dispense() behind an Idempotency-Key: a retry gets the first answer byte for byte, and
+    the same key with another body is refused (422).
 
-    `render` turns the dispensation's description into the response body; the body is stored
-    in the dispensation's own transaction, so the answer and the dispensation exist together.
+    The key is claimed first, in this unit of work: a concurrent call with the same key waits
+    for this one to end, then replays its answer (or, when this one was refused and so rolled
+    back, its claim with it, runs in its turn). `render` turns the dispensation's description
+    into the response body, stored with the dispensation, so the two exist together.
     """
-    now = now or utcnow()
-    if idempotency_key is None:
-        dispensation = dispense(session, account, number, request, country=country, now=now)
-        return idempotency.StoredResponse(201, render(dispensations.describe(dispensation)))
-    digest = idempotency.request_hash(body)
-    stored = idempotency.claim(session, account, scope, idempotency_key, digest, now)
-    if stored is not None:
-        return stored
-    answer: list[idempotency.StoredResponse] = []
-
-    def store(dispensation: Dispensation) -> None:
-        answer.append(idempotency.StoredResponse(201, render(dispensations.describe(dispensation))))
-        idempotency.store(session, account, scope, idempotency_key, answer[0])
-
-    try:
-        dispense(session, account, number, request, country=country, now=now, before_commit=store)
-    except DomainError:
-        idempotency.release(session, account, scope, idempotency_key)
-        raise
-    return answer[0]
+    if idempotency_key is not None:
+        digest = idempotency.request_hash(body)
+        stored = idempotency.claim(uow, scope, idempotency_key, digest)
+        if stored is not None:
+            return stored
+    dispensation = dispense(uow, number, request)
+    answer = idempotency.StoredResponse(201, render(dispensations.describe(dispensation)))
+    if idempotency_key is not None:
+        idempotency.store(uow, scope, idempotency_key, answer)
+    return answer

@@ -1,13 +1,14 @@
 """The patient's health space: their prescriptions and those of the people they represent, the
 QR code, the pickup mode, representatives and the access log; each use case one transaction."""
 
+import base64
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, not_, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from eprescription.domain import health_space as rules
 from eprescription.domain import identifiers
@@ -33,8 +34,8 @@ from eprescription.models import (
     Representative,
     Role,
 )
-from eprescription.models.base import utcnow
-from eprescription.services import audit, prescriptions, representation
+from eprescription.services import audit, audit_seal, prescriptions, representation
+from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = prescriptions.OBJECT_TYPE
 REPRESENTATIVE_OBJECT = "representative"
@@ -71,6 +72,11 @@ class LogEntry:
     object_id: str
     outcome: str
     what: str
+    # Once sealed: its place in the global log, its leaf bytes and its RFC 9162 inclusion
+    # proof against the newest signed head (base64), for anyone to check (docs/health-space.md).
+    leaf_index: int | None = None
+    leaf_data: str | None = None
+    inclusion_proof: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,8 @@ class Representatives:
     represented: list[dict]  # the people this account may act for, now
 
 
-def _today(now: datetime | None) -> date:
-    return prescriptions.today_of(now or utcnow())
+def _today(uow: UnitOfWork) -> date:
+    return prescriptions.today_of(uow.now)
 
 
 def _person_id(account: Account) -> int:
@@ -107,15 +113,15 @@ def _raise(problems: Problems) -> None:
 # -- who may see what ------------------------------------------------------------------------------
 
 
-def _actor(session: Session, account: Account, relation: str) -> audit.Actor:
+def _actor(uow: UnitOfWork, relation: str) -> audit.Actor:
     """The audit actor: the patient as themselves, or as somebody's representative."""
     if relation == REPRESENTATIVE:
-        return representation.actor(account)
-    return audit.actor_for(session, account)
+        return representation.actor(uow.account)
+    return uow.actor
 
 
-def _load(session: Session, number: str) -> Prescription | None:
-    return session.scalar(
+def _load(uow: UnitOfWork, number: str) -> Prescription | None:
+    return uow.session.scalar(
         select(Prescription)
         .where(Prescription.number == number)
         .options(
@@ -126,20 +132,21 @@ def _load(session: Session, number: str) -> Prescription | None:
     )
 
 
-def _visible(session: Session, account: Account, number_text: str, action: str, today: date):
+def _visible(uow: UnitOfWork, number_text: str, action: str, today: date):
     """The prescription and how the account may see it (patient, representative), or NotFound,
-    audited and committed: somebody else's prescription looks exactly like a missing one."""
-    person_id = _person_id(account)
+    audited (kept whatever follows): somebody else's prescription looks exactly like a missing
+    one."""
+    person_id = _person_id(uow.account)
     number = codes.validate_number(number_text)
-    prescription = _load(session, number)
+    prescription = _load(uow, number)
     relation = None
     if prescription is not None:
         if prescription.patient_person_id == person_id:
             relation = PATIENT
-        elif representation.represents(session, person_id, prescription.patient_person_id, today):
+        elif representation.represents(uow, person_id, prescription.patient_person_id, today):
             relation = REPRESENTATIVE
     if relation is None:
-        prescriptions.refuse_unseen(session, account, action, number, prescription)
+        prescriptions.refuse_unseen(uow, action, number, prescription)
     return prescription, relation
 
 
@@ -154,19 +161,18 @@ def _view_condition(view: View, today: date):
 
 
 def list_prescriptions(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     *,
     view: str = View.ACTIVE,
     page: int = 1,
     page_size: int = 20,
-    now: datetime | None = None,
 ) -> Page:
     """The account's prescriptions and those of the people it represents, newest first;
     `active` (still to collect) or `history` (expired, completed, cancelled). Each one listed
     is audited."""
-    person_id = _person_id(account)
-    today = _today(now)
+    session = uow.session
+    person_id = _person_id(uow.account)
+    today = _today(uow)
     problems = Problems()
     try:
         view = View(view or View.ACTIVE)
@@ -174,7 +180,7 @@ def list_prescriptions(
         problems.add("status", "one of " + ", ".join(View))
     _check_page(problems, page, page_size)
     _raise(problems)
-    represented = representation.represented(session, person_id, today)
+    represented = representation.represented(uow, person_id, today)
     conditions = [
         Prescription.patient_person_id.in_([person_id, *represented]),
         _view_condition(view, today),
@@ -192,114 +198,83 @@ def list_prescriptions(
             selectinload(Prescription.patient),
         )
     ).all()
-    given = dispensations(session, rows)
+    given = dispensations(uow, rows)
     cards = []
     for prescription in rows:
         relation = PATIENT if prescription.patient_person_id == person_id else REPRESENTATIVE
-        audit.record(
-            session,
-            _actor(session, account, relation),
+        uow.audit(
             "list",
             OBJECT_TYPE,
             prescription.number,
             patient_person_id=prescription.patient_person_id,
+            actor=_actor(uow, relation),
         )
         cards.append(card(prescription, today, relation, given.get(prescription.id, [])))
-    session.commit()
     return Page(cards, total, page, page_size)
 
 
-def get_prescription(
-    session: Session,
-    account: Account,
-    number: str,
-    *,
-    sealing_secret: str | bytes,
-    now: datetime | None = None,
-) -> dict:
+def get_prescription(uow: UnitOfWork, number: str) -> dict:
     """One prescription with, while it can be collected, its QR text; the read and the QR
     display are audited."""
-    today = _today(now)
-    prescription, relation = _visible(session, account, number, "read", today)
-    actor = _actor(session, account, relation)
-    given = dispensations(session, [prescription]).get(prescription.id, [])
+    today = _today(uow)
+    prescription, relation = _visible(uow, number, "read", today)
+    actor = _actor(uow, relation)
+    given = dispensations(uow, [prescription]).get(prescription.id, [])
     view = card(prescription, today, relation, given)
-    audit.record(
-        session,
-        actor,
+    uow.audit(
         "read",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
+        actor=actor,
     )
     view["qr_text"] = None
     if view["view"] == View.ACTIVE:
-        view["qr_text"] = prescriptions.open_qr_text(prescription, sealing_secret)
-        audit.record(
-            session,
-            actor,
+        view["qr_text"] = prescriptions.open_qr_text(prescription, uow.settings.key_encryption_key)
+        uow.audit(
             "view_qr",
             OBJECT_TYPE,
             prescription.number,
             patient_person_id=prescription.patient_person_id,
+            actor=actor,
         )
-    session.commit()
     return view
 
 
-def qr_text(
-    session: Session,
-    account: Account,
-    number: str,
-    *,
-    sealing_secret: str | bytes,
-    now: datetime | None = None,
-) -> str:
+def qr_text(uow: UnitOfWork, number: str) -> str:
     """The QR text, for the patient and their representatives (the patient's state rules)."""
-    today = _today(now)
-    prescription, relation = _visible(session, account, number, "view_qr", today)
+    today = _today(uow)
+    prescription, relation = _visible(uow, number, "view_qr", today)
     ensure_state_allows("patient", Action.VIEW_QR, prescriptions.status_of(prescription, today))
-    text = prescriptions.open_qr_text(prescription, sealing_secret)
-    audit.record(
-        session,
-        _actor(session, account, relation),
+    text = prescriptions.open_qr_text(prescription, uow.settings.key_encryption_key)
+    uow.audit(
         "view_qr",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
+        actor=_actor(uow, relation),
     )
-    session.commit()
     return text
 
 
-def change_pickup_mode(
-    session: Session,
-    account: Account,
-    number: str,
-    pickup_mode: str | None,
-    *,
-    now: datetime | None = None,
-) -> dict:
+def change_pickup_mode(uow: UnitOfWork, number: str, pickup_mode: str | None) -> dict:
     """The patient chooses who may collect an open prescription (public, private, authorised);
     the signed content keeps the prescriber's choice, the stored mode is the patient's."""
-    today = _today(now)
-    prescription, relation = _visible(session, account, number, "change_pickup_mode", today)
+    today = _today(uow)
+    prescription, relation = _visible(uow, number, "change_pickup_mode", today)
     if relation != PATIENT:
         raise PermissionDenied("Only the patient can change how a prescription is collected.")
     mode = rules.pickup_change(prescriptions.status_of(prescription, today), pickup_mode)
     if str(mode) != prescription.pickup_mode:
         prescription.pickup_mode = str(mode)
         prescription.version += 1
-        audit.record(
-            session,
-            audit.actor_for(session, account),
+        uow.audit(
             "change_pickup_mode",
             OBJECT_TYPE,
             prescription.number,
             patient_person_id=prescription.patient_person_id,
         )
-    given = dispensations(session, [prescription]).get(prescription.id, [])
-    session.commit()
+    given = dispensations(uow, [prescription]).get(prescription.id, [])
     return card(prescription, today, relation, given)
 
 
@@ -382,10 +357,11 @@ def _medication_words(name: str, strength: str | None, form: str | None) -> str:
 # -- what was given --------------------------------------------------------------------------------
 
 
-def dispensations(session: Session, rows: list[Prescription]) -> dict[int, list[dict]]:
+def dispensations(uow: UnitOfWork, rows: list[Prescription]) -> dict[int, list[dict]]:
     """Every dispensation of these prescriptions (their items loaded), oldest first, by
     prescription id: pharmacy, packs given and why substituted, amounts, reversal. A fixed
     number of queries, however many prescriptions."""
+    session = uow.session
     items = {item.id: item for prescription in rows for item in prescription.items}
     found = session.scalars(
         select(Dispensation)
@@ -406,7 +382,7 @@ def dispensations(session: Session, rows: list[Prescription]) -> dict[int, list[
         )
     }
     groups = _shared_groups(
-        session,
+        uow,
         {
             (items[line.item_id].cis, packs[line.cip13].cis)
             for row in found
@@ -420,14 +396,14 @@ def dispensations(session: Session, rows: list[Prescription]) -> dict[int, list[
     return views
 
 
-def _shared_groups(session: Session, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def _shared_groups(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """For each (prescribed CIS, given CIS): the label of a generic group (CIS_GENER) both
     belong to, the ground of a substitution."""
     products = {cis for pair in pairs for cis in pair}
     if not products:
         return {}
     memberships: dict[str, dict[int, str]] = defaultdict(dict)
-    for cis, group_id, label in session.execute(
+    for cis, group_id, label in uow.session.execute(
         select(GenericGroupMember.cis, GenericGroup.id, GenericGroup.label)
         .join(GenericGroup, GenericGroup.id == GenericGroupMember.group_id)
         .where(GenericGroupMember.cis.in_(sorted(products)))
@@ -503,16 +479,11 @@ def town_of(address: str) -> str:
 # -- the access log --------------------------------------------------------------------------------
 
 
-def access_log(
-    session: Session,
-    account: Account,
-    *,
-    page: int = 1,
-    page_size: int = 20,
-) -> Page:
+def access_log(uow: UnitOfWork, *, page: int = 1, page_size: int = 20) -> Page:
     """Every audited access by others to the patient's data (prescriptions, dispensations,
     representatives), newest first. The patient's own actions are left out: they did them."""
-    person_id = _person_id(account)
+    session = uow.session
+    person_id = _person_id(uow.account)
     problems = Problems()
     _check_page(problems, page, page_size)
     _raise(problems)
@@ -538,19 +509,20 @@ def access_log(
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
-    entries = [_entry(event, username, person) for event, username, person in rows]
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "read",
-        ACCESS_LOG_OBJECT,
-        patient_person_id=person_id,
-    )
-    session.commit()
+    proofs = audit_seal.inclusions(uow, [event for event, _username, _person in rows])
+    entries = [
+        _entry(event, username, person, proofs.get(event.id)) for event, username, person in rows
+    ]
+    uow.audit("read", ACCESS_LOG_OBJECT, patient_person_id=person_id)
     return Page(entries, total, page, page_size)
 
 
-def _entry(event: AuditEvent, username: str | None, person: Person | None) -> LogEntry:
+def _entry(
+    event: AuditEvent,
+    username: str | None,
+    person: Person | None,
+    proof: audit_seal.Inclusion | None,
+) -> LogEntry:
     if person is not None:
         name = person.full_name
         if event.actor_role == "prescriber":
@@ -573,17 +545,24 @@ def _entry(event: AuditEvent, username: str | None, person: Person | None) -> Lo
         object_id=object_id,
         outcome=event.outcome,
         what=rules.action_words(event.action, event.object_type, object_id, event.outcome),
+        leaf_index=proof.leaf_index if proof else None,
+        leaf_data=base64.b64encode(proof.leaf_data).decode() if proof else None,
+        inclusion_proof=(
+            {"tree_size": proof.tree_size, "hashes": [audit_seal.b64(h) for h in proof.hashes]}
+            if proof
+            else None
+        ),
     )
 
 
 # -- representatives -------------------------------------------------------------------------------
 
 
-def representatives(session: Session, account: Account, *, now: datetime | None = None):
+def representatives(uow: UnitOfWork) -> Representatives:
     """Whom the patient named (ongoing first, then ended), and whom the account represents."""
-    person_id = _person_id(account)
-    today = _today(now)
-    named = session.scalars(
+    person_id = _person_id(uow.account)
+    today = _today(uow)
+    named = uow.session.scalars(
         select(Representative)
         .where(Representative.patient_person_id == person_id)
         .order_by(Representative.created_at.desc(), Representative.id.desc())
@@ -595,7 +574,7 @@ def representatives(session: Session, account: Account, *, now: datetime | None 
     )
     represented = [
         representative_view(row, today, row.patient)
-        for row in representation.represented(session, person_id, today).values()
+        for row in representation.represented(uow, person_id, today).values()
     ]
     return Representatives(named_views, represented)
 
@@ -615,25 +594,22 @@ def representative_view(row: Representative, today: date, person: Person) -> dic
 
 
 def add_representative(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     *,
     nir: str | None,
     family_name: str | None,
     valid_until: date | None = None,
-    country: str,
-    now: datetime | None = None,
 ) -> dict:
     """Name a recorded person (national identifier and family name, both as on their card) who
     may see and collect the patient's prescriptions, until `valid_until` if given.
 
     Both must match: the identifier alone would let anyone learn who holds a number.
     """
-    now = now or utcnow()
+    session, account, now = uow.session, uow.account, uow.now
     person_id = _person_id(account)
-    today = _today(now)
+    today = _today(uow)
     problems = Problems()
-    representative = _named_person(session, problems, nir, family_name, country)
+    representative = _named_person(uow, problems, nir, family_name)
     rules.check_representative(
         problems,
         patient_person_id=person_id,
@@ -642,7 +618,7 @@ def add_representative(
         today=today,
     )
     _raise(problems)
-    _end_lapsed_or_refuse(session, person_id, representative.id, today, now)
+    _end_lapsed_or_refuse(uow, person_id, representative.id, today)
     row = Representative(
         patient_person_id=person_id,
         representative=representative,
@@ -653,26 +629,17 @@ def add_representative(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "grant",
-        REPRESENTATIVE_OBJECT,
-        str(row.id),
-        patient_person_id=person_id,
-        at=now,
-    )
-    session.commit()
+    uow.audit("grant", REPRESENTATIVE_OBJECT, str(row.id), patient_person_id=person_id)
     return representative_view(row, today, representative)
 
 
-def _named_person(session, problems, nir, family_name, country) -> Person | None:
+def _named_person(uow: UnitOfWork, problems, nir, family_name) -> Person | None:
     try:
-        national_id = identifiers.validate_national_id(nir, country)
+        national_id = identifiers.validate_national_id(nir, uow.settings.country)
     except InvalidIdentifier as error:
         problems.add("nir", error.detail)
         return None
-    person = session.scalar(select(Person).where(Person.national_id == national_id))
+    person = uow.session.scalar(select(Person).where(Person.national_id == national_id))
     typed = " ".join((family_name or "").split()).casefold()
     if not typed:
         problems.add("family_name", "the family name is required, as on their card")
@@ -683,9 +650,11 @@ def _named_person(session, problems, nir, family_name, country) -> Person | None
     return person
 
 
-def _end_lapsed_or_refuse(session, patient_id: int, representative_id: int, today, now) -> None:
+def _end_lapsed_or_refuse(
+    uow: UnitOfWork, patient_id: int, representative_id: int, today: date
+) -> None:
     """Refuse a duplicate; an ongoing row past its end date is closed so a new one can start."""
-    ongoing = session.scalar(
+    ongoing = uow.session.scalar(
         select(Representative).where(
             Representative.patient_person_id == patient_id,
             Representative.representative_person_id == representative_id,
@@ -695,17 +664,15 @@ def _end_lapsed_or_refuse(session, patient_id: int, representative_id: int, toda
     if ongoing is None:
         return
     rules.refuse_duplicate(ongoing.is_active_on(today))
-    ongoing.revoked_at = now
-    session.flush()
+    ongoing.revoked_at = uow.now
+    uow.session.flush()
 
 
-def revoke_representative(
-    session: Session, account: Account, representative_id: int, *, now: datetime | None = None
-) -> dict:
+def revoke_representative(uow: UnitOfWork, representative_id: int) -> dict:
     """End a representation the patient made, at once (their next request is refused)."""
-    now = now or utcnow()
+    account = uow.account
     person_id = _person_id(account)
-    row = session.get(Representative, representative_id)
+    row = uow.session.get(Representative, representative_id)
     if row is None or row.patient_person_id != person_id:
         raise NotFound("You named no such representative.")
     if row.kind != RepresentativeKind.AUTHORISED:
@@ -713,39 +680,28 @@ def revoke_representative(
             "A parent's access was recorded by an administrator: ask them to end it."
         )
     if row.revoked_at is None:
-        row.revoked_at = now
+        row.revoked_at = uow.now
         row.revoked_by_account_id = account.id
-        audit.record(
-            session,
-            audit.actor_for(session, account),
-            "revoke",
-            REPRESENTATIVE_OBJECT,
-            str(row.id),
-            patient_person_id=person_id,
-            at=now,
-        )
-    session.commit()
-    return representative_view(row, _today(now), row.representative)
+        uow.audit("revoke", REPRESENTATIVE_OBJECT, str(row.id), patient_person_id=person_id)
+    return representative_view(row, _today(uow), row.representative)
 
 
 def record_parent(
-    session: Session,
+    uow: UnitOfWork,
     *,
     child_nir: str,
     parent_nir: str,
     valid_until: date | None = None,
-    country: str,
-    now: datetime | None = None,
 ) -> Representative:
     """An administrator records a parent of a minor (at the command line, after checking the
     family record book or a court decision): until the child's 18th birthday unless earlier."""
-    now = now or utcnow()
-    today = _today(now)
+    session, now = uow.session, uow.now
+    today = _today(uow)
     problems = Problems()
     people = {}
     for field, value in (("child_nir", child_nir), ("parent_nir", parent_nir)):
         try:
-            national_id = identifiers.validate_national_id(value, country)
+            national_id = identifiers.validate_national_id(value, uow.settings.country)
         except InvalidIdentifier as error:
             problems.add(field, error.detail)
             continue
@@ -765,7 +721,7 @@ def record_parent(
     if valid_until is not None and valid_until < today:
         problems.add("valid_until", "the end date is in the past")
     _raise(problems)
-    _end_lapsed_or_refuse(session, child.id, parent.id, today, now)
+    _end_lapsed_or_refuse(uow, child.id, parent.id, today)
     row = Representative(
         patient=child,
         representative=parent,
@@ -775,37 +731,18 @@ def record_parent(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        audit.OPERATOR,
-        "grant",
-        REPRESENTATIVE_OBJECT,
-        str(row.id),
-        patient_person_id=child.id,
-        at=now,
-    )
-    session.commit()
+    uow.audit("grant", REPRESENTATIVE_OBJECT, str(row.id), patient_person_id=child.id)
     return row
 
 
-def end_by_administrator(
-    session: Session, representative_id: int, *, now: datetime | None = None
-) -> Representative:
+def end_by_administrator(uow: UnitOfWork, representative_id: int) -> Representative:
     """An administrator ends any representation (a parent's included), at once."""
-    now = now or utcnow()
-    row = session.get(Representative, representative_id)
+    row = uow.session.get(Representative, representative_id)
     if row is None:
         raise NotFound(f"No representation has the id {representative_id}.")
     if row.revoked_at is None:
-        row.revoked_at = now
-        audit.record(
-            session,
-            audit.OPERATOR,
-            "revoke",
-            REPRESENTATIVE_OBJECT,
-            str(row.id),
-            patient_person_id=row.patient_person_id,
-            at=now,
+        row.revoked_at = uow.now
+        uow.audit(
+            "revoke", REPRESENTATIVE_OBJECT, str(row.id), patient_person_id=row.patient_person_id
         )
-    session.commit()
     return row

@@ -1,11 +1,13 @@
-"""Idempotency-Key records: claim a key, replay the first answer, free it after a refusal."""
+"""Idempotency-Key records: claim a key in the use case's own transaction, replay the first
+answer. A refused or failed call rolls its claim back with everything else, so the client may
+correct and retry with the same key."""
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,11 +16,12 @@ from eprescription.domain.errors import (
     IdempotencyKeyReused,
     ValidationFailed,
 )
-from eprescription.models import Account, IdempotencyKey
+from eprescription.models import IdempotencyKey
+from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
 KEY_MAX = 128
-IN_PROGRESS_TIMEOUT = timedelta(minutes=5)  # a crashed first call frees its key
+IN_PROGRESS_TIMEOUT = timedelta(minutes=5)  # a claim left without an answer is taken over
 
 
 @dataclass(frozen=True)
@@ -35,74 +38,92 @@ def request_hash(body: bytes) -> str:
         return hashlib.sha256(body).hexdigest()
 
 
-def claim(
-    session: Session, account: Account, scope: str, key: str, digest: str, now: datetime
-) -> StoredResponse | None:
-    """Claim `key` for this request (committed at once), or what the first call answered."""
+def claim(uow: UnitOfWork, scope: str, key: str, digest: str) -> StoredResponse | None:
+    """Claim `key` for this request in the unit of work's transaction (None), or the answer
+    the first call with it gave.
+
+    The key's row goes in under a SAVEPOINT: a concurrent call with the same key waits on the
+    unique index until the first one ends. If it committed, this call reads its answer; if it
+    rolled back (it was refused), this claim goes through. Another body with the same key is
+    refused (422), and so is, while it is recent, a claim stored without an answer (409).
+    """
     if not 1 <= len(key) <= KEY_MAX or not key.isascii() or not key.isprintable():
         raise ValidationFailed(
             "The Idempotency-Key header is 1 to 128 printable ASCII characters.",
             errors={"Idempotency-Key": ["1 to 128 printable ASCII characters"]},
         )
+    session, account_id = uow.session, uow.account.id
+    _open_transaction(session)
+    try:
+        with session.begin_nested():
+            session.add(
+                IdempotencyKey(
+                    account_id=account_id,
+                    scope=scope,
+                    key=key,
+                    request_hash=digest,
+                    created_at=uow.now,
+                )
+            )
+    except IntegrityError:
+        pass  # the key is taken: its first call has ended, committed
+    else:
+        return None
     for _ in range(2):
         row = session.scalar(
             select(IdempotencyKey)
-            .where(IdempotencyKey.account_id == account.id)
+            .where(IdempotencyKey.account_id == account_id)
             .where(IdempotencyKey.scope == scope)
             .where(IdempotencyKey.key == key)
             .execution_options(populate_existing=True)
         )
         if row is None:
-            session.add(
-                IdempotencyKey(
-                    account_id=account.id, scope=scope, key=key, request_hash=digest, created_at=now
-                )
-            )
-            try:
-                session.commit()
-                return None
-            except IntegrityError:
-                session.rollback()
-                continue
+            break
         if row.request_hash != digest:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was first used with another request body; use a new key."
             )
         if row.response_body is not None:
             return StoredResponse(row.response_status, row.response_body)
-        if now - row.created_at < IN_PROGRESS_TIMEOUT:
+        if uow.now - row.created_at < IN_PROGRESS_TIMEOUT:
             raise IdempotencyKeyInProgress(
                 "The first request with this Idempotency-Key is still running; retry later."
             )
-        row.created_at = now  # its first call died: this one takes over
-        session.commit()
-        return None
+        if _take_over(uow, row):  # a claim left without an answer: this call answers it
+            return None
     raise IdempotencyKeyInProgress("The Idempotency-Key is being claimed; retry.")
 
 
-def store(
-    session: Session, account: Account, scope: str, key: str, response: StoredResponse
-) -> None:
-    """Record the answer to a claimed key, in the caller's transaction (no commit)."""
-    session.execute(
+def _open_transaction(session: Session) -> None:
+    """SQLite (pysqlite) begins its transaction at the first write, and a SAVEPOINT outside
+    one is a transaction of its own that its RELEASE commits: a no-op UPDATE first begins the
+    real transaction and takes the database's write lock (as counter.lock_prescription does),
+    so the claim commits or rolls back with the use case. PostgreSQL needs nothing."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(IdempotencyKey).where(false()).values(created_at=IdempotencyKey.created_at)
+        )
+
+
+def _take_over(uow: UnitOfWork, row: IdempotencyKey) -> bool:
+    """Move a stale answerless claim to this call, unless another call did it first."""
+    result = uow.session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.account_id == account.id)
+        .where(IdempotencyKey.id == row.id)
+        .where(IdempotencyKey.created_at == row.created_at)
+        .where(IdempotencyKey.response_body.is_(None))
+        .values(created_at=uow.now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def store(uow: UnitOfWork, scope: str, key: str, response: StoredResponse) -> None:
+    """Record the answer to a claimed key, in the use case's transaction."""
+    uow.session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.account_id == uow.account.id)
         .where(IdempotencyKey.scope == scope)
         .where(IdempotencyKey.key == key)
         .values(response_status=response.status, response_body=response.body)
     )
-
-
-def release(session: Session, account: Account, scope: str, key: str) -> None:
-    """Forget a claimed key after a refusal, so the client may correct and retry."""
-    session.rollback()
-    row = session.scalar(
-        select(IdempotencyKey)
-        .where(IdempotencyKey.account_id == account.id)
-        .where(IdempotencyKey.scope == scope)
-        .where(IdempotencyKey.key == key)
-        .where(IdempotencyKey.response_body.is_(None))
-    )
-    if row is not None:
-        session.delete(row)
-        session.commit()

@@ -4,52 +4,54 @@ import math
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from eprescription.domain import login_throttle as rules
 from eprescription.domain.errors import TooManyLoginFailures
 from eprescription.models import LoginThrottle
+from eprescription.services.uow import UnitOfWork
 
 LOCKED = "Too many wrong passwords for this username: try again in {minutes} minutes."
 
 
-def check(session: Session, username: str, now: datetime) -> None:
+def check(uow: UnitOfWork, username: str, now: datetime) -> None:
     """TooManyLoginFailures while the username is locked (the password is not even tried)."""
-    row = session.get(LoginThrottle, username)
+    row = uow.session.get(LoginThrottle, username)
     if row is not None and rules.is_locked(row.locked_until, now):
         minutes = max(1, math.ceil((row.locked_until - now).total_seconds() / 60))
         raise TooManyLoginFailures(LOCKED.format(minutes=minutes))
 
 
-def record_failure(session: Session, username: str, now: datetime) -> None:
-    """Count one more wrong password for the username, locking it at the fifth; committed.
+def record_failure(uow: UnitOfWork, username: str, now: datetime) -> None:
+    """Count one more wrong password for the username, locking it at the fifth: kept by the
+    unit of work though the login then fails (a wrong password has no audit event).
 
-    The row is read under a lock (two wrong passwords at once both count); a first failure
-    racing another one's insert is retried once.
+    The row is made if missing (racing first failures make one), then read under a lock, so
+    two wrong passwords at once both count.
     """
-    for attempt in range(2):
-        row = session.get(LoginThrottle, username, with_for_update=True)
-        if row is None:
-            row = LoginThrottle(username=username, failures=0)
-            session.add(row)
+
+    def count(session: Session) -> None:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(LoginThrottle)
+            .values(username=username, failures=0)
+            .on_conflict_do_nothing(index_elements=[LoginThrottle.username])
+        )
+        row = session.get(LoginThrottle, username, with_for_update=True, populate_existing=True)
         row.failures, row.locked_until = rules.after_failure(row.failures, now)
-        try:
-            session.commit()
-            return
-        except IntegrityError:
-            session.rollback()
-            if attempt:
-                raise
+
+    # Work kept without an event of its own: `refuse` always records one, and this is the
+    # list its `also` work goes to (the unit of work has no public way to keep work alone).
+    uow.keep(count)
 
 
-def clear(session: Session, username: str) -> None:
-    """Forget the wrong passwords of a username (a successful login); the caller commits."""
-    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+def clear(uow: UnitOfWork, username: str) -> None:
+    """Forget the wrong passwords of a username (a successful login)."""
+    uow.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
 
 
-def unlock(session: Session, username: str) -> bool:
+def unlock(uow: UnitOfWork, username: str) -> bool:
     """An administrator lifts a lock at once; True if there was anything to clear."""
-    cleared = session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
-    session.commit()
+    cleared = uow.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
     return cleared.rowcount > 0

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -30,7 +29,7 @@ from eprescription.models import (
     Role,
     ServiceKey,
 )
-from eprescription.models.base import utcnow
+from eprescription.services.uow import UnitOfWork
 from eprescription.signing import certificates, jws, keywrap
 from eprescription.signing.certificates import CertificateRefused, PrescriberIdentity
 
@@ -68,10 +67,6 @@ class TrustList:
     revocations: list[PublishedRevocation]
 
 
-def _server_secret(server_secret: bytes | None) -> bytes:
-    return server_secret if server_secret is not None else current_app.config["KEY_ENCRYPTION_KEY"]
-
-
 @lru_cache(maxsize=4096)
 def _certificate(pem: str) -> x509.Certificate:
     """Certificates are immutable, so parsing each PEM once per process is enough."""
@@ -81,8 +76,8 @@ def _certificate(pem: str) -> x509.Certificate:
 # The certificate authority
 
 
-def active_authority(session: Session) -> CertificateAuthority | None:
-    return session.scalar(
+def active_authority(uow: UnitOfWork) -> CertificateAuthority | None:
+    return uow.session.scalar(
         select(CertificateAuthority)
         .where(CertificateAuthority.is_active.is_(True))
         .order_by(CertificateAuthority.id.desc())
@@ -91,14 +86,12 @@ def active_authority(session: Session) -> CertificateAuthority | None:
 
 
 def init_ca(
-    session: Session,
+    uow: UnitOfWork,
     *,
     common_name: str = DEVELOPMENT_CA_NAME,
     import_cert_pem: bytes | None = None,
     import_key_pem: bytes | None = None,
     production: bool = False,
-    server_secret: bytes | None = None,
-    now: datetime | None = None,
 ) -> CertificateAuthority:
     """Create the development CA, or import an external CA (certificate and private key).
 
@@ -106,7 +99,7 @@ def init_ca(
     already active is kept (refused with AlreadyExists), since replacing it would orphan
     every prescriber certificate.
     """
-    now = now or utcnow()
+    now = uow.now
     if (import_cert_pem is None) != (import_key_pem is None):
         raise ValidationFailed(
             "Importing a CA needs both its certificate and its private key.",
@@ -117,7 +110,7 @@ def init_ca(
             "A development CA cannot be created in production: import the external CA "
             "(pki init --ca-cert FILE --ca-key FILE)."
         )
-    if active_authority(session) is not None:
+    if active_authority(uow) is not None:
         raise AlreadyExists("A certificate authority is already set up.")
     if import_cert_pem is None:
         certificate, key = certificates.create_ca(common_name, now)
@@ -136,21 +129,21 @@ def init_ca(
         not_valid_before=certificate.not_valid_before_utc,
         not_valid_after=certificate.not_valid_after_utc,
         wrapped_key=keywrap.wrap_private_key(
-            key, server_secret=_server_secret(server_secret), purpose=f"ca:{serial}"
+            key, server_secret=uow.settings.key_encryption_key, purpose=f"ca:{serial}"
         ),
         is_external=import_cert_pem is not None,
         is_active=True,
     )
-    session.add(authority)
-    session.commit()
+    uow.session.add(authority)
+    uow.session.flush()
     return authority
 
 
-def _authority_key(authority: CertificateAuthority, server_secret: bytes | None):
+def _authority_key(authority: CertificateAuthority, server_secret: bytes):
     try:
         return keywrap.unwrap_private_key(
             authority.wrapped_key,
-            server_secret=_server_secret(server_secret),
+            server_secret=server_secret,
             purpose=f"ca:{authority.serial}",
         )
     except keywrap.UnwrapFailed as error:
@@ -162,9 +155,9 @@ def _authority_key(authority: CertificateAuthority, server_secret: bytes | None)
 # Prescriber credentials
 
 
-def prescriber_for_username(session: Session, username: str) -> Prescriber:
+def prescriber_for_username(uow: UnitOfWork, username: str) -> Prescriber:
     """The prescriber behind a prescriber account, or NotFound."""
-    prescriber = session.scalar(
+    prescriber = uow.session.scalar(
         select(Prescriber)
         .join(Account, Account.person_id == Prescriber.person_id)
         .where(Account.username == (username or "").strip().lower())
@@ -175,9 +168,9 @@ def prescriber_for_username(session: Session, username: str) -> Prescriber:
     return prescriber
 
 
-def current_credential(session: Session, prescriber: Prescriber) -> PrescriberCredential | None:
+def current_credential(uow: UnitOfWork, prescriber: Prescriber) -> PrescriberCredential | None:
     """The prescriber's newest credential (the one that signs), revoked or not."""
-    return session.scalar(
+    return uow.session.scalar(
         select(PrescriberCredential)
         .options(joinedload(PrescriberCredential.authority))
         .where(PrescriberCredential.prescriber_id == prescriber.id)
@@ -186,28 +179,21 @@ def current_credential(session: Session, prescriber: Prescriber) -> PrescriberCr
     )
 
 
-def enroll_prescriber(
-    session: Session,
-    prescriber: Prescriber,
-    pin: str,
-    *,
-    server_secret: bytes | None = None,
-    now: datetime | None = None,
-) -> PrescriberCredential:
+def enroll_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str) -> PrescriberCredential:
     """Give `prescriber` a new key pair and a certificate from the active CA; the key is kept
     only wrapped under (KEY_ENCRYPTION_KEY, PIN). Refused while a usable credential exists."""
-    now = now or utcnow()
+    now = uow.now
     if not keywrap.is_valid_pin(pin):
         raise ValidationFailed(f"Not a valid PIN: {PIN_RULE}.", errors={"pin": [PIN_RULE]})
-    authority = active_authority(session)
+    authority = active_authority(uow)
     if authority is None:
         raise CertificateAuthorityMissing()
-    current = current_credential(session, prescriber)
+    current = current_credential(uow, prescriber)
     if current is not None and current.revoked_at is None and current.not_valid_after > now:
         raise AlreadyExists(
             "This prescriber already has a signing key; revoke it first (flask pki revoke)."
         )
-    secret = _server_secret(server_secret)
+    secret = uow.settings.key_encryption_key
     person = prescriber.person
     identity = PrescriberIdentity(
         person.given_name, person.family_name, prescriber.rpps, person.country
@@ -215,7 +201,7 @@ def enroll_prescriber(
     key = certificates.generate_key()
     certificate = certificates.issue_prescriber_certificate(
         _certificate(authority.certificate_pem),
-        _authority_key(authority, server_secret),
+        _authority_key(authority, secret),
         key.public_key(),
         identity,
         now,
@@ -233,31 +219,24 @@ def enroll_prescriber(
         ),
         failed_pin_attempts=0,
     )
-    session.add(credential)
-    session.commit()
+    uow.session.add(credential)
+    uow.session.flush()
     return credential
 
 
-def sign_as_prescriber(
-    session: Session,
-    prescriber: Prescriber,
-    pin: str,
-    payload: bytes,
-    *,
-    server_secret: bytes | None = None,
-    now: datetime | None = None,
-) -> str:
+def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payload: bytes) -> str:
     """The compact JWS of `payload` signed with the prescriber's key, opened with `pin`.
 
-    The credential's row stays locked until the caller's transaction ends, so one
+    The credential's row stays locked until the use case's transaction ends, so one
     prescriber's signatures (and any parallel PIN guesses) are taken one after another: a
-    wrong PIN is counted and committed here, then raises WrongPin, or SigningKeyBlocked at
-    the third in a row; a correct PIN resets the counter in the caller's transaction. Call it
-    before adding anything to the session, as a wrong PIN commits. Revoked, expired or
-    blocked credentials refuse to sign.
+    wrong PIN raises WrongPin, or SigningKeyBlocked at the third in a row, and is counted by
+    the unit of work after it rolls back (the caller audits the refusal); a correct PIN
+    resets the counter in the use case's transaction. Revoked, expired or blocked
+    credentials refuse to sign.
     """
-    now = now or utcnow()
-    current = current_credential(session, prescriber)
+    session = uow.session
+    now = uow.now
+    current = current_credential(uow, prescriber)
     if current is None:
         raise NoSigningCredential("This prescriber has no signing key: ask an administrator.")
     if current.revoked_at is not None:
@@ -278,20 +257,19 @@ def sign_as_prescriber(
         .execution_options(populate_existing=True)
     )
     if credential.blocked_at is not None:  # blocked meanwhile by wrong PINs sent in parallel
-        session.rollback()
         raise SigningKeyBlocked(_blocked_detail())
     try:
         if not keywrap.is_valid_pin(pin):
             raise keywrap.UnwrapFailed(PIN_RULE)
         key = keywrap.unwrap_private_key(
             credential.wrapped_key,
-            server_secret=_server_secret(server_secret),
+            server_secret=uow.settings.key_encryption_key,
             pin=pin,
             purpose=f"prescriber:{credential.serial}",
         )
     except keywrap.UnwrapFailed as error:
-        _count_wrong_pin(session, credential, now)
-        left = MAX_PIN_ATTEMPTS - credential.failed_pin_attempts
+        _count_wrong_pin(uow, credential.id, now)
+        left = MAX_PIN_ATTEMPTS - (credential.failed_pin_attempts + 1)
         if left <= 0:
             raise SigningKeyBlocked(_blocked_detail()) from error
         message = f"wrong PIN: {left} {'try' if left == 1 else 'tries'} left before it is blocked"
@@ -312,37 +290,40 @@ def _blocked_detail() -> str:
     )
 
 
-def _count_wrong_pin(session: Session, credential: PrescriberCredential, now: datetime) -> None:
-    """Count a wrong PIN (blocking the key at the third in a row) and commit it at once."""
-    credential.failed_pin_attempts += 1
-    if credential.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
-        credential.blocked_at = now
-    session.commit()
+def _count_wrong_pin(uow: UnitOfWork, credential_id: int, now: datetime) -> None:
+    """Count a wrong PIN (blocking the key at the third in a row): kept by the unit of work
+    though the use case rolls back, with no event of its own (the caller audits the refusal)."""
+
+    def count(session: Session) -> None:
+        credential = session.get(
+            PrescriberCredential, credential_id, with_for_update=True, populate_existing=True
+        )
+        credential.failed_pin_attempts += 1
+        if credential.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
+            credential.blocked_at = now
+
+    # `refuse` always records an event; this is the list it keeps its `also` work in (the
+    # unit of work has no public way to keep work alone).
+    uow.keep(count)
 
 
-def _credential_or_refuse(session: Session, prescriber: Prescriber) -> PrescriberCredential:
-    credential = current_credential(session, prescriber)
+def _credential_or_refuse(uow: UnitOfWork, prescriber: Prescriber) -> PrescriberCredential:
+    credential = current_credential(uow, prescriber)
     if credential is None:
         raise NoSigningCredential("This prescriber has no signing key.")
     return credential
 
 
-def unblock(session: Session, prescriber: Prescriber) -> PrescriberCredential:
+def unblock(uow: UnitOfWork, prescriber: Prescriber) -> PrescriberCredential:
     """Reset the wrong-PIN counter and lift the block (an administrator's act)."""
-    credential = _credential_or_refuse(session, prescriber)
+    credential = _credential_or_refuse(uow, prescriber)
     credential.failed_pin_attempts = 0
     credential.blocked_at = None
-    session.commit()
     return credential
 
 
 def revoke(
-    session: Session,
-    prescriber: Prescriber,
-    reason: str,
-    *,
-    key_compromise: bool = False,
-    now: datetime | None = None,
+    uow: UnitOfWork, prescriber: Prescriber, reason: str, *, key_compromise: bool = False
 ) -> PrescriberCredential:
     """Revoke the prescriber's certificate: it signs no more. What it signed before stays
     valid, unless `key_compromise` (then nothing it signed is trusted)."""
@@ -352,27 +333,26 @@ def revoke(
             "A revocation needs a reason.",
             errors={"reason": [f"1 to {REASON_MAX_LENGTH} characters"]},
         )
-    credential = _credential_or_refuse(session, prescriber)
+    credential = _credential_or_refuse(uow, prescriber)
     if credential.revoked_at is not None:
         raise AlreadyExists(f"This certificate was already revoked on {credential.revoked_at}.")
-    credential.revoked_at = now or utcnow()
+    credential.revoked_at = uow.now
     credential.revocation_reason = reason
     credential.key_compromise = key_compromise
-    session.commit()
     return credential
 
 
 # What verifiers trust
 
 
-def trust_anchors(session: Session) -> list[x509.Certificate]:
+def trust_anchors(uow: UnitOfWork) -> list[x509.Certificate]:
     """Every CA this service has used (old ones too, to verify what they issued)."""
-    pems = session.scalars(select(CertificateAuthority.certificate_pem))
+    pems = uow.session.scalars(select(CertificateAuthority.certificate_pem))
     return [_certificate(pem) for pem in pems]
 
 
-def revocations(session: Session) -> dict[str, jws.Revocation]:
-    rows = session.execute(
+def revocations(uow: UnitOfWork) -> dict[str, jws.Revocation]:
+    rows = uow.session.execute(
         select(
             PrescriberCredential.serial,
             PrescriberCredential.revoked_at,
@@ -386,9 +366,10 @@ def revocations(session: Session) -> dict[str, jws.Revocation]:
     }
 
 
-def trusted_certificates(session: Session, *, now: datetime | None = None) -> TrustList:
+def trusted_certificates(uow: UnitOfWork) -> TrustList:
     """The CA certificates, every prescriber and service certificate, and the revocations."""
-    now = now or utcnow()
+    session = uow.session
+    now = uow.now
     authorities = [
         PublishedCertificate(
             "ca",
@@ -433,7 +414,7 @@ def trusted_certificates(session: Session, *, now: datetime | None = None) -> Tr
         PublishedRevocation(
             serial, revocation.revoked_at, revocation.reason, revocation.key_compromise
         )
-        for serial, revocation in revocations(session).items()
+        for serial, revocation in revocations(uow).items()
     ]
     revoked.sort(key=lambda revocation: revocation.revoked_at)
     return TrustList(authorities, published, revoked)
@@ -444,24 +425,18 @@ def trusted_certificates(session: Session, *, now: datetime | None = None) -> Tr
 SERVICE_KEY_RENEW_BEFORE_DAYS = 30
 
 
-def sign_as_service(
-    session: Session,
-    payload: bytes,
-    *,
-    server_secret: bytes | None = None,
-    now: datetime | None = None,
-) -> str:
+def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
     """The compact JWS of `payload` signed with the service key (x5c: service cert, CA).
 
     The key is made on first use (and again when the current one nears its end), certified by
     the active CA, so `verify_document` accepts it like a prescriber's; it is kept wrapped
     under KEY_ENCRYPTION_KEY alone. Creation locks the CA row, so parallel first uses make
-    one key; it joins the caller's transaction.
+    one key; it joins the use case's transaction.
     """
-    now = now or utcnow()
-    key_row = _usable_service_key(session, now)
+    now = uow.now
+    key_row = _usable_service_key(uow, now)
     if key_row is None:
-        authority = session.scalar(
+        authority = uow.session.scalar(
             select(CertificateAuthority)
             .where(CertificateAuthority.is_active.is_(True))
             .order_by(CertificateAuthority.id.desc())
@@ -470,13 +445,11 @@ def sign_as_service(
         )
         if authority is None:
             raise CertificateAuthorityMissing()
-        key_row = _usable_service_key(session, now) or _new_service_key(
-            session, authority, server_secret, now
-        )
+        key_row = _usable_service_key(uow, now) or _new_service_key(uow, authority, now)
     try:
         key = keywrap.unwrap_private_key(
             key_row.wrapped_key,
-            server_secret=_server_secret(server_secret),
+            server_secret=uow.settings.key_encryption_key,
             purpose=f"service:{key_row.serial}",
         )
     except keywrap.UnwrapFailed as error:
@@ -490,8 +463,8 @@ def sign_as_service(
     return jws.sign_compact(payload, key, chain)
 
 
-def _usable_service_key(session: Session, now: datetime) -> ServiceKey | None:
-    return session.scalar(
+def _usable_service_key(uow: UnitOfWork, now: datetime) -> ServiceKey | None:
+    return uow.session.scalar(
         select(ServiceKey)
         .options(joinedload(ServiceKey.authority))
         .join(CertificateAuthority, CertificateAuthority.id == ServiceKey.authority_id)
@@ -503,9 +476,8 @@ def _usable_service_key(session: Session, now: datetime) -> ServiceKey | None:
     )
 
 
-def _new_service_key(
-    session: Session, authority: CertificateAuthority, server_secret: bytes | None, now: datetime
-) -> ServiceKey:
+def _new_service_key(uow: UnitOfWork, authority: CertificateAuthority, now: datetime) -> ServiceKey:
+    server_secret = uow.settings.key_encryption_key
     key = certificates.generate_key()
     certificate = certificates.issue_service_certificate(
         _certificate(authority.certificate_pem),
@@ -522,10 +494,10 @@ def _new_service_key(
         not_valid_before=certificate.not_valid_before_utc,
         not_valid_after=certificate.not_valid_after_utc,
         wrapped_key=keywrap.wrap_private_key(
-            key, server_secret=_server_secret(server_secret), purpose=f"service:{serial}"
+            key, server_secret=server_secret, purpose=f"service:{serial}"
         ),
         created_at=now,
     )
-    session.add(row)
-    session.flush()
+    uow.session.add(row)
+    uow.session.flush()
     return row

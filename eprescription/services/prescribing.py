@@ -2,11 +2,10 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from eprescription.domain import identifiers
 from eprescription.domain import prescriptions as rules
@@ -18,16 +17,14 @@ from eprescription.domain.errors import (
 )
 from eprescription.domain.prescriptions import Problems
 from eprescription.models import (
-    Account,
     Allergy,
     CompositionLine,
     Person,
     Prescription,
     PrescriptionItem,
 )
-from eprescription.models.base import utcnow
-from eprescription.services import audit
 from eprescription.services import prescriptions as issuing
+from eprescription.services.uow import UnitOfWork
 
 RECENT_PATIENTS = 8
 # Active substances (SA) and therapeutic fractions (FT) name what a product really contains.
@@ -54,42 +51,25 @@ class Review:
     allergies: list[Allergy] = field(default_factory=list)
 
 
-def review(
-    session: Session,
-    account: Account,
-    request: issuing.IssueRequest,
-    *,
-    country: str,
-    now: datetime | None = None,
-) -> Review:
+def review(uow: UnitOfWork, request: issuing.IssueRequest) -> Review:
     """Check the request as issue() does and show the content it would sign (issuing.prepare),
     with the warnings (duplicate therapy, allergy). Nothing is stored but one audit event.
     """
-    now = (now or utcnow()).replace(microsecond=0)
-    draft = issuing.prepare(session, account, request, country=country, now=now)
+    draft = issuing.prepare(uow, request)
     content, patient = draft.content, draft.patient
-    warnings = _warnings(session, patient, content["items"], issuing.today_of(now))
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "review_warnings",
-        PERSON,
-        str(patient.id),
-        patient_person_id=patient.id,
-        at=now,
-    )
-    session.commit()
-    return Review(content, patient, warnings, allergies_of(session, patient))
+    warnings = _warnings(uow, patient, content["items"], issuing.today_of(uow.now))
+    uow.audit("review_warnings", PERSON, str(patient.id), patient_person_id=patient.id)
+    return Review(content, patient, warnings, allergies_of(uow, patient))
 
 
 # -- warnings ---------------------------------------------------------------------------------
 
 
-def _substances_of_products(session: Session, cis_codes: set[str]) -> dict[str, dict[str, str]]:
+def _substances_of_products(uow: UnitOfWork, cis_codes: set[str]) -> dict[str, dict[str, str]]:
     """CIS → {substance code: substance name} of the active substances of each product."""
     found: dict[str, dict[str, str]] = defaultdict(dict)
     if cis_codes:
-        rows = session.execute(
+        rows = uow.session.execute(
             select(
                 CompositionLine.cis, CompositionLine.substance_code, CompositionLine.substance_name
             ).where(CompositionLine.cis.in_(cis_codes), CompositionLine.nature.in_(COUNTED_NATURES))
@@ -105,10 +85,10 @@ def _line_substances(drug: dict, by_product: dict) -> dict[str, str]:
     return {drug["substance_code"]: drug["name"]}
 
 
-def _warnings(session: Session, patient: Person, items: list[dict], today: date) -> list[Warning]:
+def _warnings(uow: UnitOfWork, patient: Person, items: list[dict], today: date) -> list[Warning]:
     """Duplicate therapy (within the new lines, or with an open prescription of this patient,
     whoever prescribed it) and recorded allergies, for each new line."""
-    active = session.execute(
+    active = uow.session.execute(
         select(PrescriptionItem, Prescription.issued_at)
         .join(Prescription, Prescription.id == PrescriptionItem.prescription_id)
         .where(
@@ -119,13 +99,13 @@ def _warnings(session: Session, patient: Person, items: list[dict], today: date)
         )
     ).all()
     cis_codes = {item["medication"].get("cis") for item in items} | {row.cis for row, _ in active}
-    by_product = _substances_of_products(session, {code for code in cis_codes if code})
+    by_product = _substances_of_products(uow, {code for code in cis_codes if code})
     already: dict[str, list[str]] = defaultdict(list)
     for row, issued_at in active:
         drug = {"cis": row.cis, "substance_code": row.substance_code, "name": row.medication_name}
         for code in _line_substances(drug, by_product):
             already[code].append(f"{row.medication_name} (prescribed on {issued_at:%Y-%m-%d})")
-    allergies = {allergy.substance_code: allergy for allergy in allergies_of(session, patient)}
+    allergies = {allergy.substance_code: allergy for allergy in allergies_of(uow, patient)}
     warnings: list[Warning] = []
     seen: dict[str, int] = {}
     for item in items:
@@ -163,11 +143,11 @@ def _warnings(session: Session, patient: Person, items: list[dict], today: date)
 # -- patients ---------------------------------------------------------------------------------
 
 
-def recent_patients(session: Session, account: Account, limit: int = RECENT_PATIENTS) -> list:
+def recent_patients(uow: UnitOfWork, limit: int = RECENT_PATIENTS) -> list:
     """The patients this prescriber issued prescriptions for, most recent first."""
-    prescriber = issuing.prescriber_of(session, account)
+    prescriber = issuing.prescriber_of(uow)
     latest = func.max(Prescription.issued_at).label("latest")
-    rows = session.execute(
+    rows = uow.session.execute(
         select(Person, latest)
         .join(Prescription, Prescription.patient_person_id == Person.id)
         .where(Prescription.prescriber_id == prescriber.id)
@@ -178,56 +158,43 @@ def recent_patients(session: Session, account: Account, limit: int = RECENT_PATI
     return [person for person, _ in rows]
 
 
-def find_patient(session: Session, account: Account, nir: str | None, *, country: str) -> Person:
+def find_patient(uow: UnitOfWork, nir: str | None) -> Person:
     """The recorded person with this NIR, for a prescriber confirming whom they prescribe for;
     an invalid NIR is a ValidationFailed on `patient_nir`, an unknown one NotFound. Audited."""
-    issuing.prescriber_of(session, account)
+    issuing.prescriber_of(uow)
     try:
-        national_id = identifiers.validate_national_id(nir, country)
+        national_id = identifiers.validate_national_id(nir, uow.settings.country)
     except InvalidIdentifier as error:
         detail = error.detail[:1].upper() + error.detail[1:] + "."
         raise InvalidIdentifier(detail, errors={"patient_nir": [error.detail]}) from error
-    patient = session.scalar(select(Person).where(Person.national_id == national_id))
+    patient = uow.session.scalar(select(Person).where(Person.national_id == national_id))
     if patient is None:
         raise NotFound(
             "No patient is recorded with this NIR: check it with the patient's card, or have "
             "the patient registered first."
         )
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "lookup",
-        PERSON,
-        str(patient.id),
-        patient_person_id=patient.id,
-    )
-    session.commit()
+    uow.audit("lookup", PERSON, str(patient.id), patient_person_id=patient.id)
     return patient
 
 
 # -- allergies --------------------------------------------------------------------------------
 
 
-def allergies_of(session: Session, patient: Person) -> list[Allergy]:
+def allergies_of(uow: UnitOfWork, patient: Person) -> list[Allergy]:
     return list(
-        session.scalars(
+        uow.session.scalars(
             select(Allergy).where(Allergy.person_id == patient.id).order_by(Allergy.substance_name)
         )
     )
 
 
-def record_allergy(
-    session: Session,
-    nir: str | None,
-    substance_code: str | None,
-    *,
-    country: str,
-    account: Account | None = None,
-) -> Allergy:
-    """Record that the person with this NIR is allergic to a catalog substance; audited."""
+def record_allergy(uow: UnitOfWork, nir: str | None, substance_code: str | None) -> Allergy:
+    """Record that the person with this NIR is allergic to a catalog substance, recorded by the
+    acting account (None: the operator); audited."""
+    session = uow.session
     problems = Problems()
     try:
-        national_id = identifiers.validate_national_id(nir, country)
+        national_id = identifiers.validate_national_id(nir, uow.settings.country)
     except InvalidIdentifier as error:
         problems.add("nir", error.detail)
         person = None
@@ -255,21 +222,12 @@ def record_allergy(
         person_id=person.id,
         substance_code=code,
         substance_name=name,
-        recorded_by_account_id=account.id if account else None,
+        recorded_by_account_id=uow.account.id if uow.account else None,
     )
     session.add(allergy)
     try:
         session.flush()
-    except IntegrityError as error:
-        session.rollback()
+    except IntegrityError as error:  # the unit of work rolls the failed insert back
         raise AlreadyExists(f"This allergy to {name} is already recorded.") from error
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "record_allergy",
-        PERSON,
-        str(person.id),
-        patient_person_id=person.id,
-    )
-    session.commit()
+    uow.audit("record_allergy", PERSON, str(person.id), patient_person_id=person.id)
     return allergy

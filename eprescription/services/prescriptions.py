@@ -1,4 +1,5 @@
-"""Prescription use cases: issue, read, list, cancel, show the QR code; each one transaction."""
+"""Prescription use cases: issue, read, list, cancel, show the QR code; each in the caller's
+unit of work."""
 
 import hashlib
 import json
@@ -8,7 +9,7 @@ from typing import NoReturn
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from eprescription import qr
 from eprescription.domain import identifiers
@@ -25,7 +26,6 @@ from eprescription.domain.errors import (
 )
 from eprescription.domain.prescriptions import Action, ItemDraft, Problems, Status
 from eprescription.models import (
-    Account,
     CompositionLine,
     Person,
     Prescriber,
@@ -35,8 +35,8 @@ from eprescription.models import (
     Product,
     Role,
 )
-from eprescription.models.base import utcnow
 from eprescription.services import audit, pki, renewal_claims, representation
+from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
 PAYLOAD_TYPE = "eprescription.prescription"
@@ -105,22 +105,17 @@ class Draft:
     content: dict
 
 
-def prepare(
-    session: Session,
-    account: Account,
-    request: IssueRequest,
-    *,
-    country: str,
-    now: datetime,
-) -> Draft:
+def prepare(uow: UnitOfWork, request: IssueRequest) -> Draft:
     """Check every field of `request` and build the content to sign; changes nothing.
 
     Every problem is reported in one ValidationFailed. The review screen shows this content,
-    and issue() signs it, so the two can never differ.
+    and issue() signs it, so the two can never differ. Its time is `uow.now` to the second.
     """
-    prescriber = prescriber_of(session, account)
+    now = uow.now.replace(microsecond=0)
+    country = uow.settings.country
+    prescriber = prescriber_of(uow)
     problems = Problems()
-    patient = _patient(session, problems, request.patient_nir, country)
+    patient = _patient(uow, problems, request.patient_nir)
     is_self = patient is not None and patient.id == prescriber.person_id
     if is_self:
         problems.add(
@@ -137,7 +132,7 @@ def prepare(
     )
     rules.check_items(problems, request.items)
     medications = [
-        _medication(session, problems, index, item) for index, item in enumerate(request.items)
+        _medication(uow, problems, index, item) for index, item in enumerate(request.items)
     ]
     if problems:
         kind = SelfPrescriptionRefused if is_self else ValidationFailed
@@ -153,32 +148,23 @@ def prepare(
     return Draft(prescriber, patient, validity, pickup_mode, content)
 
 
-def issue(
-    session: Session,
-    account: Account,
-    request: IssueRequest,
-    *,
-    country: str,
-    sealing_secret: str | bytes,
-    now: datetime | None = None,
-) -> Issued:
-    """Check everything, sign with the prescriber's PIN, store payload and JWS, audit, commit.
+def issue(uow: UnitOfWork, request: IssueRequest) -> Issued:
+    """Check everything, sign with the prescriber's PIN, store payload and JWS, audit.
 
     Every problem with the fields is reported in one ValidationFailed; nothing is stored then.
-    The signature is made before any row is added: a wrong PIN is committed by the PKI
-    service (it counts towards blocking) and must not carry half a prescription with it.
+    A refused signature (a wrong PIN, which the PKI service counts towards blocking) is kept
+    by the unit of work while the rest of the use case rolls back.
     """
-    now = (now or utcnow()).replace(microsecond=0)
-    draft = prepare(session, account, request, country=country, now=now)
+    session = uow.session
+    now = uow.now.replace(microsecond=0)
+    draft = prepare(uow, request)
     prescriber, patient, validity = draft.prescriber, draft.patient, draft.validity
-    renewal = renewal_claims.claim(
-        session, account, prescriber, patient, request.renewal_request_id, now=now
-    )
-    number = _unused_number(session)
+    renewal = renewal_claims.claim(uow, prescriber, patient, request.renewal_request_id)
+    number = _unused_number(uow)
     access_code = codes.new_access_code()
     content = {**draft.content, "number": number}
     payload = canonical_json(content)
-    jws = _sign(session, account, prescriber, request.pin, payload, "issue", number, patient.id)
+    jws = _sign(uow, prescriber, request.pin, payload, "issue", number, patient.id)
 
     prescription = Prescription(
         number=number,
@@ -194,29 +180,24 @@ def issue(
         payload=payload,
         jws=jws,
         access_code_hash=codes.hash_access_code(access_code),
-        access_code_sealed=codes.seal_access_code(access_code, number, sealing_secret),
+        access_code_sealed=codes.seal_access_code(
+            access_code, number, uow.settings.key_encryption_key
+        ),
     )
     for line, item in enumerate(content["items"], 1):
         prescription.items.append(_item_row(line, item))
     session.add(prescription)
-    renewal_claims.fulfil(session, account, renewal, prescription, now=now)
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "issue",
-        OBJECT_TYPE,
-        number,
-        patient_person_id=patient.id,
-        at=now,
-    )
-    session.commit()
+    renewal_claims.fulfil(uow, renewal, prescription)
+    uow.audit("issue", OBJECT_TYPE, number, patient_person_id=patient.id)
     return Issued(prescription, access_code, qr.encode(number, access_code))
 
 
-def prescriber_of(session: Session, account: Account) -> Prescriber:
+def prescriber_of(uow: UnitOfWork) -> Prescriber:
+    """The acting account's prescriber, or PermissionDenied."""
+    account = uow.account
     prescriber = None
-    if account.role is Role.PRESCRIBER and account.person_id is not None:
-        prescriber = session.scalar(
+    if account is not None and account.role is Role.PRESCRIBER and account.person_id is not None:
+        prescriber = uow.session.scalar(
             select(Prescriber).where(Prescriber.person_id == account.person_id)
         )
     if prescriber is None:
@@ -224,14 +205,14 @@ def prescriber_of(session: Session, account: Account) -> Prescriber:
     return prescriber
 
 
-def _patient(session: Session, problems: Problems, nir: str | None, country: str):
+def _patient(uow: UnitOfWork, problems: Problems, nir: str | None):
     """The recorded person with this national identifier; unknown persons are refused."""
     try:
-        national_id = identifiers.validate_national_id(nir, country)
+        national_id = identifiers.validate_national_id(nir, uow.settings.country)
     except InvalidIdentifier as error:
         problems.add("patient_nir", error.detail)
         return None
-    patient = session.scalar(select(Person).where(Person.national_id == national_id))
+    patient = uow.session.scalar(select(Person).where(Person.national_id == national_id))
     if patient is None:
         problems.add(
             "patient_nir",
@@ -253,9 +234,10 @@ class _Medication:
 
 
 def _medication(
-    session: Session, problems: Problems, index: int, item: ItemDraft
+    uow: UnitOfWork, problems: Problems, index: int, item: ItemDraft
 ) -> _Medication | None:
     """The catalog's product or substance for a line, or None with the problem added."""
+    session = uow.session
     path = ("items", index)
     if item.cis and item.cis.isdigit() and len(item.cis) == 8:
         product = session.get(Product, item.cis)
@@ -300,11 +282,11 @@ def _medication(
     return None
 
 
-def _unused_number(session: Session) -> str:
+def _unused_number(uow: UnitOfWork) -> str:
     """A fresh random number; the unique constraint backs this check up."""
     for _ in range(NUMBER_ATTEMPTS):
         number = codes.new_number()
-        if session.scalar(select(Prescription.id).where(Prescription.number == number)) is None:
+        if uow.session.scalar(select(Prescription.id).where(Prescription.number == number)) is None:
             return number
     raise Conflict("Could not find a free prescription number; try again.")
 
@@ -391,30 +373,20 @@ def _item_row(line: int, content: dict) -> PrescriptionItem:
     )
 
 
-def _sign(session, account, prescriber, pin, payload, action, number, patient_id) -> str:
-    """The prescriber's JWS over `payload`; a refusal is audited and committed, then raised."""
+def _sign(uow: UnitOfWork, prescriber, pin, payload, action, number, patient_id) -> str:
+    """The prescriber's JWS over `payload`; a refusal is recorded (kept), then raised."""
     try:
-        return pki.sign_as_prescriber(session, prescriber, pin, payload)
+        return pki.sign_as_prescriber(uow, prescriber, pin, payload)
     except DomainError as error:
-        session.rollback()
-        audit.record(
-            session,
-            audit.actor_for(session, account),
-            action,
-            OBJECT_TYPE,
-            number,
-            patient_person_id=patient_id,
-            outcome=error.code,
-        )
-        session.commit()
+        uow.refuse(action, OBJECT_TYPE, number, patient_person_id=patient_id, outcome=error.code)
         raise
 
 
 # -- read -------------------------------------------------------------------------------------
 
 
-def _load(session: Session, number: str) -> Prescription | None:
-    return session.scalar(
+def _load(uow: UnitOfWork, number: str) -> Prescription | None:
+    return uow.session.scalar(
         select(Prescription)
         .where(Prescription.number == number)
         .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
@@ -426,49 +398,44 @@ OWN = frozenset({PRESCRIBER, PATIENT})
 READERS = OWN | {representation.ROLE}  # DESIGN §5: its prescriber, its patient, representatives
 
 
-def relation_of(
-    session: Session, account: Account, prescription: Prescription, today: date
-) -> str | None:
-    """'prescriber', 'patient' or 'representative' (of its patient, today), else None."""
-    if account.person_id is None:
+def relation_of(uow: UnitOfWork, prescription: Prescription, today: date) -> str | None:
+    """The acting account's relation to the prescription: 'prescriber', 'patient' or
+    'representative' (of its patient, today), else None."""
+    account = uow.account
+    if account is None or account.person_id is None:
         return None
     if account.role is Role.PRESCRIBER and prescription.prescriber.person_id == account.person_id:
         return PRESCRIBER
     if account.role is Role.PATIENT:
         if prescription.patient_person_id == account.person_id:
             return PATIENT
-        if representation.represents(
-            session, account.person_id, prescription.patient_person_id, today
-        ):
+        if representation.represents(uow, account.person_id, prescription.patient_person_id, today):
             return representation.ROLE
     return None
 
 
 def _visible(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     number_text: str,
     action: str,
     *,
     relations: frozenset[str] = OWN,
-    now: datetime | None = None,
 ):
     """The prescription and the account's relation to it (one of `relations`), or NotFound
-    (audited and committed). Somebody else's prescription gets the same answer as a missing one.
+    (the refusal kept). Somebody else's prescription gets the same answer as a missing one.
     """
     number = codes.validate_number(number_text)
-    prescription = _load(session, number)
+    prescription = _load(uow, number)
     relation = None
     if prescription is not None:
-        relation = relation_of(session, account, prescription, today_of(now or utcnow()))
+        relation = relation_of(uow, prescription, today_of(uow.now))
     if relation not in relations:
-        refuse_unseen(session, account, action, number, prescription)
+        refuse_unseen(uow, action, number, prescription)
     return prescription, relation
 
 
 def refuse_unseen(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     action: str,
     number: str,
     prescription,
@@ -476,38 +443,30 @@ def refuse_unseen(
     outcome_if_found: str = "denied",
     error: NotFound | None = None,
 ) -> NoReturn:
-    """Audit a refused or missing prescription, then answer the same NotFound either way."""
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    """Audit a refused or missing prescription (kept whatever follows), then answer the same
+    NotFound either way."""
+    uow.refuse(
         action,
         OBJECT_TYPE,
         number,
         patient_person_id=prescription.patient_person_id if prescription else None,
         outcome="not_found" if prescription is None else outcome_if_found,
     )
-    session.commit()
     raise error or NotFound(NOT_VISIBLE)
 
 
-def get(
-    session: Session, account: Account, number: str, *, now: datetime | None = None
-) -> Prescription:
+def get(uow: UnitOfWork, number: str) -> Prescription:
     """A prescription for its prescriber, its patient or a person representing the patient today
     (anybody else: NotFound); audited, a representative's read as such."""
-    prescription, relation = _visible(session, account, number, "read", relations=READERS, now=now)
-    actor = audit.actor_for(session, account)
-    if relation == representation.ROLE:
-        actor = representation.actor(account)
-    audit.record(
-        session,
-        actor,
+    prescription, relation = _visible(uow, number, "read", relations=READERS)
+    actor = representation.actor(uow.account) if relation == representation.ROLE else None
+    uow.audit(
         "read",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
+        actor=actor,
     )
-    session.commit()
     return prescription
 
 
@@ -517,24 +476,22 @@ def status_of(prescription: Prescription, today: date) -> Status:
 
 
 def list_for_prescriber(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     *,
-    country: str,
     patient_nir: str | None = None,
     status: str | None = None,
     page: int = 1,
     page_size: int = 20,
-    now: datetime | None = None,
 ) -> Page:
     """The prescriptions the account's prescriber issued, newest first; each listed is audited."""
-    prescriber = prescriber_of(session, account)
-    today = today_of(now or utcnow())
+    session = uow.session
+    prescriber = prescriber_of(uow)
+    today = today_of(uow.now)
     problems = Problems()
     conditions = [Prescription.prescriber_id == prescriber.id]
     if patient_nir:
         try:
-            national_id = identifiers.validate_national_id(patient_nir, country)
+            national_id = identifiers.validate_national_id(patient_nir, uow.settings.country)
         except InvalidIdentifier as error:
             problems.add("patient", error.detail)
         else:
@@ -565,17 +522,13 @@ def list_for_prescriber(
         .offset((page - 1) * page_size)
         .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
     ).all()
-    actor = audit.actor_for(session, account)
     for prescription in rows:
-        audit.record(
-            session,
-            actor,
+        uow.audit(
             "list",
             OBJECT_TYPE,
             prescription.number,
             patient_person_id=prescription.patient_person_id,
         )
-    session.commit()
     return Page(list(rows), total, page, page_size, today)
 
 
@@ -595,18 +548,17 @@ def _status_condition(status: Status, today: date):
 
 
 def cancel(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     number: str,
     *,
     pin: str,
     reason: str | None,
     lines: list[int] | None = None,
-    now: datetime | None = None,
 ) -> Prescription:
     """Cancel the whole prescription or some lines, nothing dispensed; signed with the PIN."""
-    now = (now or utcnow()).replace(microsecond=0)
-    prescription, relation = _visible(session, account, number, "cancel")
+    session = uow.session
+    now = uow.now.replace(microsecond=0)
+    prescription, relation = _visible(uow, number, "cancel")
     if relation != "prescriber":
         raise PermissionDenied("Only the prescriber who issued it can cancel a prescription.")
     problems = Problems()
@@ -635,8 +587,7 @@ def cancel(
     }
     payload = canonical_json(document)
     jws = _sign(
-        session,
-        account,
+        uow,
         prescriber,
         pin,
         payload,
@@ -646,7 +597,7 @@ def cancel(
     )
     cancellation = PrescriptionCancellation(
         prescription=prescription,
-        account_id=account.id,
+        account_id=uow.account.id,
         cancelled_at=now,
         reason=reason,
         payload=payload,
@@ -661,16 +612,9 @@ def cancel(
     if after != current:
         prescription.status = str(rules.transition(current, after))
     prescription.version += 1
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "cancel",
-        OBJECT_TYPE,
-        prescription.number,
-        patient_person_id=prescription.patient_person_id,
-        at=now,
+    uow.audit(
+        "cancel", OBJECT_TYPE, prescription.number, patient_person_id=prescription.patient_person_id
     )
-    session.commit()
     return prescription
 
 
@@ -690,50 +634,38 @@ def cancelled_lines(prescription: Prescription, cancellation: PrescriptionCancel
 # -- QR and verification --------------------------------------------------------------------
 
 
-def qr_text(
-    session: Session,
-    account: Account,
-    number: str,
-    *,
-    sealing_secret: str | bytes,
-    now: datetime | None = None,
-) -> str:
+def qr_text(uow: UnitOfWork, number: str) -> str:
     """The QR text of a prescription, for its patient and its prescriber; audited.
 
     The access code is opened from its sealed copy and checked against the stored hash, the
     only form any verification uses.
     """
-    prescription, relation = _visible(session, account, number, "view_qr")
-    status = status_of(prescription, today_of(now or utcnow()))
+    prescription, relation = _visible(uow, number, "view_qr")
+    status = status_of(prescription, today_of(uow.now))
     rules.ensure_allowed(relation, Action.VIEW_QR, status)
-    text = open_qr_text(prescription, sealing_secret)
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    text = open_qr_text(prescription, uow.settings.key_encryption_key)
+    uow.audit(
         "view_qr",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
     )
-    session.commit()
     return text
 
 
-def signed_document(session: Session, number: str) -> tuple[str, bytes]:
+def signed_document(uow: UnitOfWork, number: str) -> tuple[str, bytes]:
     """The JWS and the stored payload of a prescription, for the operator's verify command."""
     number = codes.validate_number(number)
-    prescription = _load(session, number)
+    prescription = _load(uow, number)
     if prescription is None:
         raise NotFound(f"No prescription has the number {codes.display_number(number)}.")
-    audit.record(
-        session,
-        audit.OPERATOR,
+    uow.audit(
         "verify",
         OBJECT_TYPE,
         number,
         patient_person_id=prescription.patient_person_id,
+        actor=audit.OPERATOR,
     )
-    session.commit()
     return prescription.jws, prescription.payload
 
 

@@ -4,13 +4,12 @@ from datetime import datetime
 from typing import NoReturn
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from eprescription.domain import renewals as rules
 from eprescription.domain.errors import NotFound, ValidationFailed
 from eprescription.domain.renewals import RequestStatus
-from eprescription.models import Account, Person, Prescriber, Prescription, RenewalRequest
-from eprescription.services import audit
+from eprescription.models import Person, Prescriber, Prescription, RenewalRequest
+from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = "prescription"  # events name the prescription asked for, as the patient knows it
 REQUEST_OBJECT = "renewal_request"
@@ -26,58 +25,47 @@ def settle(row: RenewalRequest, now: datetime) -> bool:
     return True
 
 
-def refuse(
-    session: Session, account: Account, action: str, request_id: int, row: RenewalRequest | None
-) -> NoReturn:
-    """Audit a refused or missing request, commit, and answer the same NotFound either way."""
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+def refuse(uow: UnitOfWork, action: str, request_id: int, row: RenewalRequest | None) -> NoReturn:
+    """Audit a refused or missing request (kept whatever follows), and answer the same NotFound
+    either way."""
+    uow.refuse(
         action,
         OBJECT_TYPE if row is not None else REQUEST_OBJECT,
         row.prescription.number if row is not None else str(request_id),
         patient_person_id=row.patient_person_id if row is not None else None,
         outcome="denied" if row is not None else "not_found",
     )
-    session.commit()
     raise NotFound(NOT_VISIBLE)
 
 
 def handled_by(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     prescriber: Prescriber,
     request_id: int,
     action: str,
-    now: datetime,
     *,
     target: RequestStatus,
 ) -> RenewalRequest:
-    """The prescriber's own request, still pending (a lapse is stored before the refusal)."""
-    row = session.get(RenewalRequest, request_id)
+    """The prescriber's own request, still pending (a lapsed one is refused; every reader
+    stores or reads the lapse as such, so it need not outlive the refusal)."""
+    row = uow.session.get(RenewalRequest, request_id)
     if row is None or row.prescriber_id != prescriber.id:
-        refuse(session, account, action, request_id, row)
-    if settle(row, now):
-        session.commit()
+        refuse(uow, action, request_id, row)
+    settle(row, uow.now.replace(microsecond=0))
     rules.transition(row.status, target)
     return row
 
 
 def claim(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     prescriber: Prescriber,
     patient: Person,
     request_id: int | None,
-    *,
-    now: datetime,
 ) -> RenewalRequest | None:
     """Before signing: the request the new prescription answers (None when there is none)."""
     if request_id is None:
         return None
-    row = handled_by(
-        session, account, prescriber, request_id, "renew", now, target=RequestStatus.RENEWED
-    )
+    row = handled_by(uow, prescriber, request_id, "renew", target=RequestStatus.RENEWED)
     if row.patient_person_id != patient.id:
         raise ValidationFailed(
             "This renewal request is from another patient.",
@@ -86,21 +74,15 @@ def claim(
     return row
 
 
-def fulfil(
-    session: Session,
-    account: Account,
-    row: RenewalRequest | None,
-    prescription: Prescription,
-    *,
-    now: datetime,
-) -> None:
+def fulfil(uow: UnitOfWork, row: RenewalRequest | None, prescription: Prescription) -> None:
     """In the issue transaction: mark the request renewed by `prescription`, and audit it.
 
     The row is read again under a lock, so two signatures cannot both renew one request.
     """
     if row is None:
         return
-    row = session.scalar(
+    now = uow.now.replace(microsecond=0)
+    row = uow.session.scalar(
         select(RenewalRequest)
         .where(RenewalRequest.id == row.id)
         .with_for_update()
@@ -109,14 +91,11 @@ def fulfil(
     current = rules.effective_status(row.status, row.requested_at, now)
     row.status = str(rules.transition(current, RequestStatus.RENEWED))
     row.decided_at = now
-    row.decided_by_account_id = account.id
+    row.decided_by_account_id = uow.account.id
     row.renewed_prescription = prescription
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    uow.audit(
         "renew",
         OBJECT_TYPE,
         row.prescription.number,
         patient_person_id=row.patient_person_id,
-        at=now,
     )

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -14,9 +14,9 @@ from eprescription.domain.errors import PermissionDenied, RenewalRequestPending,
 from eprescription.domain.prescriptions import Problems
 from eprescription.domain.renewals import RequestStatus
 from eprescription.models import Account, Prescription, RenewalRequest, Role
-from eprescription.models.base import utcnow
 from eprescription.services import audit, health_space, prescriptions, renewal_claims
 from eprescription.services import representation as representing
+from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = renewal_claims.OBJECT_TYPE
 LIST_MAX = 100
@@ -24,8 +24,8 @@ PATIENT = health_space.PATIENT
 OPEN = (RequestStatus.PENDING, RequestStatus.RENEWED)  # what stops a new request
 
 
-def _now(now: datetime | None) -> datetime:
-    return (now or utcnow()).replace(microsecond=0)
+def _now(uow: UnitOfWork) -> datetime:
+    return uow.now.replace(microsecond=0)
 
 
 def _problems_raise(problems: Problems) -> None:
@@ -84,12 +84,12 @@ def _person_id(account: Account) -> int:
     return account.person_id
 
 
-def _asker(session: Session, account: Account, number_text: str, today: date):
+def _asker(uow: UnitOfWork, number_text: str, today: date):
     """The prescription (its patient's or a represented person's) and the asker's relation;
     anybody else gets NotFound, audited, as for a prescription that does not exist."""
-    person_id = _person_id(account)
+    person_id = _person_id(uow.account)
     number = codes.validate_number(number_text)
-    prescription = session.scalar(
+    prescription = uow.session.scalar(
         select(Prescription)
         .where(Prescription.number == number)
         .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
@@ -98,10 +98,10 @@ def _asker(session: Session, account: Account, number_text: str, today: date):
     if prescription is not None:
         if prescription.patient_person_id == person_id:
             relation = PATIENT
-        elif representing.represents(session, person_id, prescription.patient_person_id, today):
+        elif representing.represents(uow, person_id, prescription.patient_person_id, today):
             relation = representing.ROLE
     if relation is None:
-        prescriptions.refuse_unseen(session, account, "request_renewal", number, prescription)
+        prescriptions.refuse_unseen(uow, "request_renewal", number, prescription)
     return prescription, relation
 
 
@@ -116,25 +116,19 @@ def _renewal_in_progress(prescription: Prescription) -> int:
     return space_rules.renewal_in_progress(progresses)
 
 
-def _actor(session: Session, account: Account, relation: str) -> audit.Actor:
+def _actor(uow: UnitOfWork, relation: str) -> audit.Actor:
     if relation == representing.ROLE:
-        return representing.actor(account)
-    return audit.actor_for(session, account)
+        return representing.actor(uow.account)
+    return uow.actor
 
 
-def request_renewal(
-    session: Session,
-    account: Account,
-    number: str,
-    *,
-    message: str | None = None,
-    now: datetime | None = None,
-) -> dict:
+def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None) -> dict:
     """The patient (or their representative) asks the prescriber to renew a long-term
     treatment, with an optional short message; one pending request per prescription."""
-    now = _now(now)
+    session = uow.session
+    now = _now(uow)
     today = prescriptions.today_of(now)
-    prescription, relation = _asker(session, account, number, today)
+    prescription, relation = _asker(uow, number, today)
     problems = Problems()
     text = rules.message(problems, "message", message, required=False)
     _problems_raise(problems)
@@ -159,45 +153,53 @@ def request_renewal(
         prescription=prescription,
         patient_person_id=prescription.patient_person_id,
         prescriber_id=prescription.prescriber_id,
-        requested_by_account_id=account.id,
+        requested_by_account_id=uow.account.id,
         requested_at=now,
         patient_message=text,
         status=str(RequestStatus.PENDING),
     )
-    session.add(row)
+    _open_transaction(session)
     try:
-        session.flush()
+        # In a savepoint: when the unique index refuses the row, only the row is undone.
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
     except IntegrityError as error:  # a request made at the same moment won the unique index
-        session.rollback()
         raise RenewalRequestPending(rules.ALREADY_ASKED) from error
-    audit.record(
-        session,
-        _actor(session, account, relation),
+    uow.audit(
         "request_renewal",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
-        at=now,
+        actor=_actor(uow, relation),
     )
-    session.commit()
     return view(row, now, relation)
 
 
-def _persons_seen(session: Session, account: Account, today: date) -> dict[int, str]:
+def _open_transaction(session: Session) -> None:
+    """SQLite (pysqlite) begins its transaction at the first write, and a SAVEPOINT outside
+    one is a transaction of its own that its RELEASE commits: a no-op UPDATE first begins the
+    real transaction, so the request commits or rolls back with the use case (and its audit
+    event). PostgreSQL needs nothing."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(RenewalRequest).where(false()).values(status=RenewalRequest.status))
+
+
+def _persons_seen(uow: UnitOfWork, today: date) -> dict[int, str]:
     """person id → relation, for the account's patient and the people it represents today."""
-    person_id = _person_id(account)
+    person_id = _person_id(uow.account)
     seen = {person_id: PATIENT}
-    for represented in representing.represented(session, person_id, today):
+    for represented in representing.represented(uow, person_id, today):
         seen.setdefault(represented, representing.ROLE)
     return seen
 
 
-def list_for_patient(session: Session, account: Account, *, now: datetime | None = None) -> list:
+def list_for_patient(uow: UnitOfWork) -> list:
     """The requests on the account's prescriptions and those of the people it represents,
     newest first, each with its outcome; every prescription shown is audited."""
-    now = _now(now)
-    seen = _persons_seen(session, account, prescriptions.today_of(now))
-    rows = session.scalars(
+    now = _now(uow)
+    seen = _persons_seen(uow, prescriptions.today_of(now))
+    rows = uow.session.scalars(
         select(RenewalRequest)
         .where(RenewalRequest.patient_person_id.in_(seen))
         .order_by(RenewalRequest.requested_at.desc(), RenewalRequest.id.desc())
@@ -208,23 +210,20 @@ def list_for_patient(session: Session, account: Account, *, now: datetime | None
     for row in rows:
         renewal_claims.settle(row, now)
         relation = seen[row.patient_person_id]
-        audit.record(
-            session,
-            _actor(session, account, relation),
+        uow.audit(
             "list",
             OBJECT_TYPE,
             row.prescription.number,
             patient_person_id=row.patient_person_id,
-            at=now,
+            actor=_actor(uow, relation),
         )
         views.append(view(row, now, relation))
-    session.commit()
     return views
 
 
-def _latest(session: Session, numbers: list[str]) -> dict[str, RenewalRequest]:
+def _latest(uow: UnitOfWork, numbers: list[str]) -> dict[str, RenewalRequest]:
     """The latest request of each prescription numbered in `numbers`."""
-    rows = session.scalars(
+    rows = uow.session.scalars(
         select(RenewalRequest)
         .join(Prescription, Prescription.id == RenewalRequest.prescription_id)
         .where(Prescription.number.in_(numbers))
@@ -254,57 +253,35 @@ def _renewal_state(card: dict, row: RenewalRequest | None, now: datetime) -> dic
 
 
 def list_with_requests(
-    session: Session,
-    account: Account,
-    *,
-    view: str,
-    page: int = 1,
-    page_size: int = 20,
-    now: datetime | None = None,
+    uow: UnitOfWork, *, view: str, page: int = 1, page_size: int = 20
 ) -> health_space.Page:
     """The health space's list (audited there), each prescription with its renewal state."""
-    now = _now(now)
-    listing = health_space.list_prescriptions(
-        session, account, view=view, page=page, page_size=page_size, now=now
-    )
-    latest = _latest(session, [card["id"] for card in listing.items])
+    now = _now(uow)
+    listing = health_space.list_prescriptions(uow, view=view, page=page, page_size=page_size)
+    latest = _latest(uow, [card["id"] for card in listing.items])
     for card in listing.items:
         card["renewal"] = _renewal_state(card, latest.get(card["id"]), now)
     return listing
 
 
-def get_with_request(
-    session: Session,
-    account: Account,
-    number: str,
-    *,
-    sealing_secret: str | bytes,
-    now: datetime | None = None,
-) -> dict:
+def get_with_request(uow: UnitOfWork, number: str) -> dict:
     """One prescription of the health space (audited there) with its renewal state."""
-    now = _now(now)
-    card = health_space.get_prescription(
-        session, account, number, sealing_secret=sealing_secret, now=now
-    )
-    card["renewal"] = _renewal_state(card, _latest(session, [card["id"]]).get(card["id"]), now)
+    now = _now(uow)
+    card = health_space.get_prescription(uow, number)
+    card["renewal"] = _renewal_state(card, _latest(uow, [card["id"]]).get(card["id"]), now)
     return card
 
 
 # -- the prescriber ---------------------------------------------------------------------------
 
 
-def list_for_prescriber(
-    session: Session,
-    account: Account,
-    *,
-    status: str | None = RequestStatus.PENDING,
-    now: datetime | None = None,
-) -> list:
+def list_for_prescriber(uow: UnitOfWork, *, status: str | None = RequestStatus.PENDING) -> list:
     """The requests on this prescriber's prescriptions in `status` (default pending, the oldest
     first: it lapses first; else newest first); lapsed ones are stored as expired here, and
     every prescription shown is audited."""
-    now = _now(now)
-    prescriber = prescriptions.prescriber_of(session, account)
+    session = uow.session
+    now = _now(uow)
+    prescriber = prescriptions.prescriber_of(uow)
     try:
         wanted = RequestStatus(status or RequestStatus.PENDING)
     except ValueError as error:
@@ -330,18 +307,10 @@ def list_for_prescriber(
         .limit(LIST_MAX)
         .options(*_loaded())
     ).all()
-    actor = audit.actor_for(session, account)
     for row in rows:
-        audit.record(
-            session,
-            actor,
-            "list",
-            OBJECT_TYPE,
-            row.prescription.number,
-            patient_person_id=row.patient_person_id,
-            at=now,
+        uow.audit(
+            "list", OBJECT_TYPE, row.prescription.number, patient_person_id=row.patient_person_id
         )
-    session.commit()
     return [view(row, now) for row in rows]
 
 
@@ -354,86 +323,49 @@ class Desk:
 
 
 def desk(
-    session: Session,
-    account: Account,
+    uow: UnitOfWork,
     *,
-    country: str,
     patient_nir: str | None = None,
     status: str | None = None,
     page: int = 1,
-    now: datetime | None = None,
 ) -> Desk:
     """The prescriptions as filtered (a bad filter is refused first), and the pending requests."""
     listing = prescriptions.list_for_prescriber(
-        session,
-        account,
-        country=country,
-        patient_nir=patient_nir,
-        status=status,
-        page=page,
-        now=now,
+        uow, patient_nir=patient_nir, status=status, page=page
     )
-    return Desk(list_for_prescriber(session, account, now=now), listing)
+    return Desk(list_for_prescriber(uow), listing)
 
 
-def open_pending(
-    session: Session, account: Account, request_id: int, *, now: datetime | None = None
-) -> tuple[dict, Prescription]:
+def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, Prescription]:
     """A pending request of this prescriber and its prescription, to answer it (the renewal
     form prefilled from it, or the decline form); the read is audited."""
-    now = _now(now)
-    prescriber = prescriptions.prescriber_of(session, account)
+    now = _now(uow)
+    prescriber = prescriptions.prescriber_of(uow)
     row = renewal_claims.handled_by(
-        session, account, prescriber, request_id, "read", now, target=RequestStatus.RENEWED
+        uow, prescriber, request_id, "read", target=RequestStatus.RENEWED
     )
-    audit.record(
-        session,
-        audit.actor_for(session, account),
-        "read",
-        OBJECT_TYPE,
-        row.prescription.number,
-        patient_person_id=row.patient_person_id,
-        at=now,
-    )
-    session.commit()
+    uow.audit("read", OBJECT_TYPE, row.prescription.number, patient_person_id=row.patient_person_id)
     return view(row, now), row.prescription
 
 
-def decline(
-    session: Session,
-    account: Account,
-    request_id: int,
-    *,
-    message: str | None,
-    now: datetime | None = None,
-) -> dict:
+def decline(uow: UnitOfWork, request_id: int, *, message: str | None) -> dict:
     """The prescriber declines a pending request with a message for the patient (required)."""
-    now = _now(now)
-    prescriber = prescriptions.prescriber_of(session, account)
+    now = _now(uow)
+    prescriber = prescriptions.prescriber_of(uow)
     row = renewal_claims.handled_by(
-        session,
-        account,
-        prescriber,
-        request_id,
-        "decline_renewal",
-        now,
-        target=RequestStatus.DECLINED,
+        uow, prescriber, request_id, "decline_renewal", target=RequestStatus.DECLINED
     )
     problems = Problems()
     text = rules.message(problems, "message", message, required=True)
     _problems_raise(problems)
     row.status = str(rules.transition(row.status, RequestStatus.DECLINED))
     row.decided_at = now
-    row.decided_by_account_id = account.id
+    row.decided_by_account_id = uow.account.id
     row.decline_message = text
-    audit.record(
-        session,
-        audit.actor_for(session, account),
+    uow.audit(
         "decline_renewal",
         OBJECT_TYPE,
         row.prescription.number,
         patient_person_id=row.patient_person_id,
-        at=now,
     )
-    session.commit()
     return view(row, now)

@@ -3,10 +3,11 @@
 from datetime import date
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from eprescription.models import Account, Representative
 from eprescription.services import audit
+from eprescription.services.uow import UnitOfWork
 
 ROLE = "representative"
 
@@ -19,9 +20,9 @@ def ongoing(today: date):
     )
 
 
-def represented(session: Session, person_id: int, today: date) -> dict[int, Representative]:
+def represented(uow: UnitOfWork, person_id: int, today: date) -> dict[int, Representative]:
     """The people `person_id` represents today, by their person id."""
-    rows = session.scalars(
+    rows = uow.session.scalars(
         select(Representative)
         .where(Representative.representative_person_id == person_id, ongoing(today))
         .options(selectinload(Representative.patient))
@@ -29,10 +30,10 @@ def represented(session: Session, person_id: int, today: date) -> dict[int, Repr
     return {row.patient_person_id: row for row in rows}
 
 
-def represents(session: Session, person_id: int, patient_person_id: int, today: date) -> bool:
+def represents(uow: UnitOfWork, person_id: int, patient_person_id: int, today: date) -> bool:
     """Whether `person_id` represents `patient_person_id` today (read on every request)."""
     return (
-        session.scalar(
+        uow.session.scalar(
             select(Representative.id).where(
                 Representative.representative_person_id == person_id,
                 Representative.patient_person_id == patient_person_id,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from eprescription.models import Account
 from eprescription.models.base import utcnow
-from eprescription.services import audit
+from eprescription.services import audit as audit_log
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class UnitOfWork:
         settings: Settings,
         account: Account | None = None,
         *,
-        actor: audit.Actor | None = None,
+        actor: audit_log.Actor | None = None,
         now: datetime | None = None,
     ) -> None:
         self.session = session
@@ -44,14 +44,14 @@ class UnitOfWork:
         self.account = account
         self.now = now or utcnow()
         self._actor = actor
-        self._kept: list[audit.Event] = []
+        self._kept: list[audit_log.Event] = []
         self._kept_work: list[Callable[[Session], None]] = []
 
     @property
-    def actor(self) -> audit.Actor:
+    def actor(self) -> audit_log.Actor:
         """Who acts: the account with its role and organisation, or the operator."""
         if self._actor is None:
-            self._actor = audit.actor_for(self.session, self.account)
+            self._actor = audit_log.actor_for(self.session, self.account)
         return self._actor
 
     def audit(
@@ -61,11 +61,11 @@ class UnitOfWork:
         object_id: str = "",
         *,
         patient_person_id: int | None = None,
-        outcome: str = audit.SUCCESS,
-        actor: audit.Actor | None = None,
+        outcome: str = audit_log.SUCCESS,
+        actor: audit_log.Actor | None = None,
     ) -> None:
         """Record an event in this transaction: written at commit, gone with a rollback."""
-        audit.record(
+        audit_log.record(
             self.session,
             actor or self.actor,
             action,
@@ -84,13 +84,13 @@ class UnitOfWork:
         *,
         patient_person_id: int | None = None,
         outcome: str,
-        actor: audit.Actor | None = None,
+        actor: audit_log.Actor | None = None,
         also: Callable[[Session], None] | None = None,
     ) -> None:
         """Record a refusal that is kept whatever happens next (the caller usually raises);
         `also` is more work kept with it, such as counting a wrong PIN."""
         self._kept.append(
-            audit.Event(
+            audit_log.Event(
                 actor or self.actor,
                 action,
                 object_type,
@@ -101,12 +101,17 @@ class UnitOfWork:
             )
         )
         if also is not None:
-            self._kept_work.append(also)
+            self.keep(also)
+
+    def keep(self, work: Callable[[Session], None]) -> None:
+        """Run `work` at the end whatever happens: after a rollback, in a fresh transaction
+        (for what a failure must leave behind, such as a wrong PIN counted)."""
+        self._kept_work.append(work)
 
     def commit(self) -> None:
         """Write the kept refusals and the buffered events, then commit."""
-        audit.write(self.session, self._kept + audit.pending(self.session))
-        audit.discard_pending(self.session)
+        audit_log.write(self.session, self._kept + audit_log.pending(self.session))
+        audit_log.discard_pending(self.session)
         self._kept = []
         for work in self._kept_work:
             work(self.session)
@@ -116,6 +121,7 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Undo the use case; what `refuse` recorded is then written in its own transaction."""
         self.session.rollback()
+        audit_log.discard_pending(self.session)
         if self._kept or self._kept_work:
             self.commit()
 

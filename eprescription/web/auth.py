@@ -11,10 +11,10 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from eprescription.db import get_session
 from eprescription.domain.errors import AuthenticationFailed, PermissionDenied
 from eprescription.models import Account, Role
 from eprescription.services import accounts
+from eprescription.use_cases import unit_of_work
 
 bp = Blueprint("auth", __name__)
 
@@ -44,7 +44,11 @@ def current_account() -> Account | None:
     """The logged-in account of this request, or None (the session's identity map makes
     repeated calls cheap; `g` would outlive the request when an app context is shared)."""
     account_id = session.get("account_id")
-    return accounts.active_account(get_session(), account_id) if account_id is not None else None
+    if account_id is None:
+        return None
+    # Read before the request's unit of work opens, on the same session (so in the same
+    # transaction): this one is never entered, it ends nothing.
+    return accounts.active_account(unit_of_work(), account_id)
 
 
 def landing_url(account: Account) -> str:
@@ -85,7 +89,8 @@ def login():
     error = None
     if form.validate_on_submit():
         try:
-            account = accounts.authenticate(get_session(), form.username.data, form.password.data)
+            with unit_of_work() as uow:
+                account = accounts.authenticate(uow, form.username.data, form.password.data)
         except AuthenticationFailed as failure:
             error = failure.detail
         else:

@@ -2,9 +2,9 @@
 
 from flask import Blueprint, redirect, render_template, url_for
 
-from eprescription.db import get_session
 from eprescription.models import Role
 from eprescription.services import accounts
+from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, landing_url, login_required
 
 bp = Blueprint("home", __name__)
@@ -22,7 +22,8 @@ def index():
 
 
 def _landing(title: str):
-    profile = accounts.profile(get_session(), current_account())
+    with unit_of_work(current_account()) as uow:
+        profile = accounts.profile(uow)
     return render_template("home/landing.html", title=title, profile=profile)
 
 

@@ -3,18 +3,18 @@ my data, representatives and the pickup mode."""
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from eprescription import qr
-from eprescription.db import get_session
 from eprescription.domain.errors import Conflict, DomainError, ValidationFailed
 from eprescription.domain.health_space import PAGE_SIZE_MAX, View
 from eprescription.domain.prescriptions import PickupMode
 from eprescription.models import Role
 from eprescription.services import accounts, health_space, renewal_requests
+from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, login_required
 from eprescription.web.patient_words import PICKUP_LABELS
 
@@ -54,15 +54,13 @@ def _groups(cards: list[dict]) -> list[tuple[str | None, list[dict]]]:
 
 
 def _list_page(view: View, template: str, title: str):
-    account = current_account()
-    database = get_session()
-    page = renewal_requests.list_with_requests(
-        database, account, view=view, page=1, page_size=PAGE_SIZE_MAX
-    )
+    with unit_of_work(current_account()) as uow:
+        page = renewal_requests.list_with_requests(uow, view=view, page=1, page_size=PAGE_SIZE_MAX)
+        profile = accounts.profile(uow)
     return render_template(
         template,
         title=title,
-        profile=accounts.profile(database, account),
+        profile=profile,
         groups=_groups(page.items),
         total=page.total,
         shown=len(page.items),
@@ -88,12 +86,8 @@ def history():
 @login_required(Role.PATIENT)
 def show(number: str):
     """One prescription: its QR code and number first (to show at the pharmacy), printable."""
-    view = renewal_requests.get_with_request(
-        get_session(),
-        current_account(),
-        number,
-        sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
-    )
+    with unit_of_work(current_account()) as uow:
+        view = renewal_requests.get_with_request(uow, number)
     qr_svg = _inline_svg(view["qr_text"]) if view["qr_text"] else None
     return render_template(
         "patient/show.html",
@@ -107,9 +101,8 @@ def show(number: str):
 @bp.route("/prescriptions/<number>/pickup-mode", methods=["POST"])
 @login_required(Role.PATIENT)
 def pickup_mode(number: str):
-    view = health_space.change_pickup_mode(
-        get_session(), current_account(), number, request.form.get("pickup_mode")
-    )
+    with unit_of_work(current_account()) as uow:
+        view = health_space.change_pickup_mode(uow, number, request.form.get("pickup_mode"))
     who = PICKUP_LABELS[view["pickup_mode"]]
     flash(gettext("From now on it can be collected by %(who)s.", who=who), "success")
     return redirect(url_for("patient.show", number=view["id"]))
@@ -127,9 +120,8 @@ RENEWAL_REFUSALS = {
 def ask_renewal(number: str):
     """Ask the prescriber to renew this long-term treatment, with an optional message."""
     try:
-        renewal_requests.request_renewal(
-            get_session(), current_account(), number, message=request.form.get("message")
-        )
+        with unit_of_work(current_account()) as uow:
+            renewal_requests.request_renewal(uow, number, message=request.form.get("message"))
     except (ValidationFailed, Conflict) as error:
         refusal = RENEWAL_REFUSALS.get(
             error.code, _l("This prescription cannot be renewed on request now.")
@@ -145,9 +137,8 @@ def ask_renewal(number: str):
 def access_log():
     """Who looked at or changed my prescriptions, newest first."""
     page_number = request.args.get("page", 1, type=int) or 1
-    page = health_space.access_log(
-        get_session(), current_account(), page=max(page_number, 1), page_size=20
-    )
+    with unit_of_work(current_account()) as uow:
+        page = health_space.access_log(uow, page=max(page_number, 1), page_size=20)
     last_page = max((page.total + page.page_size - 1) // page.page_size, 1)
     return render_template(
         "patient/access_log.html",
@@ -161,7 +152,7 @@ def access_log():
 @login_required(Role.PATIENT)
 def representatives():
     """GET: whom I named and whom I represent. POST: name somebody."""
-    database, account = get_session(), current_account()
+    account = current_account()
     form, errors, status = {}, {}, 200
     if request.method == "POST":
         form = {key: request.form.get(key, "").strip() for key in ("nir", "family_name", "until")}
@@ -171,14 +162,10 @@ def representatives():
             errors, status = {"valid_until": [gettext("a date such as 2026-12-31")]}, 422
         else:
             try:
-                named = health_space.add_representative(
-                    database,
-                    account,
-                    nir=form["nir"],
-                    family_name=form["family_name"],
-                    valid_until=until,
-                    country=current_app.config["COUNTRY"],
-                )
+                with unit_of_work(account) as uow:
+                    named = health_space.add_representative(
+                        uow, nir=form["nir"], family_name=form["family_name"], valid_until=until
+                    )
             except ValidationFailed as error:
                 errors, status = error.errors, 422
             except DomainError as error:  # a duplicate
@@ -191,7 +178,9 @@ def representatives():
                     "success",
                 )
                 return redirect(url_for("patient.representatives"))
-    listing = health_space.representatives(database, account)
+    # A refused name was rolled back with its unit of work; the page is read afresh.
+    with unit_of_work(account) as uow:
+        listing = health_space.representatives(uow)
     return (
         render_template(
             "patient/representatives.html",
@@ -209,7 +198,8 @@ def representatives():
 @bp.route("/representatives/<row_id:representative_id>/revoke", methods=["POST"])
 @login_required(Role.PATIENT)
 def revoke(representative_id: int):
-    ended = health_space.revoke_representative(get_session(), current_account(), representative_id)
+    with unit_of_work(current_account()) as uow:
+        ended = health_space.revoke_representative(uow, representative_id)
     flash(
         gettext("%(name)s can no longer see or collect your prescriptions.", name=ended["name"]),
         "success",

@@ -5,14 +5,12 @@ and reverse the pharmacy's dispensations."""
 import calendar
 import json
 import re
-import time
 import uuid
 from datetime import date
 
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,12 +19,10 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from eprescription.db import get_session
 from eprescription.domain import dispensing as rules
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain.errors import (
     DomainError,
-    IdempotencyKeyInProgress,
     InvalidPrescriptionNumber,
     NotFound,
     ValidationFailed,
@@ -35,6 +31,7 @@ from eprescription.errors import status_for
 from eprescription.models import Role
 from eprescription.services import dispensations, dispensing, verification
 from eprescription.signing.canonical import canonical_json
+from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, login_required
 
 bp = Blueprint("pharmacy", __name__, url_prefix="/pharmacy")
@@ -45,9 +42,6 @@ WHOLE = re.compile(r"[0-9]{1,6}")
 LINE_FIELD = re.compile(r"lines-([0-9]{1,2})-(pack|quantity|batch|expiry)")
 LINE_FIELDS = ("pack", "quantity", "batch", "expiry")
 INPUT_MAX = 256  # longer than any QR text, number, NIR or GS1 string we accept
-# A double click sends the same key while the first request still runs: wait for its answer.
-IN_PROGRESS_TRIES = 12
-IN_PROGRESS_WAIT_SECONDS = 0.25
 RECEIPT_EXTRAS = (
     "prescription_status",
     "prescription_version",
@@ -102,10 +96,6 @@ def utc_time(moment: str | None) -> str:
     return (moment or "").replace("T", " ").replace("Z", " UTC")
 
 
-def _country() -> str:
-    return current_app.config["COUNTRY"]
-
-
 def _text(form: MultiDict, name: str) -> str:
     return form.get(name, "")[:INPUT_MAX].strip()
 
@@ -127,7 +117,7 @@ def _credentials(form: MultiDict) -> dispensing.Credentials:
 # -- scanning ---------------------------------------------------------------------------------
 
 
-def _scan_page(*, manual=None, errors=None, refusal=None, status=200):
+def _scan_page(*, manual=None, errors=None, refusal=None, status=None):
     return (
         render_template(
             "pharmacy/scan.html",
@@ -171,7 +161,8 @@ def scan():
         "identity_confirmed": credentials.identity_confirmed,
     }
     try:
-        view = dispensing.scan(get_session(), current_account(), credentials, country=_country())
+        with unit_of_work(current_account()) as uow:
+            view = dispensing.scan(uow, credentials)
     except ValidationFailed as error:
         errors = _scan_errors(error, credentials)
         return _scan_page(manual=manual, errors=errors, status=status_for(error))
@@ -208,7 +199,7 @@ def _blank_values(view: dict, credentials: dispensing.Credentials) -> dict:
     }
 
 
-def _prescription_page(view, credentials, *, values=None, errors=None, refusal=None, status=200):
+def _prescription_page(view, credentials, *, values=None, errors=None, refusal=None, status=None):
     """What the pharmacist sees, with the dispensing form and a fresh Idempotency-Key."""
     return (
         render_template(
@@ -364,32 +355,6 @@ def _request_body(number: str, credentials, packs, collector, if_match) -> bytes
     )
 
 
-def _dispense_once(number, dispense_request, key, body) -> dict:
-    """dispense_once(); while a first request with this key still runs (a double click), wait
-    for its answer rather than refuse."""
-    database = get_session()
-    for attempt in range(IN_PROGRESS_TRIES):
-        try:
-            answer = dispensing.dispense_once(
-                database,
-                current_account(),
-                number,
-                dispense_request,
-                idempotency_key=key,
-                scope=f"POST {request.path}",
-                body=body,
-                render=lambda receipt: json.dumps(receipt, sort_keys=True).encode(),
-                country=_country(),
-            )
-            return json.loads(answer.body)
-        except IdempotencyKeyInProgress:
-            if attempt == IN_PROGRESS_TRIES - 1:
-                raise
-            database.rollback()
-            time.sleep(IN_PROGRESS_WAIT_SECONDS)
-    raise AssertionError("unreachable")
-
-
 @bp.route("/prescriptions/<number>/dispensations", methods=["POST"])
 @login_required(Role.PHARMACIST)
 def dispense(number: str):
@@ -404,29 +369,39 @@ def dispense(number: str):
     version = _text(form, "version")
     if_match = int(version) if WHOLE.fullmatch(version) else None
     if problems:
-        return _again(credentials, values, problems, None, 422)
+        status = status_for(ValidationFailed(errors=problems))
+        return _again(credentials, values, problems, None, status)
     dispense_request = dispensing.DispenseRequest(credentials, packs, collector, if_match)
     key = _text(form, "idempotency_key") or uuid.uuid4().hex
     body = _request_body(number, credentials, packs, collector, if_match)
+    # A double click sends the same key while the first request still runs: the claim waits
+    # for it to end, then this one shows the same receipt.
     try:
-        receipt = _dispense_once(number, dispense_request, key, body)
+        with unit_of_work(current_account()) as uow:
+            answer = dispensing.dispense_once(
+                uow,
+                number,
+                dispense_request,
+                idempotency_key=key,
+                scope=f"POST {request.path}",
+                body=body,
+                render=lambda receipt: json.dumps(receipt, sort_keys=True).encode(),
+            )
+            receipt = json.loads(answer.body)
+            content = {k: v for k, v in receipt.items() if k not in RECEIPT_EXTRAS}
+            report = verification.verify_document(uow, receipt["jws"], canonical_json(content))
     except DomainError as error:
         errors = _service_errors(error, numbers)
         return _again(credentials, values, errors, _refusal(error), status_for(error))
-    content = {k: v for k, v in receipt.items() if k not in RECEIPT_EXTRAS}
-    report = verification.verify_document(get_session(), receipt["jws"], canonical_json(content))
-    return (
-        render_template("pharmacy/receipt.html", r=receipt, report=report),
-        200,
-        NO_STORE,
-    )
+    return render_template("pharmacy/receipt.html", r=receipt, report=report), NO_STORE
 
 
 def _again(credentials, values, errors, refusal, status):
     """The prescription as it is now (scanned again), with the form as typed and the errors;
     the scan page when it can no longer be opened (completed, cancelled…)."""
     try:
-        view = dispensing.scan(get_session(), current_account(), credentials, country=_country())
+        with unit_of_work(current_account()) as uow:
+            view = dispensing.scan(uow, credentials)
     except DomainError as error:
         return _scan_page(refusal=_refusal(error), status=status_for(error))
     return _prescription_page(
@@ -437,7 +412,7 @@ def _again(credentials, values, errors, refusal, status):
 # -- lookup by the patient's card ---------------------------------------------------------------
 
 
-def _card_page(*, values=None, result=None, errors=None, status=200):
+def _card_page(*, values=None, result=None, errors=None, status=None):
     return (
         render_template(
             "pharmacy/card.html",
@@ -467,14 +442,13 @@ def card():
         "identity_confirmed": bool(form.get("identity_confirmed")),
     }
     try:
-        result = dispensing.lookup_by_card(
-            get_session(),
-            current_account(),
-            values["nir"],
-            identity_confirmed=values["identity_confirmed"],
-            presenter_nir=values["presenter_nir"] if values["presenter"] != "patient" else None,
-            country=_country(),
-        )
+        with unit_of_work(current_account()) as uow:
+            result = dispensing.lookup_by_card(
+                uow,
+                values["nir"],
+                identity_confirmed=values["identity_confirmed"],
+                presenter_nir=values["presenter_nir"] if values["presenter"] != "patient" else None,
+            )
     except ValidationFailed as error:
         errors = error.errors or {"nir": [error.detail]}
         return _card_page(values=values, errors=errors, status=status_for(error))
@@ -493,11 +467,12 @@ def _page_number(text: str) -> int:
 def recent():
     """This pharmacy's dispensations, newest first, a page at a time."""
     page = _page_number(request.args.get("page", "1"))
-    result = dispensations.recent(get_session(), current_account(), page=page)
-    return render_template("pharmacy/dispensations.html", result=result), 200, NO_STORE
+    with unit_of_work(current_account()) as uow:
+        result = dispensations.recent(uow, page=page)
+    return render_template("pharmacy/dispensations.html", result=result), NO_STORE
 
 
-def _receipt_page(receipt: dict, *, refusal=None, errors=None, reason="", status=200):
+def _receipt_page(receipt: dict, *, refusal=None, errors=None, reason="", status=None):
     return (
         render_template(
             "pharmacy/receipt.html",
@@ -518,7 +493,8 @@ def _receipt_page(receipt: dict, *, refusal=None, errors=None, reason="", status
 def dispensation(dispensation_id: str):
     """A receipt of this pharmacy reopened (another pharmacy's answers like an unknown one),
     with the reversal form while it can still be reversed."""
-    receipt = dispensations.read(get_session(), current_account(), dispensation_id)
+    with unit_of_work(current_account()) as uow:
+        receipt = dispensations.read(uow, dispensation_id)
     return _receipt_page(receipt)
 
 
@@ -527,7 +503,8 @@ def dispensation(dispensation_id: str):
 def signed_document(dispensation_id: str, document: str):
     """The receipt's or the reversal's compact JWS as a file (any JOSE library, or
     `flask verify FILE`, checks it)."""
-    receipt = dispensations.read(get_session(), current_account(), dispensation_id)
+    with unit_of_work(current_account()) as uow:
+        receipt = dispensations.read(uow, dispensation_id)
     token = receipt["jws"] if document == "receipt" else (receipt["reversal"] or {}).get("jws")
     if not token:
         raise NotFound("This dispensation has no signed reversal.")
@@ -543,9 +520,11 @@ def reverse(dispensation_id: str):
     explained on the receipt."""
     reason = request.form.get("reason", "")[: dispensations.REASON_MAX + 1]
     try:
-        dispensations.reverse(get_session(), current_account(), dispensation_id, reason)
+        with unit_of_work(current_account()) as uow:
+            dispensations.reverse(uow, dispensation_id, reason)
     except DomainError as error:
-        receipt = dispensations.read(get_session(), current_account(), dispensation_id)
+        with unit_of_work(current_account()) as uow:
+            receipt = dispensations.read(uow, dispensation_id)
         errors = error.errors if isinstance(error, ValidationFailed) else None
         refusal = None if errors else _refusal(error)
         return _receipt_page(

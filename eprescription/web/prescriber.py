@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -19,7 +18,6 @@ from flask import (
 from markupsafe import Markup
 
 from eprescription import qr
-from eprescription.db import get_session
 from eprescription.domain.errors import (
     DomainError,
     NotFound,
@@ -35,8 +33,8 @@ from eprescription.domain.prescriptions import (
     Status,
 )
 from eprescription.models import Role
-from eprescription.models.base import utcnow
 from eprescription.services import prescribing, prescriptions, renewal_requests
+from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, login_required
 
 bp = Blueprint("prescriber", __name__, url_prefix="/prescriber")
@@ -109,14 +107,6 @@ def field_errors(errors: dict, *path) -> list[str]:
     if isinstance(node, dict):  # messages about the parts: shown next to them
         return []
     return [node] if isinstance(node, str) else list(node)
-
-
-def _country() -> str:
-    return current_app.config["COUNTRY"]
-
-
-def _today() -> date:
-    return prescriptions.today_of(utcnow())
 
 
 # -- reading the form -------------------------------------------------------------------------
@@ -258,20 +248,27 @@ def _draft_from(content: dict) -> dict:
 # -- composing, reviewing, signing ------------------------------------------------------------
 
 
+def _recent_patients() -> list:
+    """The form's recent patients, when the page has no unit of work of its own to read them
+    in (the form shown at first, or again after a use case that failed and rolled back)."""
+    with unit_of_work(current_account()) as uow:
+        return prescribing.recent_patients(uow)
+
+
 def _form_page(
     draft: dict | None = None,
     errors: dict | None = None,
     *,
+    recent: list | None = None,
     renewing=None,
     asked=None,
     status=200,
 ):
-    account = current_account()
     return render_template(
         "prescriber/new.html",
         draft=draft or {name: "" for name in TOP_FIELDS} | {"items": []},
         errors=errors or {},
-        recent=prescribing.recent_patients(get_session(), account),
+        recent=_recent_patients() if recent is None else recent,
         renewing=renewing,
         asked=asked,
         templates=DOSAGE_TEMPLATES,
@@ -291,13 +288,13 @@ def new():
     draft = _draft(request.form)
     issue_request, parsed = _issue_request(draft)
     try:
-        review = prescribing.review(
-            get_session(), current_account(), issue_request, country=_country()
-        )
+        with unit_of_work(current_account()) as uow:
+            review = prescribing.review(uow, issue_request)
+            recent = prescribing.recent_patients(uow) if parsed else None
     except ValidationFailed as error:
         return _form_page(draft, _merge(error.errors, parsed))
     if parsed:
-        return _form_page(draft, parsed)
+        return _form_page(draft, parsed, recent=recent)
     return _review_page(draft, review)
 
 
@@ -324,13 +321,8 @@ def sign():
     if parsed:
         return _form_page(draft, parsed)
     try:
-        issued = prescriptions.issue(
-            get_session(),
-            current_account(),
-            issue_request,
-            country=_country(),
-            sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"],
-        )
+        with unit_of_work(current_account()) as uow:
+            issued = prescriptions.issue(uow, issue_request)
     except WrongPin as error:
         message = "; ".join(error.errors.get("pin", [])) or error.detail
         return _again(draft, issue_request, pin_error=message[:1].upper() + message[1:] + ".")
@@ -348,7 +340,9 @@ def sign():
 
 
 def _again(draft, issue_request, **message):
-    review = prescribing.review(get_session(), current_account(), issue_request, country=_country())
+    """The review again, after a signature that was refused (and rolled back)."""
+    with unit_of_work(current_account()) as uow:
+        review = prescribing.review(uow, issue_request)
     return _review_page(draft, review, **message)
 
 
@@ -357,7 +351,8 @@ def _again(draft, issue_request, **message):
 def lookup_patient():
     """JSON for the form's script: who has this NIR (errors are problem+json, as the API's)."""
     nir = (request.get_json(silent=True) or {}).get("nir")
-    patient = prescribing.find_patient(get_session(), current_account(), nir, country=_country())
+    with unit_of_work(current_account()) as uow:
+        patient = prescribing.find_patient(uow, nir)
     return jsonify(
         name=patient.full_name,
         birth_date=patient.birth_date.isoformat() if patient.birth_date else None,
@@ -376,16 +371,14 @@ def _inline_svg(text: str) -> Markup:
 @login_required(Role.PRESCRIBER)
 def show(number: str):
     """A prescription with its QR code, printable on one A4 page; its access code, once."""
-    database, account = get_session(), current_account()
-    prescription = prescriptions.get(database, account, number)
-    text = prescriptions.qr_text(
-        database, account, number, sealing_secret=current_app.config["KEY_ENCRYPTION_KEY"]
-    )
+    with unit_of_work(current_account()) as uow:
+        prescription = prescriptions.get(uow, number)
+        text = prescriptions.qr_text(uow, number)
     just_issued = session.get(JUST_ISSUED) or {}
     access_code = None
     if just_issued.get("number") == prescription.number:
         access_code = session.pop(JUST_ISSUED)["access_code"]
-    view = prescriptions.describe(prescription, _today())
+    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
     return render_template(
         "prescriber/show.html",
         p=view,
@@ -400,17 +393,18 @@ def show(number: str):
 @login_required(Role.PRESCRIBER)
 def renew(number: str):
     """The form prefilled from a past prescription; reviewing and signing make a new one."""
-    prescription = prescriptions.get(get_session(), current_account(), number)
-    view = prescriptions.describe(prescription, _today())
+    with unit_of_work(current_account()) as uow:
+        prescription = prescriptions.get(uow, number)
+        recent = prescribing.recent_patients(uow)
+    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
     content = {**view, "items": [item for item in view["items"] if item["status"] != "cancelled"]}
-    return _form_page(_draft_from(content), renewing=view["number"])
+    return _form_page(_draft_from(content), recent=recent, renewing=view["number"])
 
 
 @bp.route("/prescriptions/<number>/cancel", methods=["GET", "POST"])
 @login_required(Role.PRESCRIBER)
 def cancel(number: str):
     """Cancel the lines chosen (all that can be, by default) with a reason and the PIN."""
-    database, account = get_session(), current_account()
     errors: dict = {}
     reason, chosen = "", None
     if request.method == "POST":
@@ -418,14 +412,14 @@ def cancel(number: str):
         chosen = [int(line) for line in request.form.getlist("lines") if line.isdigit()]
         whole = request.form.get("scope", "whole") == "whole"
         try:
-            prescriptions.cancel(
-                database,
-                account,
-                number,
-                pin=request.form.get("pin", ""),
-                reason=reason,
-                lines=None if whole else chosen,
-            )
+            with unit_of_work(current_account()) as uow:
+                prescriptions.cancel(
+                    uow,
+                    number,
+                    pin=request.form.get("pin", ""),
+                    reason=reason,
+                    lines=None if whole else chosen,
+                )
         except DomainError as error:
             errors = error.errors or {"form": [error.detail]}
             if not isinstance(error, ValidationFailed) and "form" not in errors:
@@ -433,7 +427,10 @@ def cancel(number: str):
         else:
             flash("The prescription has been cancelled as asked.", "success")
             return redirect(url_for("prescriber.show", number=number))
-    view = prescriptions.describe(prescriptions.get(database, account, number), _today())
+    # The form (again, after a refused cancellation: that use case was rolled back).
+    with unit_of_work(current_account()) as uow:
+        prescription = prescriptions.get(uow, number)
+    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
     return render_template(
         "prescriber/cancel.html", p=view, errors=errors, reason=reason, chosen=chosen
     )
@@ -454,14 +451,10 @@ def index():
     page = int(page_text) if page_text.isdigit() else 1
     errors: dict = {}
     try:
-        desk = renewal_requests.desk(
-            get_session(),
-            current_account(),
-            country=_country(),
-            patient_nir=patient_nir or None,
-            status=status or None,
-            page=page,
-        )
+        with unit_of_work(current_account()) as uow:
+            desk = renewal_requests.desk(
+                uow, patient_nir=patient_nir or None, status=status or None, page=page
+            )
     except ValidationFailed as error:
         errors, desk = error.errors, None
     result = desk.prescriptions if desk else None
@@ -486,31 +479,33 @@ def index():
 def renew_request(request_id: int):
     """The renewal form prefilled from the prescription asked for; the request's id goes
     through review and signature, which marks it renewed with the new prescription."""
-    asked, prescription = renewal_requests.open_pending(
-        get_session(), current_account(), request_id
-    )
-    view = prescriptions.describe(prescription, _today())
+    with unit_of_work(current_account()) as uow:
+        asked, prescription = renewal_requests.open_pending(uow, request_id)
+        recent = prescribing.recent_patients(uow)
+    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
     content = {**view, "items": [item for item in view["items"] if item["status"] != "cancelled"]}
     draft = _draft_from(content) | {"renewal_request": str(request_id)}
-    return _form_page(draft, renewing=view["number"], asked=asked)
+    return _form_page(draft, recent=recent, renewing=view["number"], asked=asked)
 
 
 @bp.route("/renewal-requests/<row_id:request_id>/decline", methods=["GET", "POST"])
 @login_required(Role.PRESCRIBER)
 def decline_request(request_id: int):
     """Decline a pending request with a message the patient reads in their health space."""
-    database, account = get_session(), current_account()
     errors: dict = {}
     message, status = "", 200
     if request.method == "POST":
         message = request.form.get("message", "")
         try:
-            renewal_requests.decline(database, account, request_id, message=message)
+            with unit_of_work(current_account()) as uow:
+                renewal_requests.decline(uow, request_id, message=message)
         except ValidationFailed as error:
             errors, status = error.errors, 422
         else:
             flash("The renewal request is declined; the patient can read your message.", "success")
             return redirect(url_for("prescriber.index"))
-    asked, _ = renewal_requests.open_pending(database, account, request_id)
+    # The form (again, after a refused decline: that use case was rolled back).
+    with unit_of_work(current_account()) as uow:
+        asked, _ = renewal_requests.open_pending(uow, request_id)
     page = render_template("prescriber/decline.html", r=asked, errors=errors, message=message)
     return page, status

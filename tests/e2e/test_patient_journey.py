@@ -17,6 +17,7 @@ from eprescription.domain.prescriptions import ItemDraft
 from eprescription.models import Account, Prescription, Presentation, Product
 from eprescription.services import prescriptions
 from eprescription.services.demo import DEMO_USERS
+from eprescription.use_cases import unit_of_work
 from tests.e2e import axe
 from tests.e2e.test_login_journeys import log_in_with_the_keyboard
 from tests.e2e.test_prescriber_journey import pdf_pages
@@ -105,13 +106,8 @@ def issue_mopral(app) -> tuple[str, str, str, str]:
             items=[ItemDraft(cis=MOPRAL, dosage_text="1 gélule le matin", quantity=1)],
             renewals=1,
         )
-        issued = prescriptions.issue(
-            session,
-            doctor,
-            request,
-            country=app.config["COUNTRY"],
-            sealing_secret=app.config["KEY_ENCRYPTION_KEY"],
-        )
+        with unit_of_work(doctor) as uow:
+            issued = prescriptions.issue(uow, request)
         generic = session.scalars(
             select(Presentation.cip13)
             .where(Presentation.cis == OMEPRAZOLE_ALMUS)

@@ -19,6 +19,7 @@ from eprescription.domain.prescriptions import ItemDraft
 from eprescription.models import Account, Presentation
 from eprescription.services import health_space, prescriptions
 from eprescription.services.demo import DEMO_USERS
+from eprescription.use_cases import unit_of_work
 from tests.e2e.axe import report, violations
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_login_journeys import log_in_with_the_keyboard
@@ -43,13 +44,8 @@ def issue_for_the_demo_patient(app, pickup_mode: str) -> tuple[str, str]:
             items=[ItemDraft(cis=AMLODIPINE, dosage_text="1 gélule le matin", quantity=1)],
             pickup_mode=pickup_mode,
         )
-        issued = prescriptions.issue(
-            session,
-            doctor,
-            request,
-            country=app.config["COUNTRY"],
-            sealing_secret=app.config["KEY_ENCRYPTION_KEY"],
-        )
+        with unit_of_work(doctor) as uow:
+            issued = prescriptions.issue(uow, request)
         return issued.qr_text, codes.display_number(issued.prescription.number)
 
 
@@ -195,14 +191,14 @@ def representative(live_app):
         session = get_session()
         patient = session.scalar(select(Account).where(Account.username == PATIENT.username))
         nir = PRESCRIBER.national_ids["FR"]
-        named = health_space.add_representative(
-            session, patient, nir=nir, family_name="Martin", country=live_app.config["COUNTRY"]
-        )
+        with unit_of_work(patient) as uow:
+            named = health_space.add_representative(uow, nir=nir, family_name="Martin")
     yield nir
     with live_app.app_context():
         session = get_session()
         patient = session.scalar(select(Account).where(Account.username == PATIENT.username))
-        health_space.revoke_representative(session, patient, named["id"])
+        with unit_of_work(patient) as uow:
+            health_space.revoke_representative(uow, named["id"])
 
 
 def test_a_representative_with_their_card_collects_an_authorised_prescription(

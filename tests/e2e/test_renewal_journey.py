@@ -11,9 +11,10 @@ from stdnum.fr import nir
 from eprescription.db import get_session
 from eprescription.domain.prescriptions import ItemDraft
 from eprescription.models import Account, Role
-from eprescription.services import accounts, prescriptions
+from eprescription.services import accounts, audit, prescriptions
 from eprescription.services.accounts import PersonDetails
 from eprescription.services.demo import DEMO_USERS
+from eprescription.use_cases import unit_of_work
 from tests.e2e.test_login_journeys import log_in_with_the_keyboard
 from tests.e2e.test_patient_journey import MOPRAL
 
@@ -26,30 +27,30 @@ def long_term_treatment_running_out(app) -> str:
     """A patient of their own (other journeys use the demo patient) with a one-renewal
     prescription in its last 20 days, signed by the demo prescriber: its number."""
     with app.app_context():
-        session = get_session()
-        patient = accounts.create_account(
-            session,
-            username=PATIENT[0],
-            password=PATIENT[1],
-            role=Role.PATIENT,
-            person=PersonDetails(
-                NIR_BODY + nir.calc_check_digits(NIR_BODY), "Jean", "Renouvel", date(1962, 7, 1)
-            ),
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            patient = accounts.create_account(
+                uow,
+                username=PATIENT[0],
+                password=PATIENT[1],
+                role=Role.PATIENT,
+                person=PersonDetails(
+                    NIR_BODY + nir.calc_check_digits(NIR_BODY), "Jean", "Renouvel", date(1962, 7, 1)
+                ),
+            )
+        doctor = get_session().scalar(
+            select(Account).where(Account.username == PRESCRIBER.username)
         )
-        doctor = session.scalar(select(Account).where(Account.username == PRESCRIBER.username))
-        issued = prescriptions.issue(
-            session,
-            doctor,
-            prescriptions.IssueRequest(
-                patient_nir=patient.person.national_id,
-                pin=PRESCRIBER.pin,
-                items=[ItemDraft(cis=MOPRAL, dosage_text="1 gélule le matin", quantity=1)],
-                renewals=1,
-                valid_until=date.today() + timedelta(days=20),
-            ),
-            country=app.config["COUNTRY"],
-            sealing_secret=app.config["KEY_ENCRYPTION_KEY"],
-        )
+        with unit_of_work(doctor) as uow:
+            issued = prescriptions.issue(
+                uow,
+                prescriptions.IssueRequest(
+                    patient_nir=patient.person.national_id,
+                    pin=PRESCRIBER.pin,
+                    items=[ItemDraft(cis=MOPRAL, dosage_text="1 gélule le matin", quantity=1)],
+                    renewals=1,
+                    valid_until=date.today() + timedelta(days=20),
+                ),
+            )
         return issued.prescription.number
 
 

@@ -14,7 +14,14 @@ from eprescription.domain.errors import (
 from eprescription.models import Account, Person, Pharmacist, Prescriber, Role
 from eprescription.services import accounts
 from eprescription.services.accounts import PersonDetails
-from tests.integration.people import PASSWORD, PHARMACY_FINESS, add_account, add_pharmacy
+from tests.integration.people import (
+    PASSWORD,
+    PHARMACY_FINESS,
+    acting,
+    add_account,
+    add_pharmacy,
+    operator,
+)
 
 
 def count(session, model) -> int:
@@ -34,7 +41,8 @@ def test_an_account_of_each_role_is_created_with_its_records(db_session, role):
 def test_a_pharmacist_belongs_to_the_pharmacy_of_its_finess(db_session):
     account = add_account(db_session, Role.PHARMACIST)
 
-    profile = accounts.profile(db_session, account)
+    with acting(db_session, account) as uow:
+        profile = accounts.profile(uow)
     assert (profile.pharmacy_name, profile.pharmacy_finess) == (
         "Pharmacie des Quais",
         PHARMACY_FINESS,
@@ -42,9 +50,9 @@ def test_a_pharmacist_belongs_to_the_pharmacy_of_its_finess(db_session):
 
 
 def test_every_problem_is_reported_at_once(db_session):
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(ValidationFailed) as raised, operator(db_session) as uow:
         accounts.create_account(
-            db_session,
+            uow,
             username="x",
             password="short",
             role=Role.PRESCRIBER,
@@ -58,9 +66,9 @@ def test_every_problem_is_reported_at_once(db_session):
 
 
 def test_a_pharmacist_needs_a_recorded_pharmacy(db_session):
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(ValidationFailed) as raised, operator(db_session) as uow:
         accounts.create_account(
-            db_session,
+            uow,
             username="ph.julien",
             password=PASSWORD,
             role=Role.PHARMACIST,
@@ -74,9 +82,9 @@ def test_a_pharmacist_needs_a_recorded_pharmacy(db_session):
 
 
 def test_the_birth_date_must_agree_with_the_nir(db_session):
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(ValidationFailed) as raised, operator(db_session) as uow:
         accounts.create_account(
-            db_session,
+            uow,
             username="camille",
             password=PASSWORD,
             role=Role.PATIENT,
@@ -89,8 +97,8 @@ def test_the_birth_date_must_agree_with_the_nir(db_session):
 def test_a_taken_username_is_refused_as_already_existing(db_session):
     add_account(db_session, Role.ADMIN)
 
-    with pytest.raises(AlreadyExists) as raised:
-        accounts.create_account(db_session, username=" ADMIN ", password=PASSWORD, role=Role.ADMIN)
+    with pytest.raises(AlreadyExists) as raised, operator(db_session) as uow:
+        accounts.create_account(uow, username=" ADMIN ", password=PASSWORD, role=Role.ADMIN)
 
     assert raised.value.errors == {"username": ["this username is taken"]}
 
@@ -99,13 +107,14 @@ def test_a_prescriber_who_is_also_a_patient_is_one_person(db_session):
     prescriber = add_account(db_session, Role.PRESCRIBER)
     person = prescriber.person
 
-    patient = accounts.create_account(
-        db_session,
-        username="claire",
-        password=PASSWORD,
-        role=Role.PATIENT,
-        person=PersonDetails(person.national_id, "claire", "MARTIN", person.birth_date),
-    )
+    with operator(db_session) as uow:
+        patient = accounts.create_account(
+            uow,
+            username="claire",
+            password=PASSWORD,
+            role=Role.PATIENT,
+            person=PersonDetails(person.national_id, "claire", "MARTIN", person.birth_date),
+        )
 
     assert patient.person_id == prescriber.person_id
     assert count(db_session, Person) == 1
@@ -114,9 +123,9 @@ def test_a_prescriber_who_is_also_a_patient_is_one_person(db_session):
 def test_a_second_account_of_the_same_role_for_a_person_is_refused(db_session):
     add_account(db_session, Role.PATIENT)
 
-    with pytest.raises(AlreadyExists) as raised:
+    with pytest.raises(AlreadyExists) as raised, operator(db_session) as uow:
         accounts.create_account(
-            db_session,
+            uow,
             username="camille2",
             password=PASSWORD,
             role=Role.PATIENT,
@@ -129,9 +138,9 @@ def test_a_second_account_of_the_same_role_for_a_person_is_refused(db_session):
 def test_a_recorded_nir_under_another_name_is_refused(db_session):
     add_account(db_session, Role.PATIENT)
 
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(ValidationFailed) as raised, operator(db_session) as uow:
         accounts.create_account(
-            db_session,
+            uow,
             username="someone",
             password=PASSWORD,
             role=Role.PATIENT,
@@ -142,24 +151,24 @@ def test_a_recorded_nir_under_another_name_is_refused(db_session):
 
 
 def test_an_estonian_person_is_identified_by_the_isikukood(db_session):
-    account = accounts.create_account(
-        db_session,
-        username="mari",
-        password=PASSWORD,
-        role=Role.PATIENT,
-        country="EE",
-        person=PersonDetails("48503120124", "Mari", "Tamm", date(1985, 3, 12)),
-    )
+    with operator(db_session, country="EE") as uow:
+        account = accounts.create_account(
+            uow,
+            username="mari",
+            password=PASSWORD,
+            role=Role.PATIENT,
+            person=PersonDetails("48503120124", "Mari", "Tamm", date(1985, 3, 12)),
+        )
 
     assert (account.person.national_id, account.person.country) == ("48503120124", "EE")
 
 
 def test_a_person_without_an_account_can_be_recorded(db_session):
-    person = accounts.create_person(
-        db_session,
-        country="FR",
-        details=PersonDetails("2 85 03 75 056 123 06", "Camille", "Dubois", date(1985, 3, 12)),
-    )
+    with operator(db_session, country="FR") as uow:
+        person = accounts.create_person(
+            uow,
+            details=PersonDetails("2 85 03 75 056 123 06", "Camille", "Dubois", date(1985, 3, 12)),
+        )
 
     assert person.national_id == "285037505612306"
 
@@ -169,8 +178,8 @@ def test_a_pharmacy_is_refused_twice_and_with_an_invalid_finess(db_session):
 
     with pytest.raises(AlreadyExists):
         add_pharmacy(db_session)
-    with pytest.raises(ValidationFailed) as raised:
-        accounts.create_pharmacy(db_session, finess="330004566", name="Elsewhere")
+    with pytest.raises(ValidationFailed) as raised, operator(db_session) as uow:
+        accounts.create_pharmacy(uow, finess="330004566", name="Elsewhere")
     assert raised.value.errors == {"finess": ["the FINESS number's key should be 5, not 6"]}
 
 
@@ -184,7 +193,8 @@ def test_the_password_is_stored_as_an_argon2id_hash(db_session):
 def test_the_right_password_authenticates_and_notes_the_login(db_session):
     add_account(db_session, Role.PATIENT)
 
-    account = accounts.authenticate(db_session, "Camille", PASSWORD)
+    with operator(db_session) as uow:
+        account = accounts.authenticate(uow, "Camille", PASSWORD)
 
     assert account.username == "camille"
     assert account.last_login_at is not None
@@ -193,10 +203,10 @@ def test_the_right_password_authenticates_and_notes_the_login(db_session):
 def test_a_wrong_password_and_an_unknown_user_get_the_same_error(db_session):
     add_account(db_session, Role.PATIENT)
 
-    with pytest.raises(AuthenticationFailed) as wrong_password:
-        accounts.authenticate(db_session, "camille", "not-the-password")
-    with pytest.raises(AuthenticationFailed) as unknown_user:
-        accounts.authenticate(db_session, "nobody", PASSWORD)
+    with pytest.raises(AuthenticationFailed) as wrong_password, operator(db_session) as uow:
+        accounts.authenticate(uow, "camille", "not-the-password")
+    with pytest.raises(AuthenticationFailed) as unknown_user, operator(db_session) as uow:
+        accounts.authenticate(uow, "nobody", PASSWORD)
 
     assert wrong_password.value.detail == unknown_user.value.detail
 
@@ -206,9 +216,10 @@ def test_a_disabled_account_cannot_log_in(db_session):
     account.is_active = False
     db_session.commit()
 
-    with pytest.raises(AuthenticationFailed):
-        accounts.authenticate(db_session, "camille", PASSWORD)
-    assert accounts.active_account(db_session, account.id) is None
+    with pytest.raises(AuthenticationFailed), operator(db_session) as uow:
+        accounts.authenticate(uow, "camille", PASSWORD)
+    with operator(db_session) as uow:
+        assert accounts.active_account(uow, account.id) is None
 
 
 def test_a_password_hashed_with_older_parameters_is_rehashed_at_login(db_session):
@@ -216,6 +227,7 @@ def test_a_password_hashed_with_older_parameters_is_rehashed_at_login(db_session
     account.password_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
     db_session.commit()
 
-    account = accounts.authenticate(db_session, "camille", PASSWORD)
+    with operator(db_session) as uow:
+        account = accounts.authenticate(uow, "camille", PASSWORD)
 
     assert not accounts.password_hasher.check_needs_rehash(account.password_hash)

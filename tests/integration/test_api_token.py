@@ -9,7 +9,7 @@ from eprescription.api import security
 from eprescription.models import ApiToken, Role
 from eprescription.services import accounts
 from tests.conftest import make_test_app
-from tests.integration.people import PASSWORD, add_account
+from tests.integration.people import PASSWORD, add_account, operator
 
 PROBLEM = "application/problem+json"
 
@@ -79,7 +79,8 @@ def test_only_the_tokens_hash_is_stored(client, db_session):
 
 def test_an_expired_token_is_refused(client, db_session):
     account = add_account(db_session, Role.PATIENT)
-    token, _ = accounts.issue_token(db_session, account, lifetime_seconds=-1)
+    with operator(db_session) as uow:
+        token, _ = accounts.issue_token(uow, account, lifetime_seconds=-1)
 
     response = client.get("/api/v1/auth/me", headers=bearer(token))
 
@@ -96,7 +97,8 @@ def test_an_unknown_token_or_scheme_is_refused(client, db_session):
 
 def test_a_disabled_accounts_token_stops_working(client, db_session):
     account = add_account(db_session, Role.PATIENT)
-    token, _ = accounts.issue_token(db_session, account, lifetime_seconds=60)
+    with operator(db_session) as uow:
+        token, _ = accounts.issue_token(uow, account, lifetime_seconds=60)
     account.is_active = False
     db_session.commit()
 

@@ -10,6 +10,7 @@ from eprescription.models import Account, Product, Role
 from eprescription.services import accounts, pki
 from eprescription.services.verification import verify_document
 from tests.conftest import make_test_app
+from tests.integration.people import operator
 
 LOGINS = {
     "demo-prescriber": "demo-prescriber-2026",
@@ -48,15 +49,14 @@ def test_the_demo_creates_an_account_of_each_role_and_prints_the_logins(make_app
     assert result.exit_code == 0, result.output
     for username, password in LOGINS.items():
         assert username in result.output and password in result.output
-    with app.app_context():
-        session = get_session()
+    with app.app_context(), operator(get_session()) as uow:
         roles = {
-            accounts.authenticate(session, username, password).role
+            accounts.authenticate(uow, username, password).role
             for username, password in LOGINS.items()
         }
         assert roles == set(Role)
-        pharmacist = accounts.authenticate(session, "demo-pharmacist", "demo-pharmacist-2026")
-        assert accounts.profile(session, pharmacist).pharmacy_name
+        pharmacist = accounts.authenticate(uow, "demo-pharmacist", "demo-pharmacist-2026")
+        assert accounts.profile(uow, pharmacist).pharmacy_name
     assert count(app, Account, Account.is_demo.is_(False)) == 0
     assert count(app, Product) > 0
 
@@ -68,11 +68,10 @@ def test_the_demo_prescriber_can_sign_with_the_printed_pin_1234(make_app):
 
     assert result.exit_code == 0, result.output
     assert "signing PIN" in result.output and "1234" in result.output
-    with app.app_context():
-        session = get_session()
-        prescriber = pki.prescriber_for_username(session, "demo-prescriber")
-        token = pki.sign_as_prescriber(session, prescriber, "1234", b"{}")
-        assert verify_document(session, token).valid
+    with app.app_context(), operator(get_session()) as uow:
+        prescriber = pki.prescriber_for_username(uow, "demo-prescriber")
+        token = pki.sign_as_prescriber(uow, prescriber, "1234", b"{}")
+        assert verify_document(uow, token).valid
 
 
 def test_seeding_again_unblocks_the_demo_prescribers_key(make_app):
@@ -80,18 +79,16 @@ def test_seeding_again_unblocks_the_demo_prescribers_key(make_app):
     runner = app.test_cli_runner()
     runner.invoke(args=["demo", "seed"])
     with app.app_context():
-        session = get_session()
-        prescriber = pki.prescriber_for_username(session, "demo-prescriber")
         for _ in range(3):
-            with pytest.raises(DomainError):
-                pki.sign_as_prescriber(session, prescriber, "0000", b"{}")
+            with pytest.raises(DomainError), operator(get_session()) as uow:
+                prescriber = pki.prescriber_for_username(uow, "demo-prescriber")
+                pki.sign_as_prescriber(uow, prescriber, "0000", b"{}")
 
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
 
-    with app.app_context():
-        session = get_session()
-        prescriber = pki.prescriber_for_username(session, "demo-prescriber")
-        assert pki.sign_as_prescriber(session, prescriber, "1234", b"{}")
+    with app.app_context(), operator(get_session()) as uow:
+        prescriber = pki.prescriber_for_username(uow, "demo-prescriber")
+        assert pki.sign_as_prescriber(uow, prescriber, "1234", b"{}")
 
 
 def test_seeding_twice_keeps_the_accounts_and_prints_the_logins_again(make_app):
@@ -108,9 +105,9 @@ def test_seeding_twice_keeps_the_accounts_and_prints_the_logins_again(make_app):
 
 def test_the_demo_refuses_a_database_with_real_accounts(make_app):
     app = make_app()
-    with app.app_context():
+    with app.app_context(), operator(get_session()) as uow:
         accounts.create_account(
-            get_session(), username="root", password="correct-horse-battery", role=Role.ADMIN
+            uow, username="root", password="correct-horse-battery", role=Role.ADMIN
         )
 
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
@@ -139,7 +136,8 @@ def test_the_demo_works_for_estonia(make_app):
 
     assert result.exit_code == 0, result.output
     with app.app_context():
-        patient = accounts.authenticate(get_session(), "demo-patient", "demo-patient-2026")
+        with operator(get_session()) as uow:
+            patient = accounts.authenticate(uow, "demo-patient", "demo-patient-2026")
         assert patient.person.country == "EE"
 
 

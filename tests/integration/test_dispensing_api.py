@@ -28,11 +28,12 @@ from eprescription.models import (
     Product,
     Role,
 )
+from eprescription.models.base import utcnow
 from eprescription.services import accounts, verification
 from eprescription.services.accounts import PersonDetails
 from eprescription.services.idempotency import request_hash
 from tests.integration import test_prescriptions_api as prescribing
-from tests.integration.people import PASSWORD, PHARMACY_FINESS, add_account
+from tests.integration.people import PASSWORD, PHARMACY_FINESS, add_account, operator
 from tests.integration.test_prescriptions_api import (
     PATIENT_NIR,
     assert_problem,
@@ -108,15 +109,16 @@ def princeps_items(group) -> list[dict]:
 def add_pharmacist(session, username: str, finess: str | None = None, nir_body: str = ""):
     if finess is None:
         return bearer(session, add_account(session, Role.PHARMACIST))
-    accounts.create_pharmacy(session, finess=finess, name="Pharmacie du Port", address="")
-    account = accounts.create_account(
-        session,
-        username=username,
-        password=PASSWORD,
-        role=Role.PHARMACIST,
-        person=PersonDetails(make_nir(nir_body), "Inès", "Garnier", date(1988, 2, 2)),
-        pharmacy_finess=finess,
-    )
+    with operator(session) as uow:
+        accounts.create_pharmacy(uow, finess=finess, name="Pharmacie du Port", address="")
+        account = accounts.create_account(
+            uow,
+            username=username,
+            password=PASSWORD,
+            role=Role.PHARMACIST,
+            person=PersonDetails(make_nir(nir_body), "Inès", "Garnier", date(1988, 2, 2)),
+            pharmacy_finess=finess,
+        )
     return bearer(session, account)
 
 
@@ -469,7 +471,8 @@ def test_the_receipt_is_signed_by_the_service_and_verifies_with_pyjwt_too(
     receipt = dispense(client, pharmacist, issued, [pack_line(1, packs["doliprane"])]).get_json()
 
     stored = db_session.get(Dispensation, receipt["id"])
-    report = verification.verify_document(db_session, receipt["jws"], stored.payload)
+    with operator(db_session) as uow:
+        report = verification.verify_document(uow, receipt["jws"], stored.payload)
     header = jwt.get_unverified_header(receipt["jws"])
     leaf = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
     claims = jwt.PyJWS().decode(receipt["jws"], leaf.public_key(), algorithms=["ES256"])
@@ -511,7 +514,8 @@ def test_the_same_key_while_the_first_call_still_runs_gets_409(
     issued = issue(client, people, products)
     lines = [pack_line(1, packs["doliprane"])]
     body = {"code": issued["qr_text"], "lines": lines, "collected_by": {"kind": "patient"}}
-    token_account = accounts.account_for_token(db_session, pharmacist["Authorization"][7:])
+    with operator(db_session) as uow:
+        token_account = accounts.account_for_token(uow, pharmacist["Authorization"][7:])
     db_session.add(
         IdempotencyKey(
             account_id=token_account.id,
@@ -528,6 +532,63 @@ def test_the_same_key_while_the_first_call_still_runs_gets_409(
 
     assert_problem(response, 409, "idempotency_key_in_progress")
     assert count(db_session, Dispensation) == 0
+
+
+def test_a_claim_left_without_an_answer_for_long_is_taken_over(
+    client, db_session, people, products, packs, pharmacist
+):
+    issued = issue(client, people, products)
+    lines = [pack_line(1, packs["doliprane"])]
+    body = {"code": issued["qr_text"], "lines": lines, "collected_by": {"kind": "patient"}}
+    with operator(db_session) as uow:
+        token_account = accounts.account_for_token(uow, pharmacist["Authorization"][7:])
+    db_session.add(
+        IdempotencyKey(
+            account_id=token_account.id,
+            scope=f"POST {dispensations_url(issued)}",
+            key="abandoned",
+            request_hash=request_hash(json.dumps(body).encode()),
+            created_at=utcnow() - timedelta(minutes=10),
+        )
+    )
+    db_session.commit()
+    headers = {**pharmacist, "Idempotency-Key": "abandoned"}
+
+    first = client.post(dispensations_url(issued), json=body, headers=headers)
+    again = client.post(dispensations_url(issued), json=body, headers=headers)
+
+    assert first.status_code == again.status_code == 201, first.get_json()
+    assert first.data == again.data
+    assert count(db_session, Dispensation) == 1
+
+
+def test_a_refused_call_frees_its_key_so_the_corrected_request_can_use_it(
+    client, db_session, people, products, packs, pharmacist
+):
+    """The claim is part of the dispensation's transaction: a refusal rolls it back (the
+    refusal itself is still audited), and the key is free for the corrected body."""
+    issued = issue(client, people, products)
+    key = {"Idempotency-Key": "corrected-1"}
+
+    refused = dispense(
+        client, pharmacist, issued, [pack_line(2, packs["amoxicilline"], 3)], extra_headers=key
+    )
+    assert_problem(refused, 409, "quantity_exceeds_remaining")
+    assert count(db_session, IdempotencyKey) == 0
+    outcomes = db_session.scalars(select(AuditEvent.outcome).where(AuditEvent.action == "dispense"))
+    assert list(outcomes) == ["quantity_exceeds_remaining"]
+
+    corrected = dispense(
+        client, pharmacist, issued, [pack_line(2, packs["amoxicilline"], 2)], extra_headers=key
+    )
+    again = dispense(
+        client, pharmacist, issued, [pack_line(2, packs["amoxicilline"], 2)], extra_headers=key
+    )
+
+    assert corrected.status_code == again.status_code == 201, corrected.get_json()
+    assert corrected.data == again.data
+    assert count(db_session, Dispensation) == 1
+    assert item_quantities(db_session, issued) == [0, 2]
 
 
 def test_a_stale_if_match_is_refused_with_412(
@@ -643,11 +704,13 @@ def test_the_reversal_is_a_document_signed_by_the_service_like_the_receipt(
     db_session.refresh(stored)
     assert content["dispensation"]["receipt_sha256"] == hashlib.sha256(stored.payload).hexdigest()
     assert stored.reversal_jws == reversal["jws"]
-    report = verification.verify_document(db_session, stored.reversal_jws, stored.reversal_payload)
-    assert report.valid, report.checks
-    # Tampering with the stored reversal is caught against the signature.
     forged = stored.reversal_payload.replace(b"mauvaise", b"bonne")
-    assert not verification.verify_document(db_session, stored.reversal_jws, forged).valid
+    with operator(db_session) as uow:
+        report = verification.verify_document(uow, stored.reversal_jws, stored.reversal_payload)
+        # Tampering with the stored reversal is caught against the signature.
+        forged_report = verification.verify_document(uow, stored.reversal_jws, forged)
+    assert report.valid, report.checks
+    assert not forged_report.valid
 
 
 # -- reopening a dispensation -------------------------------------------------------------------
@@ -981,3 +1044,33 @@ def test_32_pharmacies_dispensing_the_whole_prescription_at_once_succeed_exactly
     assert set(codes) == {"prescription_completed"}
     assert item_quantities(db_session, issued) == [1, 2]
     assert count(db_session, Dispensation) == 1
+
+
+def test_32_retries_of_one_idempotency_key_at_once_dispense_once_and_answer_alike(
+    app, client, db_session, engine_name, people, products, packs, pharmacist
+):
+    """The same request sent 32 times at once with one key: the first claim wins, the others
+    wait on it (the key's unique index; on SQLite the database lock), then replay its answer."""
+    issued = issue(client, people, products)
+    lines = [pack_line(1, packs["doliprane"]), pack_line(2, packs["amoxicilline"], 2)]
+    key = {"Idempotency-Key": "one-key-32-clicks"}
+    start = threading.Barrier(RACERS)
+    answers: list[tuple[int, bytes]] = []
+
+    def racer():
+        with app.test_client() as own:
+            start.wait()
+            response = dispense(own, pharmacist, issued, lines, extra_headers=key)
+            answers.append((response.status_code, response.data))
+
+    threads = [threading.Thread(target=racer) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    statuses = [status for status, _ in answers]
+    assert statuses == [201] * RACERS, (engine_name, statuses, answers[0][1][:300])
+    assert len({data for _, data in answers}) == 1
+    assert count(db_session, Dispensation) == 1
+    assert item_quantities(db_session, issued) == [1, 2]

@@ -489,13 +489,13 @@ def test_an_administrator_records_a_parent_of_a_minor_until_the_18th_birthday(
 ):
     from eprescription.services import accounts
     from eprescription.services.accounts import PersonDetails
+    from tests.integration.people import operator
     from tests.integration.test_prescriptions_api import make_nir
 
     birth = date(date.today().year - 10, 5, 17)
     child_nir = make_nir(f"2{birth:%y%m}75056321")
-    accounts.create_person(
-        db_session, country="FR", details=PersonDetails(child_nir, "Zoé", "Dubois", birth)
-    )
+    with operator(db_session, country="FR") as uow:
+        accounts.create_person(uow, details=PersonDetails(child_nir, "Zoé", "Dubois", birth))
     from tests.integration.test_prescriptions_api import PATIENT_NIR
 
     result = runner.invoke(
@@ -586,3 +586,33 @@ def test_the_access_log_shows_the_pharmacists_scan_with_the_pharmacy(
     assert scan["actor_name"] == "Julien Bernard" and scan["actor_role"] == "pharmacist"
     assert scan["organisation"] == "Pharmacie des Quais (FINESS 330004565)"
     assert scan["what"] == f"scanned the QR code of prescription {issued['number']}"
+
+
+def test_each_sealed_access_log_entry_carries_a_proof_the_independent_script_accepts(
+    client, runner, people, products
+):
+    import base64
+    import importlib.util
+    from pathlib import Path
+
+    script_path = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_proof.py"
+    spec = importlib.util.spec_from_file_location("verify_audit_proof", script_path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    issued = issue(client, people, products)
+    client.get(f"/api/v1/prescriptions/{issued['id']}", headers=people["other_doctor"])
+    before = client.get(f"{ME}/access-log", headers=people["patient"]).get_json()["items"]
+    assert all(entry["leaf_index"] is None for entry in before)  # not sealed yet
+
+    assert runner.invoke(args=["audit", "seal"]).exit_code == 0
+    items = client.get(f"{ME}/access-log", headers=people["patient"]).get_json()["items"]
+
+    assert len(items) == 2
+    for entry in items:
+        size = entry["inclusion_proof"]["tree_size"]
+        head = client.get(f"/api/v1/audit/checkpoints/{size}").get_json()
+        root = script.verify_signed_head(head).root_hash
+        leaf = script.leaf_hash(base64.b64decode(entry["leaf_data"]))
+        proof = [base64.b64decode(h) for h in entry["inclusion_proof"]["hashes"]]
+        assert script.verify_inclusion(leaf, entry["leaf_index"], size, proof, root)
+        assert not script.verify_inclusion(leaf, entry["leaf_index"] ^ 1, size, proof, root)

@@ -6,7 +6,7 @@ from eprescription.catalog.text import words
 from eprescription.models import Role
 from eprescription.schemas.medications import MedicationPageSchema
 from eprescription.services import accounts
-from tests.integration.people import add_account
+from tests.integration.people import add_account, operator
 
 PROBLEM = "application/problem+json"
 
@@ -14,9 +14,9 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def search(client, db_session, catalog):
     """GET the search as a logged-in prescriber; returns the parsed response."""
-    token, _expires_at = accounts.issue_token(
-        db_session, add_account(db_session, Role.PRESCRIBER), 3600
-    )
+    account = add_account(db_session, Role.PRESCRIBER)
+    with operator(db_session) as uow:
+        token, _expires_at = accounts.issue_token(uow, account, 3600)
 
     def get(**params):
         response = client.get(
@@ -163,9 +163,9 @@ def test_a_page_past_the_last_is_empty_but_keeps_the_total(search):
 
 
 def test_a_pharmacist_may_search_too(client, db_session, catalog):
-    token, _expires_at = accounts.issue_token(
-        db_session, add_account(db_session, Role.PHARMACIST), 3600
-    )
+    account = add_account(db_session, Role.PHARMACIST)
+    with operator(db_session) as uow:
+        token, _expires_at = accounts.issue_token(uow, account, 3600)
 
     response = client.get(
         "/api/v1/medications?q=amox", headers={"Authorization": f"Bearer {token}"}

@@ -14,7 +14,7 @@ from eprescription.services import accounts
 from eprescription.services.accounts import PersonDetails
 from tests.integration import test_dispensing_api as api
 from tests.integration import test_prescriptions_api as prescribing
-from tests.integration.people import PASSWORD, add_account
+from tests.integration.people import PASSWORD, add_account, operator
 from tests.integration.test_prescriptions_api import PATIENT_NIR, issue, make_nir
 
 people = prescribing.people
@@ -655,15 +655,16 @@ def dispensed(client, issued, packs) -> str:
 
 def other_pharmacy_client(app, db_session):
     finess = "75000012" + api.luhn.calc_check_digit("75000012")
-    accounts.create_pharmacy(db_session, finess=finess, name="Pharmacie du Port", address="")
-    accounts.create_account(
-        db_session,
-        username="ph.garnier",
-        password=PASSWORD,
-        role=Role.PHARMACIST,
-        person=PersonDetails(make_nir("2880233063123"), "Inès", "Garnier", date(1988, 2, 2)),
-        pharmacy_finess=finess,
-    )
+    with operator(db_session) as uow:
+        accounts.create_pharmacy(uow, finess=finess, name="Pharmacie du Port", address="")
+        accounts.create_account(
+            uow,
+            username="ph.garnier",
+            password=PASSWORD,
+            role=Role.PHARMACIST,
+            person=PersonDetails(make_nir("2880233063123"), "Inès", "Garnier", date(1988, 2, 2)),
+            pharmacy_finess=finess,
+        )
     other = app.test_client()
     other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     assert other.post("/login", data={"username": "ph.garnier", "password": PASSWORD}).status_code

@@ -22,7 +22,7 @@ from eprescription.services import pki
 from eprescription.signing import certificates, jws
 from eprescription.signing.canonical import canonical_json
 from tests.conftest import make_test_app
-from tests.integration.people import add_account
+from tests.integration.people import add_account, operator
 
 USERNAME = "dr.martin"
 PIN = "1234"
@@ -36,10 +36,17 @@ def payload() -> bytes:
 def prescriber(db_session):
     """An enrolled prescriber (PIN 1234) under a development CA."""
     add_account(db_session, Role.PRESCRIBER)
-    pki.init_ca(db_session)
-    prescriber = pki.prescriber_for_username(db_session, USERNAME)
-    pki.enroll_prescriber(db_session, prescriber, PIN)
+    with operator(db_session) as uow:
+        pki.init_ca(uow)
+        prescriber = pki.prescriber_for_username(uow, USERNAME)
+        pki.enroll_prescriber(uow, prescriber, PIN)
     return prescriber
+
+
+def sign(session, prescriber, pin: str, **now) -> str:
+    """Sign as `prescriber` in a unit of work of its own (committed, or rolled back)."""
+    with operator(session, **now) as uow:
+        return pki.sign_as_prescriber(uow, prescriber, pin, payload())
 
 
 def credential_row(app) -> PrescriberCredential:
@@ -65,7 +72,8 @@ def test_pki_init_creates_a_development_ca_once(app, db_session, runner):
 
 
 def test_the_ca_private_key_is_stored_only_wrapped(db_session):
-    authority = pki.init_ca(db_session)
+    with operator(db_session) as uow:
+        authority = pki.init_ca(uow)
 
     assert b"PRIVATE KEY" not in authority.wrapped_key
     with pytest.raises(Exception, match="KEY_ENCRYPTION_KEY"):
@@ -172,10 +180,9 @@ def test_pki_enroll_asks_for_the_pin_twice_hidden_when_not_given(app, db_session
 
     assert result.exit_code == 0, result.output
     assert "4321" not in result.output
-    with app.app_context():
-        session = get_session()
-        prescriber = pki.prescriber_for_username(session, USERNAME)
-        assert pki.sign_as_prescriber(session, prescriber, "4321", b"{}")
+    with app.app_context(), operator(get_session()) as uow:
+        prescriber = pki.prescriber_for_username(uow, USERNAME)
+        assert pki.sign_as_prescriber(uow, prescriber, "4321", b"{}")
 
 
 @pytest.mark.parametrize("pin", ["123", "123456789", "12ab", ""])
@@ -209,30 +216,28 @@ def test_three_wrong_pins_in_a_row_block_the_key_until_an_admin_unblocks_it(
     app, db_session, prescriber
 ):
     with pytest.raises(WrongPin, match="2 tries left"):
-        pki.sign_as_prescriber(db_session, prescriber, "0000", payload())
+        sign(db_session, prescriber, "0000")
     with pytest.raises(WrongPin, match="1 try left"):
-        pki.sign_as_prescriber(db_session, prescriber, "0000", payload())
+        sign(db_session, prescriber, "0000")
     with pytest.raises(SigningKeyBlocked):
-        pki.sign_as_prescriber(db_session, prescriber, "0000", payload())
+        sign(db_session, prescriber, "0000")
     with pytest.raises(SigningKeyBlocked):
-        pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
+        sign(db_session, prescriber, PIN)
     assert credential_row(app).blocked_at is not None
 
     result = invoke(app, "pki", "unblock", USERNAME)
 
     assert result.exit_code == 0, result.output
     db_session.expire_all()
-    assert pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
-    db_session.commit()
+    assert sign(db_session, prescriber, PIN)
     assert credential_row(app).failed_pin_attempts == 0
 
 
 def test_a_wrong_pin_is_counted_even_when_the_callers_transaction_rolls_back(
     app, db_session, prescriber
 ):
-    with pytest.raises(WrongPin) as refused:
-        pki.sign_as_prescriber(db_session, prescriber, "9999", payload())
-    db_session.rollback()
+    with pytest.raises(WrongPin) as refused, operator(db_session) as uow:
+        pki.sign_as_prescriber(uow, prescriber, "9999", payload())
 
     assert credential_row(app).failed_pin_attempts == 1
     assert refused.value.code == "wrong_pin" and "pin" in refused.value.errors
@@ -241,16 +246,15 @@ def test_a_wrong_pin_is_counted_even_when_the_callers_transaction_rolls_back(
 def test_the_right_pin_resets_the_count_of_wrong_ones(app, db_session, prescriber):
     for _ in range(2):
         with pytest.raises(WrongPin):
-            pki.sign_as_prescriber(db_session, prescriber, "0000", payload())
-    pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
-    db_session.commit()
+            sign(db_session, prescriber, "0000")
+    sign(db_session, prescriber, PIN)
 
     for _ in range(2):
         with pytest.raises(WrongPin):
-            pki.sign_as_prescriber(db_session, prescriber, "0000", payload())
+            sign(db_session, prescriber, "0000")
 
     assert credential_row(app).blocked_at is None
-    assert pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
+    assert sign(db_session, prescriber, PIN)
 
 
 def test_signatures_made_at_the_same_time_with_the_right_pin_never_block_the_key(
@@ -262,12 +266,11 @@ def test_signatures_made_at_the_same_time_with_the_right_pin_never_block_the_key
 
     def sign() -> None:
         with app.app_context():
-            session = get_session()
             try:
-                signer = session.get(type(prescriber), prescriber_id)
-                signatures.append(pki.sign_as_prescriber(session, signer, PIN, payload()))
-                time.sleep(0.1)  # the rest of a use case (storing, auditing) before it commits
-                session.commit()
+                with operator(get_session()) as uow:
+                    signer = uow.session.get(type(prescriber), prescriber_id)
+                    signatures.append(pki.sign_as_prescriber(uow, signer, PIN, payload()))
+                    time.sleep(0.1)  # the rest of a use case (storing, auditing) before it commits
             except Exception as error:  # any refusal is the failure this test looks for
                 failures.append(repr(error))
 
@@ -285,15 +288,16 @@ def test_signatures_made_at_the_same_time_with_the_right_pin_never_block_the_key
 
 def test_a_malformed_pin_counts_as_a_wrong_one(app, db_session, prescriber):
     with pytest.raises(WrongPin):
-        pki.sign_as_prescriber(db_session, prescriber, "12", payload())
+        sign(db_session, prescriber, "12")
 
     assert credential_row(app).failed_pin_attempts == 1
 
 
 def test_the_signature_made_with_the_right_pin_verifies(db_session, prescriber):
-    token = pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
+    with operator(db_session) as uow:
+        token = pki.sign_as_prescriber(uow, prescriber, PIN, payload())
 
-    report = jws.verify_compact(token, trust_anchors=pki.trust_anchors(db_session))
+        report = jws.verify_compact(token, trust_anchors=pki.trust_anchors(uow))
 
     assert report.valid, report.checks
 
@@ -304,7 +308,7 @@ def test_pki_revoke_stops_the_key_from_signing(app, db_session, prescriber):
     assert result.exit_code == 0, result.output
     db_session.expire_all()
     with pytest.raises(CertificateRevoked) as refused:
-        pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
+        sign(db_session, prescriber, PIN)
     assert refused.value.code == "certificate_revoked"
     row = credential_row(app)
     assert row.revoked_at is not None and row.revocation_reason == "left the practice"
@@ -320,24 +324,25 @@ def test_after_a_revocation_the_prescriber_can_be_enrolled_again(app, db_session
 
     assert result.exit_code == 0, result.output
     db_session.expire_all()
-    assert pki.sign_as_prescriber(db_session, prescriber, "87654321", payload())
+    assert sign(db_session, prescriber, "87654321")
 
 
 def test_an_expired_certificate_cannot_sign(db_session, prescriber):
     later = _now() + timedelta(days=4 * 365)
 
     with pytest.raises(CertificateExpired) as refused:
-        pki.sign_as_prescriber(db_session, prescriber, PIN, payload(), now=later)
+        sign(db_session, prescriber, PIN, now=later)
 
     assert refused.value.code == "certificate_expired"
 
 
 def test_a_prescriber_without_a_key_cannot_sign(db_session):
     add_account(db_session, Role.PRESCRIBER)
-    prescriber = pki.prescriber_for_username(db_session, USERNAME)
+    with operator(db_session) as uow:
+        prescriber = pki.prescriber_for_username(uow, USERNAME)
 
     with pytest.raises(NoSigningCredential):
-        pki.sign_as_prescriber(db_session, prescriber, PIN, payload())
+        sign(db_session, prescriber, PIN)
 
 
 def test_the_trust_list_publishes_the_ca_the_prescriber_certificates_and_revocations(

@@ -15,7 +15,7 @@ from eprescription.models import (
     Role,
 )
 from eprescription.services import pki
-from tests.integration.people import PASSWORD, PEOPLE, add_account
+from tests.integration.people import PASSWORD, PEOPLE, add_account, operator
 
 PIN = "1234"
 PATIENT_NIR = PEOPLE[Role.PATIENT][1].national_id
@@ -45,13 +45,15 @@ def paracetamol_code(db_session, doliprane) -> str:
 @pytest.fixture
 def doctor(client, db_session, doliprane):
     """A logged-in prescriber with a signing key (PIN 1234), and a patient."""
-    pki.init_ca(db_session)
+    with operator(db_session) as uow:
+        pki.init_ca(uow)
     account = add_account(db_session, Role.PRESCRIBER)
     add_account(db_session, Role.PATIENT)
     prescriber = db_session.scalar(
         select(Prescriber).where(Prescriber.person_id == account.person_id)
     )
-    pki.enroll_prescriber(db_session, prescriber, PIN)
+    with operator(db_session) as uow:
+        pki.enroll_prescriber(uow, prescriber, PIN)
     response = client.post("/login", data={"username": account.username, "password": PASSWORD})
     assert response.status_code == 302
     return account

@@ -25,7 +25,7 @@ from eprescription.models import (
 from eprescription.services import accounts, pki, verification
 from eprescription.services import prescriptions as service
 from eprescription.services.accounts import PersonDetails
-from tests.integration.people import PASSWORD, PEOPLE, add_account
+from tests.integration.people import PASSWORD, PEOPLE, add_account, operator
 
 PROBLEM = "application/problem+json"
 PIN = "1234"
@@ -69,36 +69,40 @@ def products(db_session, catalog):
 
 
 def bearer(session, account) -> dict:
-    token, _ = accounts.issue_token(session, account, 3600)
+    with operator(session) as uow:
+        token, _ = accounts.issue_token(uow, account, 3600)
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 def people(db_session, products):
     """A prescriber with a signing key (PIN 1234), a patient, and a second of each."""
-    pki.init_ca(db_session)
+    with operator(db_session) as uow:
+        pki.init_ca(uow)
     doctor = add_account(db_session, Role.PRESCRIBER)
     patient = add_account(db_session, Role.PATIENT)
-    other_doctor = accounts.create_account(
-        db_session,
-        username="dr.petit",
-        password=PASSWORD,
-        role=Role.PRESCRIBER,
-        person=PersonDetails(make_nir("1800175056123"), "Paul", "Petit", date(1980, 1, 1)),
-        rpps=make_rpps("1000999999"),
-    )
-    other_patient = accounts.create_account(
-        db_session,
-        username="lea",
-        password=PASSWORD,
-        role=Role.PATIENT,
-        person=PersonDetails(make_nir("2950675056123"), "Léa", "Roux", date(1995, 6, 1)),
-    )
+    with operator(db_session) as uow:
+        other_doctor = accounts.create_account(
+            uow,
+            username="dr.petit",
+            password=PASSWORD,
+            role=Role.PRESCRIBER,
+            person=PersonDetails(make_nir("1800175056123"), "Paul", "Petit", date(1980, 1, 1)),
+            rpps=make_rpps("1000999999"),
+        )
+        other_patient = accounts.create_account(
+            uow,
+            username="lea",
+            password=PASSWORD,
+            role=Role.PATIENT,
+            person=PersonDetails(make_nir("2950675056123"), "Léa", "Roux", date(1995, 6, 1)),
+        )
     for account in (doctor, other_doctor):
         prescriber = db_session.scalar(
             select(Prescriber).where(Prescriber.person_id == account.person_id)
         )
-        pki.enroll_prescriber(db_session, prescriber, PIN)
+        with operator(db_session) as uow:
+            pki.enroll_prescriber(uow, prescriber, PIN)
     return {
         "doctor": bearer(db_session, doctor),
         "patient": bearer(db_session, patient),
@@ -183,7 +187,8 @@ def test_the_stored_jws_verifies_and_signs_exactly_the_stored_payload(
     issued = issue(client, people, products)
 
     stored = db_session.scalar(select(Prescription).where(Prescription.number == issued["id"]))
-    report = verification.verify_document(db_session, stored.jws, stored.payload)
+    with operator(db_session) as uow:
+        report = verification.verify_document(uow, stored.jws, stored.payload)
     assert report.valid, report.checks
     assert report.payload == stored.payload
     assert issued["jws"] == stored.jws
@@ -364,7 +369,8 @@ def test_a_revoked_certificate_cannot_sign(client, db_session, people, products)
     prescriber = db_session.scalar(
         select(Prescriber).where(Prescriber.person_id == people["doctor_account"].person_id)
     )
-    pki.revoke(db_session, prescriber, "left the practice")
+    with operator(db_session) as uow:
+        pki.revoke(uow, prescriber, "left the practice")
 
     response = client.post("/api/v1/prescriptions", json=body(products), headers=people["doctor"])
 
@@ -691,7 +697,8 @@ def test_the_qr_svg_is_served_to_its_patient_only(client, people, products):
 def test_the_signed_document_is_what_the_verify_command_reads(client, db_session, people, products):
     issued = issue(client, people, products)
 
-    jws, payload = service.signed_document(db_session, issued["number"])
+    with operator(db_session) as uow:
+        jws, payload = service.signed_document(uow, issued["number"])
 
     assert jws == issued["jws"]
     assert json.loads(payload)["number"] == issued["id"]

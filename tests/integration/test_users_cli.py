@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from eprescription.db import get_session
 from eprescription.models import Account, Person, Pharmacy, Role
 from eprescription.services import accounts
+from tests.integration.people import operator
 
 PATIENT = [
     "users",
@@ -55,10 +56,10 @@ def test_a_prescriber_is_created_with_every_detail(app, runner):
 
     assert result.exit_code == 0, result.output
     assert "Created the prescriber account dr.martin." in result.output
-    with app.app_context():
-        account = accounts.authenticate(get_session(), "dr.martin", "correct-horse-battery")
+    with app.app_context(), operator(get_session()) as uow:
+        account = accounts.authenticate(uow, "dr.martin", "correct-horse-battery")
         assert account.role is Role.PRESCRIBER
-        assert accounts.profile(get_session(), account).rpps == "10001234565"
+        assert accounts.profile(uow, account).rpps == "10001234565"
 
 
 def test_an_invalid_nir_is_refused_with_the_reason_and_nothing_stored(app, runner):

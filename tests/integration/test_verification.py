@@ -20,7 +20,7 @@ from eprescription.services import pki
 from eprescription.services.verification import verify_document
 from eprescription.signing.canonical import canonical_json
 from tests.databases import skip_or_fail
-from tests.integration.people import add_account
+from tests.integration.people import add_account, operator
 
 PIN = "1234"
 CONTENT = {
@@ -35,13 +35,21 @@ CONTENT = {
 def signed(db_session):
     """(jws, payload) signed by an enrolled prescriber under a development CA."""
     add_account(db_session, Role.PRESCRIBER)
-    pki.init_ca(db_session)
-    prescriber = pki.prescriber_for_username(db_session, "dr.martin")
-    pki.enroll_prescriber(db_session, prescriber, PIN)
+    with operator(db_session) as uow:
+        pki.init_ca(uow)
+    with operator(db_session) as uow:
+        prescriber = pki.prescriber_for_username(uow, "dr.martin")
+        pki.enroll_prescriber(uow, prescriber, PIN)
     payload = canonical_json({**CONTENT, "issued_at": datetime.now(UTC).isoformat()})
-    token = pki.sign_as_prescriber(db_session, prescriber, PIN, payload)
-    db_session.commit()
+    with operator(db_session) as uow:
+        token = pki.sign_as_prescriber(uow, prescriber, PIN, payload)
     return token, payload
+
+
+def verified(session, token, payload=None):
+    """verify_document in a unit of work of its own, as the API and the CLI call it."""
+    with operator(session) as uow:
+        return verify_document(uow, token, payload)
 
 
 def published_ca(client) -> x509.Certificate:
@@ -57,7 +65,7 @@ def leaf_from_x5c(token: str) -> x509.Certificate:
 def test_verify_document_passes_every_check_including_the_stored_payload(db_session, signed):
     token, payload = signed
 
-    report = verify_document(db_session, token, payload)
+    report = verified(db_session, token, payload)
 
     assert report.valid, report.checks
     assert [c.name for c in report.checks] == [
@@ -72,7 +80,7 @@ def test_verify_document_passes_every_check_including_the_stored_payload(db_sess
 def test_verify_document_reports_a_payload_that_differs_from_the_stored_one(db_session, signed):
     token, payload = signed
 
-    report = verify_document(db_session, token, payload.replace(b"1 g", b"2 g"))
+    report = verified(db_session, token, payload.replace(b"1 g", b"2 g"))
 
     assert not report.valid
     assert [c.name for c in report.checks if not c.ok] == ["payload"]
@@ -80,9 +88,10 @@ def test_verify_document_reports_a_payload_that_differs_from_the_stored_one(db_s
 
 def test_a_signature_made_before_its_certificate_was_revoked_stays_valid(db_session, signed):
     token, _payload = signed
-    pki.revoke(db_session, pki.prescriber_for_username(db_session, "dr.martin"), "retired")
+    with operator(db_session) as uow:
+        pki.revoke(uow, pki.prescriber_for_username(uow, "dr.martin"), "retired")
 
-    report = verify_document(db_session, token)
+    report = verified(db_session, token)
 
     assert report.valid, report.checks
     assert "stays valid" in report.checks[-1].detail
@@ -90,10 +99,11 @@ def test_a_signature_made_before_its_certificate_was_revoked_stays_valid(db_sess
 
 def test_after_a_key_compromise_its_earlier_signatures_fail(db_session, signed):
     token, _payload = signed
-    prescriber = pki.prescriber_for_username(db_session, "dr.martin")
-    pki.revoke(db_session, prescriber, "stolen", key_compromise=True)
+    with operator(db_session) as uow:
+        prescriber = pki.prescriber_for_username(uow, "dr.martin")
+        pki.revoke(uow, prescriber, "stolen", key_compromise=True)
 
-    report = verify_document(db_session, token)
+    report = verified(db_session, token)
 
     assert [c.name for c in report.checks if not c.ok] == ["revocation"]
 
