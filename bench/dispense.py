@@ -45,8 +45,9 @@ from eprescription.models import (
     Product,
     Role,
 )
-from eprescription.services import accounts, demo, pki
+from eprescription.services import accounts, audit, demo, pki
 from eprescription.services.accounts import PersonDetails
+from eprescription.use_cases import unit_of_work
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PASSWORD, PORT, QUANTITY = "bench-password-1234", 8766, 2
@@ -108,7 +109,8 @@ def prepare(url: str, config: dict, count: int, pharmacists: int):
     with app.app_context():
         session = get_session()
         import_bdpm(session, demo.DEMO_BDPM_DIR)
-        pki.init_ca(session)
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            pki.init_ca(uow)
         prescriber_tokens = [enrolled_prescriber_token(session, i) for i in range(PRESCRIBERS)]
         nirs = [patient.national_id for patient in create_patients(session, PATIENTS)]
         tokens = [pharmacist_token(session, index) for index in range(pharmacists)]
@@ -142,18 +144,22 @@ def pharmacist_token(session, index: int) -> str:
     """A pharmacist in their own pharmacy (many pharmacies on one prescription), a token."""
     finess = f"330{index:05d}"
     finess += luhn.calc_check_digit(finess)
-    accounts.create_pharmacy(session, finess=finess, name=f"Pharmacie {index}", address="")
-    account = accounts.create_account(
-        session,
-        username=f"bench.pharmacist.{index}",
-        password=PASSWORD,
-        role=Role.PHARMACIST,
-        person=PersonDetails(
-            make_nir(f"1900633{index + 1:03d}201"), "Julien", f"Bernard{index}", date(1990, 6, 18)
-        ),
-        pharmacy_finess=finess,
-    )
-    token, _expires = accounts.issue_token(session, account, 24 * 3600)
+    with unit_of_work(actor=audit.OPERATOR) as uow:  # on get_session(), the same session
+        accounts.create_pharmacy(uow, finess=finess, name=f"Pharmacie {index}", address="")
+        account = accounts.create_account(
+            uow,
+            username=f"bench.pharmacist.{index}",
+            password=PASSWORD,
+            role=Role.PHARMACIST,
+            person=PersonDetails(
+                make_nir(f"1900633{index + 1:03d}201"),
+                "Julien",
+                f"Bernard{index}",
+                date(1990, 6, 18),
+            ),
+            pharmacy_finess=finess,
+        )
+        token, _expires = accounts.issue_token(uow, account, 24 * 3600)
     return token
 
 

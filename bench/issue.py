@@ -29,8 +29,9 @@ from eprescription import create_app, migrate
 from eprescription.catalog.importer import import_bdpm
 from eprescription.db import get_session
 from eprescription.models import Product, Role
-from eprescription.services import accounts, demo, pki
+from eprescription.services import accounts, audit, demo, pki
 from eprescription.services.accounts import PersonDetails
+from eprescription.use_cases import unit_of_work
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIN, PASSWORD, PORT = "2468", "bench-password-1234", 8765
@@ -76,7 +77,8 @@ def prepare(url: str, config: dict, count: int, prescribers: int):
     with app.app_context():
         session = get_session()
         import_bdpm(session, demo.DEMO_BDPM_DIR)
-        pki.init_ca(session)
+        with unit_of_work(actor=audit.OPERATOR) as uow:
+            pki.init_ca(uow)
         tokens = [enrolled_prescriber_token(session, index) for index in range(prescribers)]
         patients = create_patients(session, PATIENTS)
         cis = session.scalars(
@@ -89,35 +91,42 @@ def prepare(url: str, config: dict, count: int, prescribers: int):
 
 def enrolled_prescriber_token(session, index: int) -> str:
     """A prescriber with a signing key (PIN) and a day-long API token."""
-    account = accounts.create_account(
-        session,
-        username=f"bench.prescriber.{index}",
-        password=PASSWORD,
-        role=Role.PRESCRIBER,
-        person=PersonDetails(
-            make_nir(f"1721169{index + 1:03d}045"), "Claire", f"Martin{index}", date(1972, 11, 5)
-        ),
-        rpps=make_rpps(f"100012{index:04d}"),
-        specialty="General practice",
-        pharmacy_finess=None,
-    )
-    pki.enroll_prescriber(session, pki.prescriber_for_username(session, account.username), PIN)
-    token, _expires = accounts.issue_token(session, account, 24 * 3600)
+    with unit_of_work(actor=audit.OPERATOR) as uow:  # on get_session(), the same session
+        account = accounts.create_account(
+            uow,
+            username=f"bench.prescriber.{index}",
+            password=PASSWORD,
+            role=Role.PRESCRIBER,
+            person=PersonDetails(
+                make_nir(f"1721169{index + 1:03d}045"),
+                "Claire",
+                f"Martin{index}",
+                date(1972, 11, 5),
+            ),
+            rpps=make_rpps(f"100012{index:04d}"),
+            specialty="General practice",
+            pharmacy_finess=None,
+        )
+        pki.enroll_prescriber(uow, pki.prescriber_for_username(uow, account.username), PIN)
+        token, _expires = accounts.issue_token(uow, account, 24 * 3600)
     return token
 
 
 def create_patients(session, count: int) -> list:
     """`count` recorded persons with valid NIRs, born in March 1985 as their NIRs say."""
-    return [
-        accounts.create_person(
-            session,
-            country="FR",
-            details=PersonDetails(
-                make_nir(f"2850375{index + 1:03d}123"), "Patient", f"N{index}", date(1985, 3, 1)
-            ),
-        )
-        for index in range(count)
-    ]
+    with unit_of_work(actor=audit.OPERATOR) as uow:  # on get_session(), the same session
+        return [
+            accounts.create_person(
+                uow,
+                details=PersonDetails(
+                    make_nir(f"2850375{index + 1:03d}123"),
+                    "Patient",
+                    f"N{index}",
+                    date(1985, 3, 1),
+                ),
+            )
+            for index in range(count)
+        ]
 
 
 def make_rpps(body10: str) -> str:

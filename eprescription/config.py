@@ -5,6 +5,7 @@ import binascii
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from eprescription.domain.errors import ConfigurationError
 
@@ -20,10 +21,10 @@ KEY_ENCRYPTION_KEY_HELP = (
 )
 
 
-def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the settings: defaults, then the environment, then `overrides`; refuse unsafe ones."""
     env = os.environ
-    settings = {
+    settings: dict[str, Any] = {
         "ENVIRONMENT": env.get("EPRESCRIPTION_ENV", "production"),
         "DATABASE_URL": env.get("DATABASE_URL")
         or "sqlite:///" + str(Path(instance_path) / "eprescription.sqlite3"),

@@ -60,9 +60,17 @@ CODE_BY_HTTP_STATUS = {
 }
 
 
-def status_for(error: domain.DomainError) -> int:
-    """The HTTP status of a domain error: the first matching row of the table."""
-    return next(status for kind, status in STATUS_BY_ERROR if isinstance(error, kind))
+# The statuses of answers that are not errors, by name: views and their OpenAPI documentation
+# use these (and status_for), so that an HTTP status is written nowhere but in this module.
+OK = 200
+CREATED = 201
+SEE_OTHER = 303  # after a form's POST: GET this page next (RFC 9110 §15.4.4)
+
+
+def status_for(error: domain.DomainError | type[domain.DomainError]) -> int:
+    """The HTTP status of a domain error, or of a kind of them: the first matching row."""
+    kind = error if isinstance(error, type) else type(error)
+    return next(status for row, status in STATUS_BY_ERROR if issubclass(kind, row))
 
 
 def init_app(app: Flask) -> None:

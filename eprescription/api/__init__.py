@@ -36,7 +36,6 @@ def init_app(app: Flask) -> None:
         trust,
         verify,
     )
-    from eprescription.web import csrf
 
     for name, value in API_SETTINGS.items():
         app.config.setdefault(name, value)
@@ -49,6 +48,7 @@ def init_app(app: Flask) -> None:
     api.register_converter(
         RowIdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": ROW_ID_MAX}
     )
+    csrf = app.extensions["csrf"]  # the pages' CSRFProtect (web.init_app runs first)
     modules = (auth, medications, prescriptions, trust, verify, health_space, pharmacy)
     for module in (*modules, renewal_requests, audit, fhir):
         csrf.exempt(module.blp)

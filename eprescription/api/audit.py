@@ -2,6 +2,7 @@
 
 from flask_smorest import Blueprint
 
+from eprescription.errors import OK
 from eprescription.schemas.audit import (
     ConsistencyArgsSchema,
     ConsistencyProofSchema,
@@ -28,7 +29,7 @@ def _head(head: audit_seal.Head) -> dict:
 
 
 @blp.route("/checkpoint", methods=["GET"])
-@blp.response(200, SignedHeadSchema)
+@blp.response(OK, SignedHeadSchema)
 def checkpoint():
     """The newest signed tree head (404 until the sealer has run once)."""
     with unit_of_work() as uow:
@@ -37,7 +38,7 @@ def checkpoint():
 
 
 @blp.route("/checkpoints/<int:size>", methods=["GET"])
-@blp.response(200, SignedHeadSchema)
+@blp.response(OK, SignedHeadSchema)
 def checkpoint_at(size: int):
     """The signed tree head of the log when it held `size` events."""
     with unit_of_work() as uow:
@@ -47,7 +48,7 @@ def checkpoint_at(size: int):
 
 @blp.route("/consistency", methods=["GET"])
 @blp.arguments(ConsistencyArgsSchema, location="query")
-@blp.response(200, ConsistencyProofSchema)
+@blp.response(OK, ConsistencyProofSchema)
 def consistency(args: dict):
     """The RFC 9162 consistency proof that the log at `to` extends the log at `from`."""
     with unit_of_work() as uow:

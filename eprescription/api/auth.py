@@ -3,6 +3,8 @@
 from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
+from eprescription.domain.errors import AuthenticationFailed
+from eprescription.errors import OK, status_for
 from eprescription.models import Role
 from eprescription.schemas.auth import MeSchema, TokenRequestSchema, TokenSchema
 from eprescription.services import accounts
@@ -18,8 +20,11 @@ blp = Blueprint(
 
 @blp.route("/token", methods=["POST"])
 @blp.arguments(TokenRequestSchema)
-@blp.response(200, TokenSchema, headers={"Cache-Control": {"schema": {"type": "string"}}})
-@blp.alt_response(401, description="Wrong username or password (code authentication_failed)")
+@blp.response(OK, TokenSchema, headers={"Cache-Control": {"schema": {"type": "string"}}})
+@blp.alt_response(
+    status_for(AuthenticationFailed),
+    description="Wrong username or password (code authentication_failed)",
+)
 def issue_token(credentials: dict):
     """Exchange a username and password for a bearer token that expires."""
     with unit_of_work() as uow:
@@ -29,11 +34,11 @@ def issue_token(credentials: dict):
         )
     body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
     # RFC 6749 §5.1: a response carrying a token must not be cached.
-    return body, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    return body, OK, {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @blp.route("/me", methods=["GET"])
-@blp.response(200, MeSchema)
+@blp.response(OK, MeSchema)
 @blp.doc(security=[{"bearer": []}])
 @roles_required(*Role)
 def me():

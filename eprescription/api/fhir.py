@@ -4,6 +4,8 @@ from flask import Response, json, request
 from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
+from eprescription.domain.errors import ValidationFailed
+from eprescription.errors import OK, status_for
 from eprescription.fhir import bundle, capability, ids, systems
 from eprescription.fhir.medication_dispense import medication_dispenses
 from eprescription.fhir.medication_request import medication_request, medication_requests
@@ -20,15 +22,15 @@ blp = Blueprint(
     url_prefix=URL_PREFIX,
     description="FHIR R4 (application/fhir+json), read-only; errors are OperationOutcomes.",
 )
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 
 
 def _documented(resource: str) -> dict:
     content = {systems.MEDIA_TYPE: {"schema": {"type": "object"}}}
     error = {"description": "A FHIR R4 OperationOutcome", "content": content}
     return {
-        200: {"description": f"A FHIR R4 {resource}", "content": content},
-        422: error,
+        OK: {"description": f"A FHIR R4 {resource}", "content": content},
+        status_for(ValidationFailed): error,
         "default": error,
     }
 

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from eprescription import qr
 from eprescription.api.security import current_account, roles_required
+from eprescription.errors import CREATED, OK
 from eprescription.models import Role
 from eprescription.schemas.health_space import (
     AccessLogPageSchema,
@@ -30,7 +31,7 @@ blp = Blueprint(
     url_prefix="/api/v1/me",
     description="The patient's health space: prescriptions, access log, representatives.",
 )
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 NO_STORE = {"Cache-Control": "no-store"}  # the image carries the access code
 
 
@@ -42,7 +43,7 @@ def _with_qr_url(view: dict) -> dict:
 
 
 @blp.route("/prescriptions", methods=["GET"])
-@blp.response(200, MyPrescriptionPageSchema)
+@blp.response(OK, MyPrescriptionPageSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 @blp.arguments(MyPrescriptionsArgsSchema, location="query")
@@ -52,11 +53,17 @@ def list_mine(args: dict):
         page = health_space.list_prescriptions(
             uow, view=args["status"], page=args["page"], page_size=args["page_size"]
         )
-    return {**asdict(page), "items": [_with_qr_url(view) for view in page.items]}
+    # Not asdict(page): it would deep-copy every card only to replace them.
+    return {
+        "items": [_with_qr_url(view) for view in page.items],
+        "total": page.total,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
 
 
 @blp.route("/prescriptions/<string:prescription_id>", methods=["GET"])
-@blp.response(200, MyPrescriptionDetailSchema)
+@blp.response(OK, MyPrescriptionDetailSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 def get_mine(prescription_id: str):
@@ -67,7 +74,7 @@ def get_mine(prescription_id: str):
 
 
 @blp.route("/prescriptions/<string:prescription_id>/qr.svg", methods=["GET"])
-@blp.doc(security=SECURITY, responses={200: {"description": "An SVG image"}})
+@blp.doc(security=SECURITY, responses={OK: {"description": "An SVG image"}})
 @roles_required(Role.PATIENT)
 def qr_svg(prescription_id: str):
     """The QR code as SVG, for the patient and the people who represent them."""
@@ -77,7 +84,7 @@ def qr_svg(prescription_id: str):
 
 
 @blp.route("/prescriptions/<string:prescription_id>/pickup-mode", methods=["PUT"])
-@blp.response(200, MyPrescriptionSchema)
+@blp.response(OK, MyPrescriptionSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 @blp.arguments(PickupModeSchema)
@@ -89,7 +96,7 @@ def set_pickup_mode(body: dict, prescription_id: str):
 
 
 @blp.route("/access-log", methods=["GET"])
-@blp.response(200, AccessLogPageSchema)
+@blp.response(OK, AccessLogPageSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 @blp.arguments(PageArgsSchema, location="query")
@@ -101,7 +108,7 @@ def access_log(args: dict):
 
 
 @blp.route("/representatives", methods=["GET"])
-@blp.response(200, RepresentativesSchema)
+@blp.response(OK, RepresentativesSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 def list_representatives():
@@ -112,7 +119,7 @@ def list_representatives():
 
 
 @blp.route("/representatives", methods=["POST"])
-@blp.response(201, RepresentativeSchema)
+@blp.response(CREATED, RepresentativeSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 @blp.arguments(RepresentativeInSchema)
@@ -129,7 +136,7 @@ def add_representative(body: dict):
 
 
 @blp.route("/representatives/<row_id:representative_id>/revoke", methods=["POST"])
-@blp.response(200, RepresentativeSchema)
+@blp.response(OK, RepresentativeSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 def revoke_representative(representative_id: int):

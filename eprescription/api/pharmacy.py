@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
 from eprescription.domain.errors import ValidationFailed
+from eprescription.errors import CREATED, OK
 from eprescription.models import Role
 from eprescription.schemas.dispensing import (
     CardLookupArgsSchema,
@@ -30,7 +31,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Pharmacies: scan, lookup by card, dispense with a signed receipt, reverse.",
 )
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -54,7 +55,7 @@ def _json(data: dict, status: int, headers: dict | None = None) -> Response:
 
 
 @blp.route("/pharmacy/scan", methods=["POST"])
-@blp.response(200, PharmacistPrescriptionSchema)
+@blp.response(OK, PharmacistPrescriptionSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PHARMACIST)
 @blp.arguments(ScanSchema)
@@ -63,11 +64,11 @@ def scan(body: dict):
     with unit_of_work(current_account()) as uow:
         view = dispensing.scan(uow, _credentials(body))
     data = PharmacistPrescriptionSchema().dump(view)
-    return _json(data, 200, {"ETag": f'"{view["version"]}"'})
+    return _json(data, OK, {"ETag": f'"{view["version"]}"'})
 
 
 @blp.route("/pharmacy/patients/<string:nir>/prescriptions", methods=["GET"])
-@blp.response(200, CardLookupSchema)
+@blp.response(OK, CardLookupSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PHARMACIST)
 @blp.arguments(CardLookupArgsSchema, location="query")
@@ -81,7 +82,7 @@ def lookup_by_card(args: dict, nir: str):
             identity_confirmed=args["identity_confirmed"],
             presenter_nir=args.get("presenter_nir"),
         )
-    return _json(CardLookupSchema().dump(result), 200)
+    return _json(CardLookupSchema().dump(result), OK)
 
 
 def _if_match() -> int | None:
@@ -98,7 +99,7 @@ def _if_match() -> int | None:
 
 
 @blp.route("/prescriptions/<string:prescription_id>/dispensations", methods=["POST"])
-@blp.response(201, ReceiptSchema)
+@blp.response(CREATED, ReceiptSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PHARMACIST)
 @blp.arguments(DispenseSchema)
@@ -134,6 +135,7 @@ def dispense(body: dict, prescription_id: str):
             idempotency_key=request.headers.get("Idempotency-Key"),
             scope=f"POST {request.path}",
             body=request.get_data(),
+            status=CREATED,
             render=lambda receipt: json.dumps(
                 ReceiptSchema().dump(receipt), ensure_ascii=False, sort_keys=True
             ).encode(),
@@ -142,7 +144,7 @@ def dispense(body: dict, prescription_id: str):
 
 
 @blp.route("/dispensations", methods=["GET"])
-@blp.response(200, DispensationListSchema)
+@blp.response(OK, DispensationListSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PHARMACIST)
 @blp.arguments(DispensationListArgsSchema, location="query")
@@ -150,11 +152,11 @@ def list_dispensations(args: dict):
     """This pharmacy's dispensations, newest first, a page at a time; audited."""
     with unit_of_work(current_account()) as uow:
         result = dispensations.recent(uow, page=args["page"], per_page=args["per_page"])
-    return _json(DispensationListSchema().dump(result), 200)
+    return _json(DispensationListSchema().dump(result), OK)
 
 
 @blp.route("/dispensations/<string:dispensation_id>", methods=["GET"])
-@blp.response(200, DispensationSchema)
+@blp.response(OK, DispensationSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PHARMACIST)
 def read_dispensation(dispensation_id: str):
@@ -162,11 +164,11 @@ def read_dispensation(dispensation_id: str):
     another pharmacy's gets the same 404 as an unknown id; audited."""
     with unit_of_work(current_account()) as uow:
         view = dispensations.read(uow, dispensation_id)
-    return _json(DispensationSchema().dump(view), 200)
+    return _json(DispensationSchema().dump(view), OK)
 
 
 @blp.route("/dispensations/<string:dispensation_id>/reversal", methods=["POST"])
-@blp.response(200, ReceiptSchema)
+@blp.response(OK, ReceiptSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PHARMACIST)
 @blp.arguments(ReversalSchema)
@@ -175,4 +177,4 @@ def reverse(body: dict, dispensation_id: str):
     answer carries the reversal document signed by the service (`reversal.jws`)."""
     with unit_of_work(current_account()) as uow:
         dispensation = dispensations.reverse(uow, dispensation_id, body["reason"])
-    return _json(ReceiptSchema().dump(dispensations.describe(dispensation)), 200)
+    return _json(ReceiptSchema().dump(dispensations.describe(dispensation)), OK)

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from eprescription import qr
 from eprescription.api.security import current_account, roles_required
 from eprescription.domain.prescriptions import ItemDraft
+from eprescription.errors import CREATED, OK
 from eprescription.models import Role
 from eprescription.schemas.prescriptions import (
     IssuedPrescriptionSchema,
@@ -24,7 +25,7 @@ blp = Blueprint(
     url_prefix="/api/v1/prescriptions",
     description="Signed prescriptions: issue, read, list, cancel, QR code.",
 )
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 
 
 def _item(fields: dict) -> ItemDraft:
@@ -47,7 +48,7 @@ def _item(fields: dict) -> ItemDraft:
 
 
 @blp.route("", methods=["POST"])
-@blp.response(201, IssuedPrescriptionSchema)
+@blp.response(CREATED, IssuedPrescriptionSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER)
 @blp.arguments(PrescriptionIssueSchema)
@@ -65,12 +66,12 @@ def issue(body: dict):
     )
     with unit_of_work(current_account()) as uow:
         issued = prescriptions.issue(uow, request)
-    view = prescriptions.describe(issued.prescription, prescriptions.today_of(uow.now))
+    view = prescriptions.describe(issued.signed, prescriptions.today_of(uow.now))
     return {**view, "access_code": issued.access_code, "qr_text": issued.qr_text}
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, PrescriptionPageSchema)
+@blp.response(OK, PrescriptionPageSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER)
 @blp.arguments(PrescriptionListArgsSchema, location="query")
@@ -93,7 +94,7 @@ def list_issued(args: dict):
 
 
 @blp.route("/<string:prescription_id>", methods=["GET"])
-@blp.response(200, PrescriptionSchema)
+@blp.response(OK, PrescriptionSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER, Role.PATIENT)
 def get(prescription_id: str):
@@ -104,7 +105,7 @@ def get(prescription_id: str):
 
 
 @blp.route("/<string:prescription_id>/cancel", methods=["POST"])
-@blp.response(200, PrescriptionSchema)
+@blp.response(OK, PrescriptionSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER)
 @blp.arguments(PrescriptionCancelSchema)
@@ -130,7 +131,7 @@ NO_STORE = {"Cache-Control": "no-store"}  # the image carries the access code
 
 
 @blp.route("/<string:prescription_id>/qr.svg", methods=["GET"])
-@blp.doc(security=SECURITY, responses={200: {"description": "An SVG image"}})
+@blp.doc(security=SECURITY, responses={OK: {"description": "An SVG image"}})
 @roles_required(Role.PRESCRIBER, Role.PATIENT)
 def qr_svg(prescription_id: str):
     """The QR code (number and access code) as SVG, for its patient and its prescriber."""
@@ -139,7 +140,7 @@ def qr_svg(prescription_id: str):
 
 
 @blp.route("/<string:prescription_id>/qr.png", methods=["GET"])
-@blp.doc(security=SECURITY, responses={200: {"description": "A PNG image"}})
+@blp.doc(security=SECURITY, responses={OK: {"description": "A PNG image"}})
 @roles_required(Role.PRESCRIBER, Role.PATIENT)
 def qr_png(prescription_id: str):
     """The QR code (number and access code) as PNG, for its patient and its prescriber."""

@@ -4,6 +4,7 @@
 from flask_smorest import Blueprint
 
 from eprescription.api.security import current_account, roles_required
+from eprescription.errors import CREATED, OK
 from eprescription.models import Role
 from eprescription.schemas.renewal_requests import (
     RenewalAskSchema,
@@ -21,11 +22,11 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Renewal requests: the patient asks, the prescriber renews or declines.",
 )
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 
 
 @blp.route("/me/prescriptions/<string:prescription_id>/renewal-request", methods=["POST"])
-@blp.response(201, RenewalRequestSchema)
+@blp.response(CREATED, RenewalRequestSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 @blp.arguments(RenewalAskSchema)
@@ -37,7 +38,7 @@ def ask(body: dict, prescription_id: str):
 
 
 @blp.route("/me/renewal-requests", methods=["GET"])
-@blp.response(200, RenewalRequestListSchema)
+@blp.response(OK, RenewalRequestListSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PATIENT)
 def mine():
@@ -48,7 +49,7 @@ def mine():
 
 
 @blp.route("/renewal-requests", methods=["GET"])
-@blp.response(200, RenewalRequestListSchema)
+@blp.response(OK, RenewalRequestListSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER)
 @blp.arguments(RenewalListArgsSchema, location="query")
@@ -60,7 +61,7 @@ def for_prescriber(args: dict):
 
 
 @blp.route("/renewal-requests/<row_id:request_id>/decline", methods=["POST"])
-@blp.response(200, RenewalRequestSchema)
+@blp.response(OK, RenewalRequestSchema)
 @blp.doc(security=SECURITY)
 @roles_required(Role.PRESCRIBER)
 @blp.arguments(RenewalDeclineSchema)

@@ -2,6 +2,7 @@
 
 from flask_smorest import Blueprint
 
+from eprescription.errors import OK
 from eprescription.schemas.signing import TrustListSchema
 from eprescription.services import pki
 from eprescription.use_cases import unit_of_work
@@ -15,7 +16,7 @@ blp = Blueprint(
 
 
 @blp.route("/certificates", methods=["GET"])
-@blp.response(200, TrustListSchema)
+@blp.response(OK, TrustListSchema)
 def certificates():
     """The CA certificates, every prescriber certificate (PEM) and the revocations."""
     with unit_of_work() as uow:

@@ -2,6 +2,7 @@
 
 from flask_smorest import Blueprint
 
+from eprescription.errors import OK
 from eprescription.schemas.signing import VerificationSchema, VerifyRequestSchema
 from eprescription.services.verification import verify_document
 from eprescription.signing import certificates
@@ -17,7 +18,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @blp.arguments(VerifyRequestSchema)
-@blp.response(200, VerificationSchema)
+@blp.response(OK, VerificationSchema)
 def verify(body: dict):
     """{jws, payload?} → {valid, checks: [{name, ok, detail}]}; 200 even when not valid."""
     payload = body["payload"]

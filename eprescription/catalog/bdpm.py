@@ -18,6 +18,7 @@ from eprescription.models import (
     Presentation,
     Product,
 )
+from eprescription.models.base import Base
 
 PRODUCTS = "CIS_bdpm.txt"
 PRESENTATIONS = "CIS_CIP_bdpm.txt"
@@ -258,7 +259,7 @@ class FileSpec:
     columns: int
     required_columns: int
     parse: Callable[[list[str]], dict]
-    tables: tuple[type, ...]
+    tables: tuple[type[Base], ...]
 
 
 SPECS = {

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from eprescription.catalog import bdpm, search_index
 from eprescription.catalog.bdpm import Release, SkippedLine
-from eprescription.db import bulk_insert
 from eprescription.models import (
     CatalogImport,
     CompositionLine,
@@ -23,6 +22,10 @@ from eprescription.models import (
     Product,
 )
 from eprescription.models.base import utcnow
+from eprescription.models.bulk import bulk_insert
+
+# The tables whose rows a release replaces product by product (they have a `cis` column).
+_PerProduct = type[CompositionLine] | type[GenericGroupMember] | type[PrescribingCondition]
 
 
 @dataclass
@@ -51,32 +54,43 @@ def import_bdpm(
     session: Session, directory: Path, progress: Callable[[str], None] | None = None
 ) -> ImportReport:
     """Import the BDPM files of `directory`; commit, or roll back everything if refused."""
-    say = progress or (lambda _message: None)
-    started_at, clock = utcnow(), time.perf_counter()
-    report = ImportReport(source=str(directory.resolve()))
+    clock = time.perf_counter()
     try:
-        release = bdpm.read_release(directory, say)
-        report.skipped = release.skipped
-        _upsert_products(session, release, started_at, report, say)
-        _upsert_presentations(session, release, started_at, report, say)
-        _replace_per_product(session, release, report, say)
-        say("Rebuilding the search index")
-        search_index.rebuild(session)
-        session.add(
-            CatalogImport(
-                source=report.source,
-                started_at=started_at,
-                finished_at=utcnow(),
-                summary=json.dumps(
-                    {"counts": report.counts, "new": report.new, "removed": report.removed}
-                ),
-                lines_skipped=len(report.skipped),
-            )
-        )
+        report = load_bdpm(session, directory, progress)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    report.duration_seconds = time.perf_counter() - clock
+    return report
+
+
+def load_bdpm(
+    session: Session, directory: Path, progress: Callable[[str], None] | None = None
+) -> ImportReport:
+    """Write the BDPM files of `directory` into the session's transaction, without committing
+    (the caller's unit of work does, or rolls back everything if refused)."""
+    say = progress or (lambda _message: None)
+    started_at, clock = utcnow(), time.perf_counter()
+    report = ImportReport(source=str(directory.resolve()))
+    release = bdpm.read_release(directory, say)
+    report.skipped = release.skipped
+    _upsert_products(session, release, started_at, report, say)
+    _upsert_presentations(session, release, started_at, report, say)
+    _replace_per_product(session, release, report, say)
+    say("Rebuilding the search index")
+    search_index.rebuild(session)
+    session.add(
+        CatalogImport(
+            source=report.source,
+            started_at=started_at,
+            finished_at=utcnow(),
+            summary=json.dumps(
+                {"counts": report.counts, "new": report.new, "removed": report.removed}
+            ),
+            lines_skipped=len(report.skipped),
+        )
+    )
     report.duration_seconds = time.perf_counter() - clock
     return report
 
@@ -128,7 +142,7 @@ def _replace_per_product(session, release: Release, report, say) -> None:
     Products that left the BDPM keep theirs, so that an old prescription can still be read.
     """
     listed = select(Product.cis).where(Product.removed_from_bdpm_at.is_(None))
-    replaced = [
+    replaced: list[tuple[_PerProduct, str, list[dict]]] = [
         (CompositionLine, "compositions", release.rows(bdpm.COMPOSITIONS)),
         (GenericGroupMember, "generic_group_members", release.rows(bdpm.GENERIC_GROUPS)),
     ]

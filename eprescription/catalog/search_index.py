@@ -2,12 +2,12 @@
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from eprescription.catalog.text import normalise, words
-from eprescription.db import bulk_insert
 from eprescription.models import (
     CompositionLine,
     GenericGroup,
@@ -17,6 +17,7 @@ from eprescription.models import (
     SearchDocument,
     SearchTerm,
 )
+from eprescription.models.bulk import bulk_insert
 
 MARKETED = "Commercialisée"
 SEARCHED_NATURES = ("SA", "FT")
@@ -78,7 +79,7 @@ def rebuild(session: Session) -> int:
     return len(rows)
 
 
-def _documents(session: Session, products: list[Product]) -> list[dict]:
+def _documents(session: Session, products: Sequence[Product]) -> list[dict]:
     """Each product as a search hit shows it, so that a search reads one row per hit."""
     substances, presentations, groups = defaultdict(list), defaultdict(list), defaultdict(list)
     lines = select(

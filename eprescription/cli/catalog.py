@@ -8,9 +8,9 @@ import click
 from flask.cli import with_appcontext
 
 from eprescription.catalog import bdpm
-from eprescription.catalog.importer import import_bdpm
-from eprescription.db import get_session
 from eprescription.domain.errors import CatalogFileRefused
+from eprescription.services import catalog
+from eprescription.use_cases import unit_of_work
 
 # Brands (optionally with a strength) of commonly prescribed medicines; their generic groups
 # come with them, so the demo shows substitution.
@@ -52,7 +52,8 @@ def catalog_group() -> None:
 @with_appcontext
 def import_bdpm_command(directory: Path) -> None:
     try:
-        report = import_bdpm(get_session(), directory, progress=click.echo)
+        with unit_of_work() as uow:
+            report = catalog.import_release(uow, directory, progress=click.echo)
     except CatalogFileRefused as error:
         raise click.ClickException(f"Refused, nothing changed: {error.detail}") from error
     for line in report.skipped[:SKIPPED_SHOWN]:

@@ -11,11 +11,18 @@ from eprescription.services import audit, prescriptions
 from eprescription.services.verification import verify_document
 from eprescription.use_cases import unit_of_work
 
+BINDING = "binding"
+AGREES = (
+    "the row (number, patient, prescriber, dates, lines, quantities, pickup mode, status), its "
+    "cancellations and its receipts agree with the signed documents"
+)
+
 
 @click.command(
     "verify",
     help="Verify a signed document: FILE holding a compact JWS, or a prescription NUMBER "
-    "(then the signed payload is also compared with the stored content).",
+    "(then the signed payload is also compared with the stored content, and the whole stored "
+    "prescription with its signed documents).",
 )
 @click.argument("target", metavar="FILE|NUMBER")
 @click.option(
@@ -27,15 +34,16 @@ from eprescription.use_cases import unit_of_work
 @with_appcontext
 def verify_command(target: str, payload_file: Path | None) -> None:
     path = Path(target)
-    token, stored = None, None
+    token, stored, found = None, None, None
     if path.is_file():
         token = path.read_text(encoding="ascii", errors="replace").strip()
     with unit_of_work(actor=audit.OPERATOR) as uow:
         if token is None:
             try:
-                token, stored = prescriptions.signed_document(uow, target.strip())
+                document = prescriptions.signed_document(uow, target.strip())
             except DomainError as error:
                 raise Refused(error) from error
+            token, stored, found = document.jws, document.payload, document.signed
         if payload_file is not None:
             stored = payload_file.read_bytes()
         report = verify_document(uow, token, stored)
@@ -43,4 +51,13 @@ def verify_command(target: str, payload_file: Path | None) -> None:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     if not report.valid:
         raise click.ClickException("The signature is NOT valid.")
+    if found is not None:  # a stored prescription: the row must agree with what is signed
+        if not found.verified:
+            for problem in found.problems:
+                click.echo(f"FAIL {BINDING}: {problem}")
+            raise click.ClickException(
+                "The signature is valid, but the stored prescription does NOT agree with it: "
+                "it cannot be verified, and nothing can be dispensed from it."
+            )
+        click.echo(f"ok   {BINDING}: {AGREES}")
     click.echo("The signature is valid.")

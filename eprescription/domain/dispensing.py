@@ -292,6 +292,20 @@ def card_problem(pickup_mode: str, who: str) -> str | None:
     )
 
 
+COLLECTOR_UNIDENTIFIED = (
+    "someone other than the patient collects it: give their name or national id"
+)
+
+
+def collector_identity_problem(kind: str, national_id: str | None, name: str | None) -> str | None:
+    """Why the record of who collects is not enough, or None: anyone but the patient (a
+    representative, someone else) is identified by a national id or a name, whatever the face
+    the dispensation comes from."""
+    if kind != PATIENT and not ((national_id or "").strip() or (name or "").strip()):
+        return COLLECTOR_UNIDENTIFIED
+    return None
+
+
 def collector_problem(
     presenter_nir: str | None, collector_kind: str, collector_nir: str | None
 ) -> str | None:

@@ -169,8 +169,10 @@ class PrescriptionNotFound(NotFound):
 
 
 class SignatureInvalid(Conflict):
+    """The stored prescription does not agree with its signed documents (docs/signing.md)."""
+
     code = "prescription_signature_invalid"
-    title = "The prescription's signature does not verify: it cannot be dispensed"
+    title = "The prescription cannot be verified against its signature"
 
 
 class PrescriptionNotYetValid(PrescriptionConflict):

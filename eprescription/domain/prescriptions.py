@@ -185,6 +185,18 @@ def status_from_lines(lines: Iterable[LineState]) -> Status:
     return Status.ACTIVE
 
 
+def line_cancellable(status: Status | str, line: LineState) -> bool:
+    """Whether the prescriber may cancel this line now: the prescription is in a state that may
+    be cancelled (open), and nothing of the line was cancelled or dispensed yet."""
+    allowed = ALLOWED[("prescriber", Action.CANCEL)]
+    return Status(status) in allowed and not line.cancelled and not line.dispensed
+
+
+def cancellable(status: Status | str, lines: Iterable[LineState]) -> bool:
+    """Whether the prescription can be cancelled now, wholly or in part: some line can be."""
+    return any(line_cancellable(status, line) for line in lines)
+
+
 def lines_to_cancel(
     status: Status | str, lines: Iterable[LineState], requested: Iterable[int] | None
 ) -> list[int]:
@@ -196,7 +208,7 @@ def lines_to_cancel(
     ensure_allowed("prescriber", Action.CANCEL, status)
     by_number = {line.line: line for line in lines}
     if requested is None:
-        chosen = [n for n, line in by_number.items() if not line.cancelled and not line.dispensed]
+        chosen = [n for n, line in by_number.items() if line_cancellable(status, line)]
         if not chosen:
             raise PrescriptionNotCancellable(
                 "Every line is either cancelled already or (partly) dispensed."
@@ -324,7 +336,7 @@ def check_item(problems: Problems, index: int, item: ItemDraft) -> None:
         add("medication", "name a product (cis) or a substance, not both")
     elif not by_product and not by_substance:
         add("medication", "name a product (cis) or a substance with its strength and form")
-    elif by_product and not re.fullmatch(r"\d{8}", item.cis):
+    elif item.cis and not re.fullmatch(r"\d{8}", item.cis):
         add("cis", "a CIS code has 8 digits")
     elif by_substance:
         for field in ("substance_code", "strength", "form"):

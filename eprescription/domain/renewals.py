@@ -51,16 +51,23 @@ CLOSED_DETAILS = {
 
 
 def lapses_at(requested_at: datetime) -> datetime:
-    """When a request still pending becomes expired: 8 × 24 hours after it was made."""
+    """When a request still pending becomes expired: 8 × 24 hours after it was made (stored
+    with the request, so that SQL can tell a lapsed one as well as Python)."""
     return requested_at + LAPSE
 
 
-def effective_status(stored: RequestStatus | str, requested_at: datetime, now: datetime):
-    """The status as of `now`: a pending request reads as expired from `lapses_at` on."""
-    status = RequestStatus(stored)
-    if status is RequestStatus.PENDING and now >= lapses_at(requested_at):
+def is_lapsed(stored: RequestStatus | str, lapses_at: datetime, now: datetime) -> bool:
+    """Whether a request has lapsed by `now`: still pending at its stored `lapses_at`."""
+    return RequestStatus(stored) is RequestStatus.PENDING and now >= lapses_at
+
+
+def effective_status(
+    stored: RequestStatus | str, lapses_at: datetime, now: datetime
+) -> RequestStatus:
+    """The status as of `now`: a pending request reads as expired from its `lapses_at` on."""
+    if is_lapsed(stored, lapses_at, now):
         return RequestStatus.EXPIRED
-    return status
+    return RequestStatus(stored)
 
 
 def transition(current: RequestStatus | str, target: RequestStatus | str) -> RequestStatus:

@@ -1,12 +1,11 @@
 """A prescription as MedicationRequests: one per line, linked by groupIdentifier (docs/fhir.md)."""
 
-import json
 from datetime import date
 
 from eprescription.domain.errors import NotFound
-from eprescription.domain.prescriptions import Status, effective_status
+from eprescription.domain.prescriptions import Status
+from eprescription.domain.signed_prescription import SignedLine, SignedPrescription
 from eprescription.fhir import ids, references, systems
-from eprescription.models import Prescription, PrescriptionItem
 
 # Our states in R4's medicationrequest-status; a line's own state comes first (line_status).
 STATUS_CODES = {
@@ -32,29 +31,25 @@ def line_status(status: Status, cancelled: bool, dispensed: int, total: int) -> 
     return STATUS_CODES[status]
 
 
-def medication_requests(prescription: Prescription, today: date) -> list[dict]:
-    """Every line of `prescription` as a MedicationRequest, in line order."""
-    content = json.loads(prescription.payload)  # the signed content, so FHIR cannot disagree
-    status = effective_status(prescription.status, prescription.valid_until, today)
-    items = {item.line: item for item in prescription.items}
-    reasons = {c.id: c.reason for c in prescription.cancellations}
-    return [
-        _resource(prescription, content, signed, items[signed["line"]], status, reasons)
-        for signed in content["items"]
-    ]
+def medication_requests(found: SignedPrescription, today: date) -> list[dict]:
+    """Every line of a verified prescription as a MedicationRequest, in line order: the signed
+    content, and what its verified receipts and cancellations say, so FHIR cannot disagree."""
+    status = found.status_on(today)
+    return [_resource(found, line, status) for line in found.lines]
 
 
-def medication_request(prescription: Prescription, line: int, today: date) -> dict:
+def medication_request(found: SignedPrescription, line: int, today: date) -> dict:
     """One line as a MedicationRequest, or NotFound."""
-    for resource in medication_requests(prescription, today):
-        if resource["id"] == ids.line_id(prescription.number, line):
+    for resource in medication_requests(found, today):
+        if resource["id"] == ids.line_id(found.number, line):
             return resource
     raise NotFound(f"This prescription has no line {line}.")
 
 
-def _resource(prescription, content, signed, item: PrescriptionItem, status, reasons) -> dict:
-    number, line = prescription.number, signed["line"]
-    code = line_status(status, item.is_cancelled, item.dispensed_quantity, item.quantity_total)
+def _resource(found: SignedPrescription, item: SignedLine, status: Status) -> dict:
+    content, signed = found.signed_content, item.content
+    number, line = found.number, item.line
+    code = line_status(status, item.cancelled, item.dispensed, item.total)
     resource = {
         "resourceType": "MedicationRequest",
         "id": ids.line_id(number, line),
@@ -75,9 +70,10 @@ def _resource(prescription, content, signed, item: PrescriptionItem, status, rea
         "substitution": _substitution(signed),
     }
     if code == "cancelled":
-        resource["statusReason"] = {"text": reasons.get(item.cancellation_id, "cancelled")}
+        reason = item.cancellation.reason if item.cancellation else "cancelled"
+        resource["statusReason"] = {"text": reason}
     elif code == "stopped":
-        until = prescription.valid_until.isoformat()
+        until = found.valid_until.isoformat()
         resource["statusReason"] = {"text": f"expired (valid until {until})"}
     return resource
 

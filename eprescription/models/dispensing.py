@@ -55,7 +55,7 @@ class Dispensation(Base):
     reversal_payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     reversal_jws: Mapped[str | None] = mapped_column(Text)
 
-    prescription: Mapped[Prescription] = relationship()
+    prescription: Mapped[Prescription] = relationship(back_populates="dispensations")
     pharmacy: Mapped[Pharmacy] = relationship()
     lines: Mapped[list["DispensationLine"]] = relationship(
         back_populates="dispensation", order_by="DispensationLine.id"

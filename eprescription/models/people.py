@@ -29,6 +29,11 @@ class Person(Base):
     birth_date: Mapped[date | None] = mapped_column(Date)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # Read-only ways to the person's professional records (one at most each), so that the
+    # bearer-token query can load them with the account in one statement.
+    prescriber: Mapped["Prescriber | None"] = relationship(viewonly=True, uselist=False)
+    pharmacist: Mapped["Pharmacist | None"] = relationship(viewonly=True, uselist=False)
+
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"

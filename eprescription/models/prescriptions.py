@@ -1,6 +1,7 @@
 """Prescriptions as stored: the signed payload and its JWS, the lines, the signed cancellations."""
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -19,11 +20,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from eprescription.models.base import Base, UTCDateTime
 from eprescription.models.people import Person, Prescriber
 
+if TYPE_CHECKING:
+    from eprescription.models.dispensing import Dispensation
+
 
 class Prescription(Base):
     """A signed prescription. `payload` holds exactly the bytes the JWS signs.
 
-    The columns beside it repeat the payload's values for queries; the payload is the truth.
+    The columns beside it repeat the payload's values for queries; the payload is the truth,
+    and every read and action checks the columns against it (services/signed_documents.py).
     """
 
     __tablename__ = "prescriptions"
@@ -49,6 +54,10 @@ class Prescription(Base):
     access_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The access code under AES-GCM (server secret), only to show its QR code again.
     access_code_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # The patient's choice of pickup mode (when they changed the prescriber's), a document the
+    # service signs: `pickup_mode` must say what it says (docs/signing.md).
+    pickup_choice_payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pickup_choice_jws: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Person] = relationship()
     prescriber: Mapped[Prescriber] = relationship()
@@ -58,6 +67,9 @@ class Prescription(Base):
     cancellations: Mapped[list["PrescriptionCancellation"]] = relationship(
         back_populates="prescription", order_by="PrescriptionCancellation.id"
     )
+    # Loaded only where one statement must bring them with the row (the dispensation's locked
+    # read); elsewhere services/signed_documents.dispensations_of reads them for many rows.
+    dispensations: Mapped[list["Dispensation"]] = relationship(back_populates="prescription")
 
 
 class PrescriptionItem(Base):

@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from eprescription.domain import dispensing as rules
 from eprescription.domain import prescriptions as prescription_rules
+from eprescription.schemas.prescriptions import VerifiedSchema
 
 PRESENTER_NIR = (
     "Number + NIR or card lookup when the patient is not the one at the counter: the NIR of "
@@ -58,8 +59,11 @@ class CollectorSchema(Schema):
 
     @validates_schema
     def _identified(self, data, **_):
-        if data["kind"] != "patient" and not (data.get("national_id") or data.get("name")):
-            raise ValidationError("say who collected it (national_id or name)", "national_id")
+        problem = rules.collector_identity_problem(
+            data["kind"], data.get("national_id"), data.get("name")
+        )
+        if problem:
+            raise ValidationError(problem, "national_id")
 
 
 class PackLineSchema(Schema):
@@ -152,7 +156,7 @@ class VerifiedSignatureSchema(Schema):
     checks = fields.List(fields.Nested(DispensingCheckSchema))
 
 
-class PharmacistPrescriptionSchema(Schema):
+class PharmacistPrescriptionSchema(VerifiedSchema):
     id = fields.String()
     number = fields.String()
     status = fields.String()

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 from eprescription.domain import health_space as rules
 from eprescription.domain.prescriptions import PickupMode, Status
 from eprescription.schemas.audit import InclusionProofSchema
+from eprescription.schemas.prescriptions import VerifiedSchema
 
 
 class PageArgsSchema(Schema):
@@ -132,7 +133,7 @@ class MyDispensationSchema(Schema):
     reversal_reason = fields.String(allow_none=True)
 
 
-class MyPrescriptionSchema(Schema):
+class MyPrescriptionSchema(VerifiedSchema):
     id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
     number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
     status = fields.String(required=True, metadata={"enum": list(Status)})

@@ -5,12 +5,18 @@ from marshmallow import Schema, fields, validate
 from eprescription.domain import prescriptions as rules
 from eprescription.models.base import ROW_ID_MAX
 
-PIN_FIELD = {
-    "required": True,
-    "load_only": True,
-    "validate": validate.Length(min=1, max=64),
-    "metadata": {"description": "The prescriber's signing PIN (4 to 8 digits).", "example": "1234"},
-}
+
+def pin_field() -> fields.String:
+    """The prescriber's signing PIN, asked by every signing request (a new field each time)."""
+    return fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "The prescriber's signing PIN (4 to 8 digits).",
+            "example": "1234",
+        },
+    )
 
 
 class SubstanceInSchema(Schema):
@@ -78,7 +84,7 @@ class PrescriptionIssueSchema(Schema):
         validate=validate.Length(min=1, max=32),
         metadata={"description": "The patient's NIR (isikukood in Estonia)."},
     )
-    pin = fields.String(**PIN_FIELD)
+    pin = pin_field()
     valid_from = fields.Date(metadata={"description": "Default: the issue date."})
     valid_until = fields.Date(
         metadata={"description": "Default: valid_from + 3 months; at most 3 (12 with renewals)."}
@@ -106,7 +112,7 @@ class PrescriptionIssueSchema(Schema):
 
 
 class PrescriptionCancelSchema(Schema):
-    pin = fields.String(**PIN_FIELD)
+    pin = pin_field()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=rules.REASON_MAX))
     lines = fields.List(
         fields.Integer(strict=True, validate=validate.Range(min=1, max=rules.ITEMS_MAX)),
@@ -176,7 +182,23 @@ class CancellationOutSchema(Schema):
     jws = fields.String(required=True)
 
 
-class PrescriptionSchema(Schema):
+class VerifiedSchema(Schema):
+    """Whether the stored prescription agrees with its signed documents (docs/signing.md)."""
+
+    verified = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "false: the stored prescription does not agree with its signed "
+            "documents; only id, number and verification_problems are given, and nothing can "
+            "be dispensed from it (acting on it answers 409 prescription_signature_invalid)."
+        },
+    )
+    verification_problems = fields.List(
+        fields.String(), metadata={"description": "Why it cannot be verified (verified false)."}
+    )
+
+
+class PrescriptionSchema(VerifiedSchema):
     id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
     number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
     status = fields.String(required=True, metadata={"enum": list(rules.Status)})

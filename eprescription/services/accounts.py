@@ -10,6 +10,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
 
 from eprescription.domain import identifiers
 from eprescription.domain.errors import (
@@ -380,8 +381,18 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# What a request needs of its caller, loaded with the account in the same statement: the person,
+# and the prescriber or the pharmacist with their pharmacy (the audit actor, prescriber_of,
+# pharmacist_of read these, so no use case asks again).
+_CALLER = (
+    joinedload(Account.person).joinedload(Person.prescriber),
+    joinedload(Account.person).joinedload(Person.pharmacist).joinedload(Pharmacist.pharmacy),
+)
+
+
 def account_for_token(uow: UnitOfWork, token: str) -> Account:
-    """The active account a bearer token belongs to, or AuthenticationRequired."""
+    """The active account a bearer token belongs to (with its person and professional records:
+    one statement), or AuthenticationRequired."""
     account = uow.session.scalar(
         select(Account)
         .join(ApiToken, ApiToken.account_id == Account.id)
@@ -390,6 +401,7 @@ def account_for_token(uow: UnitOfWork, token: str) -> Account:
             ApiToken.expires_at > uow.now,
             Account.is_active.is_(True),
         )
+        .options(*_CALLER)
     )
     if account is None:
         raise AuthenticationRequired("token expired or invalid")
@@ -397,8 +409,9 @@ def account_for_token(uow: UnitOfWork, token: str) -> Account:
 
 
 def active_account(uow: UnitOfWork, account_id: int) -> Account | None:
-    """The account behind a session cookie, or None if it is gone or disabled."""
-    account = uow.session.get(Account, account_id)
+    """The account behind a session cookie (loaded as account_for_token does), or None if it
+    is gone or disabled."""
+    account = uow.session.get(Account, account_id, options=_CALLER)
     return account if account is not None and account.is_active else None
 
 
@@ -413,10 +426,10 @@ def profile(uow: UnitOfWork, account: Account | None = None) -> Profile:
         "name": person.full_name if person else account.username,
     }
     if person is not None and account.role is Role.PRESCRIBER:
-        prescriber = uow.session.scalar(select(Prescriber).where(Prescriber.person_id == person.id))
+        prescriber = person.prescriber
         profile_fields.update(rpps=prescriber.rpps, specialty=prescriber.specialty)
     if person is not None and account.role is Role.PHARMACIST:
-        pharmacist = uow.session.scalar(select(Pharmacist).where(Pharmacist.person_id == person.id))
+        pharmacist = person.pharmacist
         profile_fields.update(
             pharmacy_name=pharmacist.pharmacy.name, pharmacy_finess=pharmacist.pharmacy.finess
         )

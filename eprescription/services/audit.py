@@ -7,15 +7,17 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from eprescription.models import Account, Pharmacist, Prescriber, Role
+from eprescription.models import Account, Role
 from eprescription.models.audit import AuditChain, AuditEvent
 from eprescription.models.base import utcnow
 
+EVENTS, CHAINS = cast(Table, AuditEvent.__table__), cast(Table, AuditChain.__table__)
 GENESIS_HASH = "0" * 64
 SUCCESS = "success"
 PENDING = "eprescription.audit_pending"  # the key of the buffer in Session.info
@@ -47,21 +49,19 @@ class Actor:
 OPERATOR = Actor(None, "operator", "command line")
 
 
-def actor_for(session: Session, account: Account | None) -> Actor:
-    """The actor behind an account: its role, and its pharmacy or its prescriber's RPPS."""
+def actor_for(account: Account | None) -> Actor:
+    """The actor behind an account: its role, and its pharmacy or its prescriber's RPPS (from
+    the records loaded with the account, services/accounts.py)."""
     if account is None:
         return OPERATOR
     organisation = ""
-    if account.role is Role.PHARMACIST and account.person_id is not None:
-        pharmacist = session.scalar(
-            select(Pharmacist).where(Pharmacist.person_id == account.person_id)
-        )
+    person = account.person
+    if account.role is Role.PHARMACIST and person is not None:
+        pharmacist = person.pharmacist
         if pharmacist is not None:
             organisation = f"{pharmacist.pharmacy.name} (FINESS {pharmacist.pharmacy.finess})"
-    elif account.role is Role.PRESCRIBER and account.person_id is not None:
-        prescriber = session.scalar(
-            select(Prescriber).where(Prescriber.person_id == account.person_id)
-        )
+    elif account.role is Role.PRESCRIBER and person is not None:
+        prescriber = person.prescriber
         if prescriber is not None:
             organisation = f"RPPS {prescriber.rpps}"
     return Actor(account.id, str(account.role), organisation)
@@ -146,7 +146,8 @@ def write(session: Session, events: list[Event]) -> None:
     postgres = session.get_bind().dialect.name == "postgresql"
     advance = _advance_heads_postgresql if postgres else _advance_heads_sqlite
     positions = advance(session, keys, [counts[key] for key in keys])
-    rows, last_hash = [], {}
+    rows: list[dict] = []
+    last_hash: dict[str, str] = {}
     for event in events:
         key = event.chain_key
         sequence, previous = positions[key]
@@ -161,9 +162,9 @@ def write(session: Session, events: list[Event]) -> None:
             {**columns, "head_keys": list(last_hash), "head_hashes": list(last_hash.values())},
         )
         return
-    session.execute(insert(AuditEvent.__table__), rows)
+    session.execute(insert(EVENTS), rows)
     session.execute(
-        update(AuditChain.__table__)
+        update(CHAINS)
         .where(AuditChain.chain_key == bindparam("key"))
         .values(last_hash=bindparam("hash")),
         [{"key": key, "hash": last} for key, last in last_hash.items()],
@@ -220,11 +221,11 @@ def _advance_heads_sqlite(
             for key, count in added.items()
         ]
     )
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[AuditChain.chain_key],
         set_={"last_seq": AuditChain.last_seq + statement.excluded.last_seq},
     ).returning(AuditChain.chain_key, AuditChain.last_seq, AuditChain.last_hash)
-    answer = session.execute(statement)
+    answer = session.execute(upsert)
     return {key: (last - added[key] + 1, previous) for key, last, previous in answer}
 
 
@@ -312,7 +313,7 @@ def verify_chains(session: Session, batch_size: int = 5000) -> ChainReport:
 
 def _chains(rows: Iterable) -> Iterator[tuple[str, list]]:
     """Consecutive rows grouped by chain key."""
-    key, chain = None, []
+    key, chain = "", []  # type: tuple[str, list]
     for row in rows:
         if row["chain_key"] != key:
             if chain:

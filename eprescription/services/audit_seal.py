@@ -2,10 +2,10 @@
 tree, and signs each new tree head with the service key; and reads heads and proofs back."""
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import RowMapping, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from eprescription.domain.errors import NotFound, ValidationFailed
@@ -104,7 +104,7 @@ def tree_size(session: Session) -> int:
     return 0 if last is None else last + 1
 
 
-def _unsealed(session: Session, batch_max: int) -> list:
+def _unsealed(session: Session, batch_max: int) -> Sequence[RowMapping]:
     newest_sealed = session.scalar(select(func.max(AuditLogEntry.event_id))) or 0
     columns = [AuditEvent.__table__.c[name] for name in ("id", *audit.HASHED_FIELDS)]
     return (

@@ -1,10 +1,11 @@
 """What dispensing and reversal share: the pharmacist at the counter, who presents the card,
-the prescription under its row lock, its progress per line, and refusals kept whatever the
-use case then rolls back."""
+the prescription under its row lock, and refusals kept whatever the use case then rolls back
+(each line's progress is the verified one: services/signed_documents.py)."""
 
 from datetime import date
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from eprescription.domain import dispensing as rules
 from eprescription.domain.errors import DomainError, PermissionDenied
@@ -12,7 +13,6 @@ from eprescription.models import (
     Person,
     Pharmacist,
     Prescription,
-    PrescriptionItem,
     Representative,
     Role,
 )
@@ -25,10 +25,8 @@ OBJECT_TYPE = "prescription"
 def pharmacist_of(uow: UnitOfWork) -> Pharmacist:
     """The pharmacist (and so the pharmacy) behind the acting account, or PermissionDenied."""
     account, pharmacist = uow.account, None
-    if account is not None and account.role is Role.PHARMACIST and account.person_id is not None:
-        pharmacist = uow.session.scalar(
-            select(Pharmacist).where(Pharmacist.person_id == account.person_id)
-        )
+    if account is not None and account.role is Role.PHARMACIST and account.person is not None:
+        pharmacist = account.person.pharmacist  # loaded with the caller (services/accounts.py)
     if pharmacist is None:
         raise PermissionDenied("Only a pharmacist of a pharmacy can do this.")
     return pharmacist
@@ -57,46 +55,37 @@ def presenter(
     return (rules.ANYONE if used is None else rules.REPRESENTATIVE), used
 
 
-def lock_prescription(uow: UnitOfWork, prescription_id: int) -> Prescription:
-    """The prescription and its items, read again under a lock held until commit.
+def lock(uow: UnitOfWork, *where) -> None:
+    """Take the row lock of the prescriptions matching `where`, held until the use case ends;
+    read them after it, in a statement of their own (with populate_existing).
 
-    PostgreSQL: SELECT … FOR UPDATE. SQLite has no row locks and reads outside a transaction,
-    so a no-op UPDATE first takes the database's write lock: from there on no other writer can
-    change anything, and the reads below see the last committed state.
+    A statement sees the database as it was when it began: a read that waited for the lock
+    would get the locked row as the other transaction left it but the other tables (lines,
+    dispensations) as they were before (PostgreSQL, READ COMMITTED), a row that disagrees with
+    its receipts. So the lock is a statement alone: PostgreSQL SELECT … FOR UPDATE; SQLite has
+    no row locks and reads outside a transaction, so there a no-op UPDATE takes the database's
+    write lock, and from there on no other writer can change anything.
     """
     session = uow.session
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Prescription)
+        session.execute(update(Prescription).where(*where).values(version=Prescription.version))
+    else:
+        session.execute(select(Prescription.id).where(*where).with_for_update())
+
+
+def lock_prescription(uow: UnitOfWork, prescription_id: int) -> Prescription:
+    """The prescription and its items, read again under its lock (lock)."""
+    lock(uow, Prescription.id == prescription_id)
+    return (
+        uow.session.scalars(
+            select(Prescription)
             .where(Prescription.id == prescription_id)
-            .values(version=Prescription.version)
+            .options(joinedload(Prescription.items))
+            .execution_options(populate_existing=True)
         )
-    prescription = session.scalar(
-        select(Prescription)
-        .where(Prescription.id == prescription_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        .unique()
+        .one()
     )
-    session.scalars(
-        select(PrescriptionItem)
-        .where(PrescriptionItem.prescription_id == prescription_id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return prescription
-
-
-def progress(prescription: Prescription) -> list[rules.LineProgress]:
-    """Each line's quantities: per period, periods, dispensed, cancelled."""
-    return [
-        rules.LineProgress(
-            line=item.line,
-            quantity=item.quantity,
-            periods=1 + prescription.renewals,
-            dispensed=item.dispensed_quantity,
-            cancelled=item.is_cancelled,
-        )
-        for item in prescription.items
-    ]
 
 
 def record_refusal(

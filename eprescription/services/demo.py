@@ -11,7 +11,7 @@ from eprescription.catalog import importer
 from eprescription.domain.errors import Conflict, PermissionDenied
 from eprescription.domain.identifiers import ESTONIA
 from eprescription.domain.prescriptions import OPEN_STATES, ItemDraft
-from eprescription.models import Account, Pharmacy, Prescription, Product, Role
+from eprescription.models import Account, Person, Pharmacy, Prescription, Product, Role
 from eprescription.services import accounts, pki, prescriptions
 from eprescription.services.accounts import PersonDetails
 from eprescription.services.uow import UnitOfWork
@@ -23,6 +23,9 @@ DEMO_PHARMACY = {
     "name": "Pharmacie de la Gare (demo)",
     "address": "1 place de la Gare, 75010 Paris",
 }
+
+
+DEMO_PIN = "1234"  # the demo prescriber's signing PIN, published like the passwords
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ DEMO_USERS = (
         {"FR": "172116912304521", "EE": "47211050122"},
         rpps="10001234565",
         specialty="General practice",
-        pin="1234",
+        pin=DEMO_PIN,
     ),
     DemoUser(
         Role.PHARMACIST,
@@ -117,12 +120,12 @@ def seed(
     logins = [_ensure(uow, user) for user in DEMO_USERS]
     for user in DEMO_USERS:
         if user.pin is not None:
-            _ensure_signing_key(uow, user)
+            _ensure_signing_key(uow, user.username, user.pin)
     loaded = session.scalar(select(func.count()).select_from(Product))
     if loaded:
         summary = f"A catalog of {loaded} products is already loaded: kept."
     else:
-        summary = importer.import_bdpm(session, catalog_dir, progress).summary()
+        summary = importer.load_bdpm(session, catalog_dir, progress).summary()
     number = _ensure_demo_prescription(uow)
     return DemoResult(logins=logins, catalog_summary=summary, prescription_number=number)
 
@@ -154,15 +157,15 @@ def _ensure(uow: UnitOfWork, user: DemoUser) -> DemoLogin:
     return DemoLogin(user.role, user.username, user.password, created=True, pin=user.pin)
 
 
-def _ensure_signing_key(uow: UnitOfWork, user: DemoUser) -> None:
+def _ensure_signing_key(uow: UnitOfWork, username: str, pin: str) -> None:
     """A usable signing key with the published PIN: a development CA first if there is none;
     a blocked key is unblocked, a revoked or expired one replaced."""
     if pki.active_authority(uow) is None:
         pki.init_ca(uow)
-    prescriber = pki.prescriber_for_username(uow, user.username)
+    prescriber = pki.prescriber_for_username(uow, username)
     credential = pki.current_credential(uow, prescriber)
     if credential is None or credential.revoked_at or not credential.is_valid_at(uow.now):
-        pki.enroll_prescriber(uow, prescriber, user.pin)
+        pki.enroll_prescriber(uow, prescriber, pin)
     elif credential.blocked_at or credential.failed_pin_attempts:
         pki.unblock(uow, prescriber)
 
@@ -178,14 +181,18 @@ def _ensure_demo_prescription(uow: UnitOfWork) -> str | None:
     """Issue and sign (PIN 1234) a prescription for the demo patient unless they have an
     active one; its number, or None when none was needed or the catalog lacks the products."""
     session = uow.session
-    doctor, patient = (
-        session.scalar(select(Account).where(Account.username == user.username))
-        for user in (DEMO_USERS[0], DEMO_USERS[2])
-    )
+    doctor = session.scalars(
+        select(Account).where(Account.username == DEMO_USERS[0].username)
+    ).one()
+    patient = session.scalars(
+        select(Person)
+        .join(Account, Account.person_id == Person.id)
+        .where(Account.username == DEMO_USERS[2].username)
+    ).one()
     today = prescriptions.today_of(uow.now)
     has_active = session.scalar(
         select(func.count(Prescription.id)).where(
-            Prescription.patient_person_id == patient.person_id,
+            Prescription.patient_person_id == patient.id,
             Prescription.status.in_([str(status) for status in OPEN_STATES]),
             Prescription.valid_until >= today,
         )
@@ -198,8 +205,8 @@ def _ensure_demo_prescription(uow: UnitOfWork) -> str | None:
     if has_active or not items:
         return None
     request = prescriptions.IssueRequest(
-        patient_nir=patient.person.national_id,
-        pin=DEMO_USERS[0].pin,
+        patient_nir=patient.national_id,
+        pin=DEMO_PIN,
         items=items,
         renewals=DEMO_RENEWALS,
     )

@@ -3,34 +3,33 @@ reversal signed by the service like the receipt; each one unit of work, audited.
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import selectinload
 
 from eprescription.domain import dispensing as rules
+from eprescription.domain import signed_prescription
 from eprescription.domain.errors import (
     DomainError,
-    NotFound,
-    OtherPharmacy,
     ReversalRefused,
     ValidationFailed,
 )
 from eprescription.models import Dispensation, Pharmacist, PrescriptionItem
-from eprescription.services import counter, pki, verification
+from eprescription.services import access, counter, pki, signed_documents, verification
 from eprescription.services.prescriptions import iso_seconds
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
-REVERSAL_TYPE = "eprescription.dispensation_reversal"
-REVERSAL_VERSION = 1
+REVERSAL_TYPE = signed_prescription.REVERSAL_TYPE
+REVERSAL_VERSION = signed_prescription.VERSION
 OBJECT_TYPE = "dispensation"
 REASON_MAX = 500
 PER_PAGE = 20
 PER_PAGE_MAX = 100
 PAGE_MAX = 10_000
-# One answer for an unknown id and for another pharmacy's dispensation.
-NOT_FOUND_DETAIL = "Your pharmacy has no dispensation with this id."
 REVERSAL_WINDOW = timedelta(hours=rules.REVERSAL_WINDOW_HOURS)
 
 
@@ -76,32 +75,11 @@ def _checked(uow: UnitOfWork, token: str | None, payload: bytes | None) -> dict:
 # -- reopen one ---------------------------------------------------------------------------------
 
 
-def _own(uow: UnitOfWork, pharmacist: Pharmacist, dispensation_id: str):
-    """This pharmacy's dispensation, or NotFound (audited, kept): an unknown id and another
-    pharmacy's dispensation get the same answer."""
-    dispensation = None
-    if dispensation_id and len(dispensation_id) <= 64:
-        dispensation = uow.session.get(Dispensation, dispensation_id)
-    if dispensation is not None and dispensation.pharmacy_id == pharmacist.pharmacy_id:
-        return dispensation
-    if dispensation is None:
-        uow.refuse("read", OBJECT_TYPE, outcome="not_found")
-    else:
-        uow.refuse(
-            "read",
-            OBJECT_TYPE,
-            dispensation.id,
-            patient_person_id=dispensation.prescription.patient_person_id,
-            outcome="other_pharmacy",
-        )
-    raise NotFound(NOT_FOUND_DETAIL)
-
-
 def read(uow: UnitOfWork, dispensation_id: str) -> dict:
     """One dispensation of the pharmacist's own pharmacy, as its receipt, with the receipt's
     (and the reversal's) signature verified and whether it can still be reversed; audited."""
-    pharmacist = counter.pharmacist_of(uow)
-    dispensation = _own(uow, pharmacist, dispensation_id)
+    counter.pharmacist_of(uow)
+    dispensation = access.open_dispensation(uow, dispensation_id, access.Action.READ).object
     view = describe(dispensation)
     view["receipt_signature"] = _checked(uow, dispensation.jws, dispensation.payload)
     if view["reversal"] is not None:
@@ -183,15 +161,9 @@ def reverse(uow: UnitOfWork, dispensation_id: str, reason: str | None) -> Dispen
         raise ValidationFailed(
             "Say why it is reversed.", errors={"reason": [f"1 to {REASON_MAX} characters"]}
         )
-    dispensation = None
-    if dispensation_id and len(dispensation_id) <= 64:
-        dispensation = session.get(Dispensation, dispensation_id)
-    if dispensation is None:
-        raise NotFound("No dispensation has this id.")
+    dispensation = access.open_dispensation(uow, dispensation_id, access.Action.REVERSE).object
     prescription = dispensation.prescription
     try:
-        if dispensation.pharmacy_id != pharmacist.pharmacy_id:
-            raise OtherPharmacy("Only the pharmacy that dispensed it can reverse a dispensation.")
         prescription = counter.lock_prescription(uow, prescription.id)
         session.refresh(dispensation)
         if dispensation.reversed_at is not None:
@@ -200,7 +172,10 @@ def reverse(uow: UnitOfWork, dispensation_id: str, reason: str | None) -> Dispen
             raise ReversalRefused(
                 f"A dispensation can be reversed within {rules.REVERSAL_WINDOW_HOURS} hours only."
             )
+        # The receipt's lines and every line's progress as the verified documents say.
+        found = signed_documents.require(uow, prescription)
         items = {item.id: item for item in prescription.items}
+        given_back: dict[int, int] = {}
         for line in dispensation.lines:
             result = session.execute(
                 update(PrescriptionItem)
@@ -209,13 +184,17 @@ def reverse(uow: UnitOfWork, dispensation_id: str, reason: str | None) -> Dispen
                 .values(dispensed_quantity=PrescriptionItem.dispensed_quantity - line.quantity)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount != 1:
+            if cast(CursorResult, result).rowcount != 1:  # an UPDATE's, typed as Result
                 raise ReversalRefused(f"Line {line.line} no longer holds what was dispensed.")
             items[line.item_id].dispensed_quantity -= line.quantity
-        prescription.status = rules.status_from_progress(counter.progress(prescription))
+            given_back[line.line] = given_back.get(line.line, 0) + line.quantity
+        prescription.status = rules.status_from_progress(
+            replace(state, dispensed=state.dispensed - given_back.get(state.line, 0))
+            for state in found.progress()
+        )
         prescription.version += 1
         dispensation.reversed_at = now
-        dispensation.reversed_by_account_id = uow.account.id
+        dispensation.reversed_by_account_id = uow.require_account().id
         dispensation.reversal_reason = reason
         dispensation.reversal_payload = _reversal_document(dispensation, pharmacist, reason, now)
         dispensation.reversal_jws = pki.sign_as_service(uow, dispensation.reversal_payload)

@@ -2,18 +2,30 @@
 audited. Rules in domain/dispensing.py; docs/dispensing.md says why."""
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
+from typing import cast
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    CursorResult,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from eprescription import qr
 from eprescription.domain import dispensing as rules
-from eprescription.domain import gs1, identifiers
+from eprescription.domain import gs1, identifiers, signed_prescription
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain.errors import (
     DomainError,
@@ -23,23 +35,24 @@ from eprescription.domain.errors import (
     PrescriptionNotFound,
     ProductExpired,
     QuantityExceeded,
-    SignatureInvalid,
     SubstitutionRefused,
     ValidationFailed,
     VersionMismatch,
 )
-from eprescription.domain.prescriptions import OPEN_STATES, Problems, effective_status
+from eprescription.domain.prescriptions import OPEN_STATES, Problems
+from eprescription.domain.signed_prescription import SignedLine, SignedPrescription
 from eprescription.models import (
     CompositionLine,
     Dispensation,
     DispensationLine,
-    GenericGroupMember,
     Person,
     Prescription,
     PrescriptionItem,
     Presentation,
+    Product,
 )
 from eprescription.services import (
+    access,
     audit,
     counter,
     dispensations,
@@ -47,18 +60,15 @@ from eprescription.services import (
     idempotency,
     pki,
     prescriptions,
-    verification,
+    signed_documents,
 )
 from eprescription.services.prescriptions import iso_seconds, today_of
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
-RECEIPT_TYPE = "eprescription.dispensation"
-RECEIPT_VERSION = 1
+RECEIPT_TYPE = signed_prescription.RECEIPT_TYPE
+RECEIPT_VERSION = signed_prescription.VERSION
 OBJECT_TYPE = counter.OBJECT_TYPE
-# One answer for an unknown number and for a known number with the wrong code or NIR.
-NOT_FOUND_DETAIL = "No prescription matches this code. Scan it again or check the number."
-_DUMMY_HASH = codes.hash_access_code("0" * codes.ACCESS_CODE_LENGTH)
 
 
 # -- who and what -----------------------------------------------------------------------------
@@ -90,80 +100,74 @@ def _presenter_nir(value: str | None, country: str) -> str | None:
     return None if value is None else _national_id(value, country, "presenter_nir")
 
 
-def _find(uow: UnitOfWork, credentials: Credentials, action: str) -> Prescription:
-    """The prescription the credentials open, or PrescriptionNotFound (audited, kept).
-
-    An unknown number, a wrong access code and a NIR that is not the patient's all get the
-    same answer, so nothing tells which part was wrong.
-    """
+def _find(
+    uow: UnitOfWork, credentials: Credentials, action: access.Action, *, for_update: bool = False
+) -> Prescription:
+    """The prescription the credentials open for `action`, or PrescriptionNotFound (audited,
+    kept): an unknown number, a wrong access code and a NIR that is not the patient's all get
+    the same answer, so nothing tells which part was wrong. `for_update`: read under its row
+    lock, with its dispensations, in one statement (what a dispensation decides on)."""
     if credentials.qr_text is not None:
         token = qr.decode(credentials.qr_text)
-        number, secret = token.number, token.access_code
+        number, proof = token.number, access.Proof(access_code=token.access_code)
     else:
         number = codes.validate_number(credentials.number)
-        secret = _national_id(credentials.patient_nir, uow.settings.country, "patient_nir")
-    prescription = uow.session.scalar(
-        select(Prescription)
-        .where(Prescription.number == number)
-        .options(selectinload(Prescription.items), selectinload(Prescription.patient))
-    )
-    if credentials.qr_text is not None:
-        stored = prescription.access_code_hash if prescription else _DUMMY_HASH
-        opened = codes.access_code_matches(secret, stored) and prescription is not None
-    else:
-        opened = prescription is not None and prescription.patient.national_id == secret
-    if not opened:  # an unknown number and a wrong code get the very same answer
-        prescriptions.refuse_unseen(
-            uow,
-            action,
-            number,
-            prescription,
-            outcome_if_found="wrong_code",
-            error=PrescriptionNotFound(NOT_FOUND_DETAIL),
-        )
-    return prescription
+        national_id = _national_id(credentials.patient_nir, uow.settings.country, "patient_nir")
+        proof = access.Proof(patient_national_id=national_id)
+    today = today_of(uow.now)
+    load = signed_documents.DISPENSED_PARTS if for_update else signed_documents.PARTS
+    return access.open_prescription(
+        uow, number, action, today, proof=proof, load=load, for_update=for_update
+    ).object
 
 
-def _verify(uow: UnitOfWork, prescription: Prescription) -> verification.VerificationReport:
-    """Check the signature and that it signs the stored content; refuse when it does not."""
-    report = verification.verify_document(uow, prescription.jws, prescription.payload)
-    if not report.valid:
-        failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
-        raise SignatureInvalid(f"The signature does not verify ({failed}).")
-    return report
-
-
-def _prescribed(item: PrescriptionItem) -> rules.PrescribedLine:
+def _prescribed(line: SignedLine) -> rules.PrescribedLine:
+    """What the substitution rules need of a line, as it is signed."""
+    drug = line.content["medication"]
     return rules.PrescribedLine(
-        cis=item.cis,
-        substance_code=item.substance_code,
-        strength=item.strength,
-        form=item.form,
-        substitutable=item.substitutable,
-        non_substitution_reason=item.non_substitution_reason,
+        cis=drug.get("cis"),
+        substance_code=drug.get("substance_code"),
+        strength=drug.get("strength"),
+        form=drug.get("form"),
+        substitutable=line.content["substitutable"],
+        non_substitution_reason=line.content.get("non_substitution_reason"),
     )
 
 
 # -- what the pharmacist sees -------------------------------------------------------------------
 
 
-def describe(prescription: Prescription, report, today: date) -> dict:
-    """The prescription as a pharmacist sees it: signed content, progress per line, signature."""
-    content = json.loads(prescription.payload)
-    items = {item.line: item for item in prescription.items}
-    progress = {line.line: line for line in counter.progress(prescription)}
-    status = effective_status(prescription.status, prescription.valid_until, today)
+BINDING = "binding"
+AGREES = "the stored prescription, its cancellations and receipts agree with the signed documents"
+
+
+def _signature(found: SignedPrescription) -> dict:
+    """The prescriber's signature check by check, then whether the row agrees with it."""
+    checks = [{"name": name, "ok": ok, "detail": detail} for name, ok, detail in found.checks]
+    binding = AGREES if found.verified else "; ".join(found.problems)
+    checks.append({"name": BINDING, "ok": found.verified, "detail": binding})
+    return {"valid": found.verified, "checks": checks}
+
+
+def describe(found: SignedPrescription, today: date) -> dict:
+    """The prescription as a pharmacist sees it: the verified signed content, progress per
+    line from the verified receipts, the signature; only the number and why when the row
+    does not agree with its signed documents."""
+    if not found.verified:
+        return {**prescriptions.describe_unverified(found), "signature": _signature(found)}
+    content = found.signed_content
+    status = found.status_on(today)
     lines = []
-    for signed in content["items"]:
-        item, state = items[signed["line"]], progress[signed["line"]]
-        allowed, why = rules.substitution_policy(_prescribed(item))
+    for line in found.lines:
+        signed, state = line.content, line.progress
+        allowed, why = rules.substitution_policy(_prescribed(line))
         lines.append(
             {
-                "line": signed["line"],
+                "line": line.line,
                 "medication": signed["medication"],
                 "dosage": signed["dosage"],
                 "ald": signed["ald"],
-                "status": "cancelled" if item.is_cancelled else "active",
+                "status": "cancelled" if line.cancelled else "active",
                 "quantity_per_period": state.quantity,
                 "prescribed_total": state.total,
                 "dispensed": state.dispensed,
@@ -181,24 +185,22 @@ def describe(prescription: Prescription, report, today: date) -> dict:
             }
         )
     return {
-        "id": prescription.number,
-        "number": codes.display_number(prescription.number),
+        "id": found.number,
+        "number": codes.display_number(found.number),
+        "verified": True,
         "status": str(status),
-        "version": prescription.version,
+        "version": found.version,
         "issued_at": content["issued_at"],
         "valid_from": content["valid_from"],
         "valid_until": content["valid_until"],
-        "valid_today": prescription.valid_from <= today <= prescription.valid_until,
+        "valid_today": found.valid_from <= today <= found.valid_until,
         "renewals": content["renewals"],
-        "pickup_mode": content["pickup_mode"],
+        "pickup_mode": found.pickup_mode,  # in force: the one the counter applies
         "patient": content["patient"],
         "prescriber": content["prescriber"],
-        "signature": {
-            "valid": report.valid,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks],
-        },
+        "signature": _signature(found),
         "items": lines,
-        "jws": prescription.jws,
+        "jws": found.jws,
     }
 
 
@@ -210,32 +212,32 @@ def scan(uow: UnitOfWork, credentials: Credentials) -> dict:
     when closed, and show what is left to dispense; audited."""
     counter.pharmacist_of(uow)
     presenter_nir = _presenter_nir(credentials.presenter_nir, uow.settings.country)
-    prescription = _find(uow, credentials, "scan")
+    prescription = _find(uow, credentials, access.Action.SCAN)
     today = today_of(uow.now)
     try:
+        found = signed_documents.require(uow, prescription)
         if credentials.qr_text is None:
-            _check_card(uow, prescription, credentials, presenter_nir, today)
-        report = _verify(uow, prescription)
-        status = effective_status(prescription.status, prescription.valid_until, today)
-        rules.ensure_allowed("pharmacist", rules.Action.DISPENSE, status)
+            _check_card(uow, found, prescription.patient, credentials, presenter_nir, today)
+        rules.ensure_allowed("pharmacist", rules.Action.DISPENSE, found.status_on(today))
     except DomainError as error:
         counter.record_refusal(uow, prescription, "scan", error)
         raise
     uow.audit(
         "scan", OBJECT_TYPE, prescription.number, patient_person_id=prescription.patient_person_id
     )
-    return describe(prescription, report, today)
+    return describe(found, today)
 
 
 def _check_card(
-    uow: UnitOfWork, prescription: Prescription, credentials, presenter_nir, today
+    uow: UnitOfWork, found: SignedPrescription, patient: Person, credentials, presenter_nir, today
 ) -> None:
-    """Number + NIR open a prescription only for whom lookup by card would show it."""
-    presenter, _ = counter.presenter(uow, prescription.patient, presenter_nir, today)
+    """Number + NIR open a prescription only for whom lookup by card would show it (by the
+    pickup mode in force, as signed)."""
+    presenter, _ = counter.presenter(uow, patient, presenter_nir, today)
     who = rules.at_counter(credentials.identity_confirmed, presenter)
-    problem = rules.card_problem(prescription.pickup_mode, who)
+    problem = rules.card_problem(found.pickup_mode, who)
     if problem:
-        raise PickupRefused(f"This prescription is {prescription.pickup_mode}: {problem}.")
+        raise PickupRefused(f"This prescription is {found.pickup_mode}: {problem}.")
 
 
 # -- lookup by card -----------------------------------------------------------------------------
@@ -269,27 +271,33 @@ def lookup_by_card(
     who = rules.at_counter(identity_confirmed, presenter)
     if presenter != rules.PATIENT:
         _record_presenter(uow, person, used, who)
-    rows = session.scalars(
-        select(Prescription)
-        .where(Prescription.patient_person_id == person.id)
-        .where(Prescription.status.in_([str(s) for s in OPEN_STATES]))
-        .where(Prescription.valid_until >= today)
-        .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
-        .options(selectinload(Prescription.items))
-    ).all()
+    rows = (
+        session.scalars(
+            select(Prescription)
+            .where(Prescription.patient_person_id == person.id)
+            .where(Prescription.status.in_([str(s) for s in OPEN_STATES]))
+            .where(Prescription.valid_until >= today)
+            .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
+            .options(*signed_documents.PARTS)
+        )
+        .unique()
+        .all()
+    )
+    checked = signed_documents.check(uow, rows)
     shown, withheld = [], 0
     for prescription in rows:
-        if not rules.may_see_by_card(prescription.pickup_mode, who):
+        found = checked[prescription.id]
+        # One that cannot be verified is listed as such (its number, why): its mode is unknown.
+        if found.verified and not rules.may_see_by_card(found.pickup_mode, who):
             withheld += 1
             continue
-        report = verification.verify_document(uow, prescription.jws, prescription.payload)
-        shown.append(describe(prescription, report, today))
+        shown.append(describe(found, today))
         uow.audit(
             "lookup_by_card",
             OBJECT_TYPE,
             prescription.number,
             patient_person_id=person.id,
-            outcome=audit.SUCCESS if report.valid else "signature_invalid",
+            outcome=audit.SUCCESS if found.verified else "signature_invalid",
         )
     if not shown:
         uow.audit("lookup_by_card", "patient", patient_person_id=person.id, outcome="nothing_shown")
@@ -391,27 +399,70 @@ def _read_packs(problems: Problems, lines: list[PackLine]) -> list[_Pack]:
     return packs
 
 
-def _catalog_pack(uow: UnitOfWork, presentation: Presentation) -> rules.Pack:
-    product = presentation.product
-    substances = uow.session.execute(
-        select(CompositionLine.substance_code, CompositionLine.strength)
-        .where(CompositionLine.cis == product.cis)
-        .where(CompositionLine.nature == "SA")
-    ).all()
-    return rules.Pack(
-        cip13=presentation.cip13,
-        cis=product.cis,
-        form=product.form,
-        substances=frozenset((code, strength) for code, strength in substances),
-        generic_groups=_groups(uow, product.cis),
+@dataclass(frozen=True)
+class _Catalog:
+    """What the catalog says of the packs handed over and of the products prescribed."""
+
+    presentations: dict[str, Presentation]  # by CIP13
+    products: dict[str, Product]  # by CIS: the packs' and the prescribed ones
+    packs: dict[str, rules.Pack]  # by CIP13, as the substitution rules take them
+
+    def groups(self, cis: str | None) -> frozenset[int]:
+        """The generic groups (CIS_GENER) of a product."""
+        product = self.products.get(cis or "")
+        if product is None:
+            return frozenset()
+        return frozenset(member.group_id for member in product.generic_memberships)
+
+
+@cache
+def _catalog_statement() -> Select:
+    """_catalog's statement, built once (its loader criteria take milliseconds to build)."""
+    cip13s = bindparam("cip13s", expanding=True)
+    wanted = union_all(
+        select(Presentation.cis).where(Presentation.cip13.in_(cip13s)),
+        select(Product.cis).where(Product.cis.in_(bindparam("prescribed", expanding=True))),
+    ).subquery()
+    return (
+        select(Product)
+        .where(Product.cis.in_(select(wanted.c.cis)))
+        .options(
+            joinedload(Product.presentations.and_(Presentation.cip13.in_(cip13s))),
+            joinedload(Product.compositions.and_(CompositionLine.nature == "SA")),
+            joinedload(Product.generic_memberships),
+        )
     )
 
 
-def _groups(uow: UnitOfWork, cis: str | None) -> frozenset[int]:
-    if cis is None:
-        return frozenset()
-    groups = select(GenericGroupMember.group_id).where(GenericGroupMember.cis == cis)
-    return frozenset(uow.session.scalars(groups))
+def _catalog(uow: UnitOfWork, cip13s: set[str], prescribed: set[str]) -> _Catalog:
+    """The presentations `cip13s` and the products `prescribed` (CIS), each product with its
+    active substances and generic groups: one statement, whatever the number of lines. The
+    products' `presentations` and `compositions` hold only what is asked here (loader
+    criteria), which nothing else in a dispensation reads."""
+    products = (
+        uow.session.scalars(
+            _catalog_statement(), {"cip13s": sorted(cip13s), "prescribed": sorted(prescribed)}
+        )
+        .unique()
+        .all()
+    )
+    by_cis = {product.cis: product for product in products}
+    presentations = {
+        presentation.cip13: presentation
+        for product in products
+        for presentation in product.presentations
+    }
+    catalog = _Catalog(presentations, by_cis, {})
+    for cip13, presentation in presentations.items():
+        product = by_cis[presentation.cis]
+        catalog.packs[cip13] = rules.Pack(
+            cip13=cip13,
+            cis=product.cis,
+            form=product.form,
+            substances=frozenset((c.substance_code, c.strength) for c in product.compositions),
+            generic_groups=catalog.groups(product.cis),
+        )
+    return catalog
 
 
 def _catalog_price(presentation: Presentation) -> int | None:
@@ -430,6 +481,15 @@ def dispense(uow: UnitOfWork, number: str, request: DispenseRequest) -> Dispensa
     """
     country = uow.settings.country
     pharmacist = counter.pharmacist_of(uow)
+    collector = request.collected_by
+    unidentified = rules.collector_identity_problem(
+        collector.kind, collector.national_id, collector.name
+    )
+    if unidentified:
+        raise ValidationFailed(
+            f"Nothing was dispensed: {unidentified}.",
+            errors={"collected_by": {"national_id": [unidentified]}},
+        )
     if request.credentials.qr_text is None:
         number_given = codes.validate_number(number)
         request = DispenseRequest(
@@ -446,30 +506,30 @@ def dispense(uow: UnitOfWork, number: str, request: DispenseRequest) -> Dispensa
     else:
         token = qr.decode(request.credentials.qr_text)
         if token.number != codes.validate_number(number):
-            raise PrescriptionNotFound(NOT_FOUND_DETAIL)
-    found = _find(uow, request.credentials, "dispense")
+            raise PrescriptionNotFound(access.NO_MATCH)
+    found = _find(uow, request.credentials, access.Action.DISPENSE, for_update=True)
     try:
-        return _dispense_locked(uow, pharmacist, found.id, request)
+        return _dispense_locked(uow, pharmacist, found, request)
     except DomainError as error:
         counter.record_refusal(uow, found, "dispense", error)
         raise
 
 
 def _dispense_locked(
-    uow: UnitOfWork, pharmacist, prescription_id: int, request: DispenseRequest
+    uow: UnitOfWork, pharmacist, prescription: Prescription, request: DispenseRequest
 ) -> Dispensation:
     session, country = uow.session, uow.settings.country
     now = uow.now.replace(microsecond=0)
-    prescription = counter.lock_prescription(uow, prescription_id)
     if request.if_match is not None and request.if_match != prescription.version:
         raise VersionMismatch(
             f"The prescription is at version {prescription.version}, not {request.if_match}: "
             "scan it again before dispensing."
         )
-    _verify(uow, prescription)
+    # Every decision below is taken on what the verified documents say.
+    found = signed_documents.require(uow, prescription)
     today = today_of(now)
-    status = effective_status(prescription.status, prescription.valid_until, today)
-    rules.check_dispensable(status, prescription.valid_from, today)
+    status = found.status_on(today)
+    rules.check_dispensable(status, found.valid_from, today)
     credentials, collector = request.credentials, request.collected_by
     collector_nir = _nir_or_none(collector.national_id, country)
     # With number + NIR, who is at the counter: the patient, or someone else (presenter_nir).
@@ -477,7 +537,7 @@ def _dispense_locked(
     if presenter_nir == prescription.patient.national_id:
         presenter_nir = None
     if credentials.qr_text is None:
-        _check_card(uow, prescription, credentials, presenter_nir, today)
+        _check_card(uow, found, prescription.patient, credentials, presenter_nir, today)
         mismatch = rules.collector_problem(presenter_nir, collector.kind, collector_nir)
         if mismatch:
             raise ValidationFailed(
@@ -488,15 +548,15 @@ def _dispense_locked(
         uow, collector_nir, prescription.patient_person_id, today
     )
     problem = rules.pickup_problem(
-        prescription.pickup_mode,
+        found.pickup_mode,
         collector.kind,
         # The identity checked is the patient's only when nobody else is at the counter.
         credentials.identity_confirmed and presenter_nir is None,
         representative_known=representative is not None,
     )
     if problem:
-        raise PickupRefused(f"This prescription is {prescription.pickup_mode}: {problem}.")
-    progress = {line.line: line for line in counter.progress(prescription)}
+        raise PickupRefused(f"This prescription is {found.pickup_mode}: {problem}.")
+    progress = {line.line: line.progress for line in found.lines}
     rules.check_quantities(
         progress.values(), [(line.line, line.quantity) for line in request.lines]
     )
@@ -504,17 +564,20 @@ def _dispense_locked(
     problems = Problems()
     packs = _read_packs(problems, request.lines)
     items = {item.line: item for item in prescription.items}
+    lines = {line.line: line for line in found.lines}
     kinds: set[type] = set()
     priced = []
+    prescribed_cis = {_prescribed(lines[pack.request.line]).cis for pack in packs}
+    catalog = _catalog(uow, {pack.cip13 for pack in packs}, {cis for cis in prescribed_cis if cis})
     for pack in packs:
         path = ("lines", pack.index)
-        item = items[pack.request.line]
-        presentation = session.get(Presentation, pack.cip13)
+        item, prescribed = items[pack.request.line], _prescribed(lines[pack.request.line])
+        presentation = catalog.presentations.get(pack.cip13)
         if presentation is None:
             problems.add((*path, "cip13"), f"no pack has the CIP13 {pack.cip13} in the catalog")
             continue
         decision = rules.check_pack(
-            _prescribed(item), _catalog_pack(uow, presentation), _groups(uow, item.cis)
+            prescribed, catalog.packs[pack.cip13], catalog.groups(prescribed.cis)
         )
         if not decision.accepted:
             problems.add((*path, "cip13"), decision.reason)
@@ -534,7 +597,10 @@ def _dispense_locked(
             )
             continue
         price = rules.price_line(
-            unit, pack.request.quantity, presentation.reimbursement_rate, item.ald
+            unit,
+            pack.request.quantity,
+            presentation.reimbursement_rate,
+            lines[item.line].content["ald"],
         )
         priced.append((pack, item, presentation, decision, price))
     if problems:
@@ -548,7 +614,7 @@ def _dispense_locked(
     dispensation = Dispensation(
         id=uuid.uuid4().hex,
         prescription_id=prescription.id,
-        pharmacy_id=pharmacist.pharmacy_id,
+        pharmacy=pharmacist.pharmacy,
         pharmacist_account_id=uow.account.id,
         dispensed_at=now,
         collected_by_kind=collector.kind,
@@ -587,7 +653,7 @@ def _dispense_locked(
             "periods": progress[item.line].periods,
             "cip13": presentation.cip13,
             "label": presentation.label,
-            "product": presentation.product.name,
+            "product": catalog.products[presentation.cis].name,
             "substituted": decision.substituted,
             "quantity": price.quantity,
             "batch": pack.batch,
@@ -601,11 +667,17 @@ def _dispense_locked(
         if pack.serial:
             receipt_line["serial"] = pack.serial
         receipt_lines.append(receipt_line)
-    for line_number, quantity in _summed(request.lines).items():
-        _add_dispensed(uow, items[line_number], quantity)
-    after = rules.status_from_progress(counter.progress(prescription))
-    prescription.status = str(rules.transition_for_dispensing(status, after))
-    prescription.version += 1
+    given = _summed(request.lines)
+    after = rules.status_from_progress(
+        replace(state, dispensed=state.dispensed + given.get(number, 0))
+        for number, state in progress.items()
+    )
+    _record_given(
+        uow,
+        prescription,
+        {items[line_number]: quantity for line_number, quantity in given.items()},
+        str(rules.transition_for_dispensing(status, after)),
+    )
 
     collected = {"kind": collector.kind}
     collected.update(
@@ -636,6 +708,7 @@ def _dispense_locked(
     dispensation.payload = canonical_json(content)
     dispensation.jws = pki.sign_as_service(uow, dispensation.payload)
     session.add(dispensation)
+    dispensation.prescription = prescription  # now among its loaded dispensations too
     uow.audit(
         "dispense",
         OBJECT_TYPE,
@@ -661,21 +734,45 @@ def _summed(lines: list[PackLine]) -> dict[int, int]:
     return total
 
 
-def _add_dispensed(uow: UnitOfWork, item: PrescriptionItem, quantity: int) -> None:
-    """Conditional UPDATE: it changes nothing if the total would be exceeded (belt and braces
-    with the lock and the CHECK constraint)."""
+def _record_given(
+    uow: UnitOfWork, prescription: Prescription, given: dict[PrescriptionItem, int], status: str
+) -> None:
+    """Add what was given to its lines and move the prescription to `status` and its next
+    version: one statement on PostgreSQL (the lines' UPDATE in a WITH), two on SQLite.
+
+    Each line's UPDATE is conditional: it changes nothing if the line's total would be
+    exceeded (belt and braces with the lock and the CHECK constraint), and a line left
+    unchanged refuses the whole dispensation."""
     session = uow.session
-    result = session.execute(
-        update(PrescriptionItem)
-        .where(PrescriptionItem.id == item.id)
-        .where(PrescriptionItem.dispensed_quantity + quantity <= PrescriptionItem.quantity_total)
-        .values(dispensed_quantity=PrescriptionItem.dispensed_quantity + quantity)
-        .execution_options(synchronize_session=False)
+    items = cast(Table, PrescriptionItem.__table__)
+    prescriptions_table = cast(Table, Prescription.__table__)
+    quantity = case({item.id: amount for item, amount in given.items()}, value=items.c.id)
+    lines = (
+        update(items)
+        .where(items.c.id.in_([item.id for item in given]))
+        .where(items.c.dispensed_quantity + quantity <= items.c.quantity_total)
+        .values(dispensed_quantity=items.c.dispensed_quantity + quantity)
     )
-    if result.rowcount != 1:
-        raise QuantityExceeded(f"Line {item.line} would go beyond what was prescribed.")
-    item.dispensed_quantity += quantity
-    session.expire(item, ["dispensed_quantity"])
+    version = prescription.version + 1  # under the row lock
+    state = (
+        update(prescriptions_table)
+        .where(prescriptions_table.c.id == prescription.id)
+        .values(status=status, version=version)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        changed = lines.returning(items.c.id).cte("changed")
+        counted = select(func.count()).select_from(changed).scalar_subquery()
+        lines_changed = session.execute(state.returning(counted)).scalar_one()
+    else:
+        lines_changed = cast(CursorResult, session.execute(lines)).rowcount
+        session.execute(state)
+    if lines_changed != len(given):
+        lines_given = ", ".join(str(item.line) for item in given)
+        raise QuantityExceeded(f"Lines {lines_given}: this would go beyond what was prescribed.")
+    for item, amount in given.items():
+        set_committed_value(item, "dispensed_quantity", item.dispensed_quantity + amount)
+    set_committed_value(prescription, "status", status)
+    set_committed_value(prescription, "version", version)
 
 
 def _first_messages(errors: dict) -> str:
@@ -700,15 +797,17 @@ def dispense_once(
     idempotency_key: str | None,
     scope: str,
     body: bytes,
+    status: int,
     render: Callable[[dict], bytes],
 ) -> idempotency.StoredResponse:
     """dispense() behind an Idempotency-Key: a retry gets the first answer byte for byte, and
-    the same key with another body is refused (422).
+    the same key with another body is refused.
 
     The key is claimed first, in this unit of work: a concurrent call with the same key waits
     for this one to end, then replays its answer (or, when this one was refused and so rolled
     back, its claim with it, runs in its turn). `render` turns the dispensation's description
-    into the response body, stored with the dispensation, so the two exist together.
+    into the response body, stored with the dispensation and the caller's `status`, so the
+    answer and what it answers exist together.
     """
     if idempotency_key is not None:
         digest = idempotency.request_hash(body)
@@ -716,7 +815,7 @@ def dispense_once(
         if stored is not None:
             return stored
     dispensation = dispense(uow, number, request)
-    answer = idempotency.StoredResponse(201, render(dispensations.describe(dispensation)))
+    answer = idempotency.StoredResponse(status, render(dispensations.describe(dispensation)))
     if idempotency_key is not None:
         idempotency.store(uow, scope, idempotency_key, answer)
     return answer

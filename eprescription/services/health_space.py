@@ -6,9 +6,23 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, func, not_, or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import aliased, contains_eager, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from eprescription.domain import health_space as rules
 from eprescription.domain import identifiers
@@ -22,26 +36,34 @@ from eprescription.domain.errors import (
 from eprescription.domain.health_space import RepresentativeKind, View
 from eprescription.domain.prescriptions import OPEN_STATES, Action, Problems, Status
 from eprescription.domain.prescriptions import ensure_allowed as ensure_state_allows
+from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import (
     Account,
     AuditEvent,
     Dispensation,
+    DispensationLine,
     GenericGroup,
     GenericGroupMember,
     Person,
     Prescription,
+    PrescriptionItem,
     Presentation,
+    Product,
     Representative,
     Role,
 )
-from eprescription.services import audit, audit_seal, prescriptions, representation
+from eprescription.services import (
+    access,
+    audit_seal,
+    prescriptions,
+    representation,
+    signed_documents,
+)
 from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = prescriptions.OBJECT_TYPE
 REPRESENTATIVE_OBJECT = "representative"
 ACCESS_LOG_OBJECT = "access_log"
-PATIENT, REPRESENTATIVE = "patient", representation.ROLE
-NOT_VISIBLE = prescriptions.NOT_VISIBLE
 # "1 place de la Gare, 75010 Paris" → "Paris"; without a postcode, the part after the last comma.
 POSTCODE_TOWN = re.compile(r"(?:^|[\s,])\d{5}\s+([^,\d][^,]*)$")
 NO_SUCH_PERSON = (
@@ -113,41 +135,12 @@ def _raise(problems: Problems) -> None:
 # -- who may see what ------------------------------------------------------------------------------
 
 
-def _actor(uow: UnitOfWork, relation: str) -> audit.Actor:
-    """The audit actor: the patient as themselves, or as somebody's representative."""
-    if relation == REPRESENTATIVE:
-        return representation.actor(uow.account)
-    return uow.actor
-
-
-def _load(uow: UnitOfWork, number: str) -> Prescription | None:
-    return uow.session.scalar(
-        select(Prescription)
-        .where(Prescription.number == number)
-        .options(
-            selectinload(Prescription.items),
-            selectinload(Prescription.cancellations),
-            selectinload(Prescription.patient),
-        )
-    )
-
-
-def _visible(uow: UnitOfWork, number_text: str, action: str, today: date):
-    """The prescription and how the account may see it (patient, representative), or NotFound,
-    audited (kept whatever follows): somebody else's prescription looks exactly like a missing
-    one."""
-    person_id = _person_id(uow.account)
-    number = codes.validate_number(number_text)
-    prescription = _load(uow, number)
-    relation = None
-    if prescription is not None:
-        if prescription.patient_person_id == person_id:
-            relation = PATIENT
-        elif representation.represents(uow, person_id, prescription.patient_person_id, today):
-            relation = REPRESENTATIVE
-    if relation is None:
-        prescriptions.refuse_unseen(uow, action, number, prescription)
-    return prescription, relation
+def _open(
+    uow: UnitOfWork, number: str, action: access.Action, today: date
+) -> access.Opened[Prescription]:
+    """The prescription opened for `action` by the access rule (a patient's account only)."""
+    _person_id(uow.account)
+    return access.open_prescription(uow, number, action, today)
 
 
 # -- prescriptions ---------------------------------------------------------------------------------
@@ -180,36 +173,50 @@ def list_prescriptions(
         problems.add("status", "one of " + ", ".join(View))
     _check_page(problems, page, page_size)
     _raise(problems)
-    represented = representation.represented(uow, person_id, today)
+    # The page, its total (a window count) and each row's parts, in one statement; the people
+    # represented today are a subquery of it.
+    patients = union_all(
+        select(literal(person_id, Integer).label("id")),
+        select(Representative.patient_person_id.label("id")).where(
+            Representative.representative_person_id == person_id, representation.ongoing(today)
+        ),
+    ).subquery()
     conditions = [
-        Prescription.patient_person_id.in_([person_id, *represented]),
+        Prescription.patient_person_id.in_(select(patients.c.id)),
         _view_condition(view, today),
     ]
-    total = session.scalar(select(func.count(Prescription.id)).where(*conditions))
-    rows = session.scalars(
-        select(Prescription)
-        .where(*conditions)
-        .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-        .options(
-            selectinload(Prescription.items),
-            selectinload(Prescription.cancellations),
-            selectinload(Prescription.patient),
+    found_rows = (
+        session.execute(
+            select(Prescription, func.count().over().label("total"))
+            .where(*conditions)
+            .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+            .options(*signed_documents.PARTS)
         )
-    ).all()
-    given = dispensations(uow, rows)
+        .unique()
+        .all()
+    )
+    rows = [row for row, _ in found_rows]
+    total = found_rows[0][1] if found_rows else 0
+    if not rows and page > 1:  # past the end: the window had nothing to count
+        total = session.scalar(select(func.count(Prescription.id)).where(*conditions))
+    loaded = given_of(uow, rows)
+    checked = signed_documents.check(uow, rows, loaded.by_prescription)
+    given = dispensations([row for row in rows if checked[row.id].verified], loaded)
     cards = []
     for prescription in rows:
-        relation = PATIENT if prescription.patient_person_id == person_id else REPRESENTATIVE
+        own = prescription.patient_person_id == person_id
+        relation = access.Relation.PATIENT if own else access.Relation.REPRESENTATIVE
         uow.audit(
             "list",
             OBJECT_TYPE,
             prescription.number,
             patient_person_id=prescription.patient_person_id,
-            actor=_actor(uow, relation),
+            actor=access.audit_actor(uow, relation),
         )
-        cards.append(card(prescription, today, relation, given.get(prescription.id, [])))
+        found = checked[prescription.id]
+        cards.append(card(found, today, relation, given.get(prescription.id, [])))
     return Page(cards, total, page, page_size)
 
 
@@ -217,10 +224,13 @@ def get_prescription(uow: UnitOfWork, number: str) -> dict:
     """One prescription with, while it can be collected, its QR text; the read and the QR
     display are audited."""
     today = _today(uow)
-    prescription, relation = _visible(uow, number, "read", today)
-    actor = _actor(uow, relation)
-    given = dispensations(uow, [prescription]).get(prescription.id, [])
-    view = card(prescription, today, relation, given)
+    opened = _open(uow, number, access.Action.READ, today)
+    prescription, relation = opened.object, opened.relation
+    actor = access.audit_actor(uow, relation)
+    loaded = given_of(uow, [prescription])
+    found = signed_documents.require(uow, prescription, "read", loaded.by_prescription)
+    given = dispensations([prescription], loaded).get(prescription.id, [])
+    view = card(found, today, relation, given)
     uow.audit(
         "read",
         OBJECT_TYPE,
@@ -244,29 +254,34 @@ def get_prescription(uow: UnitOfWork, number: str) -> dict:
 def qr_text(uow: UnitOfWork, number: str) -> str:
     """The QR text, for the patient and their representatives (the patient's state rules)."""
     today = _today(uow)
-    prescription, relation = _visible(uow, number, "view_qr", today)
-    ensure_state_allows("patient", Action.VIEW_QR, prescriptions.status_of(prescription, today))
+    opened = _open(uow, number, access.Action.HEALTH_SPACE_QR, today)
+    prescription = opened.object
+    found = signed_documents.require(uow, prescription, "view_qr")
+    ensure_state_allows("patient", Action.VIEW_QR, found.status_on(today))
     text = prescriptions.open_qr_text(prescription, uow.settings.key_encryption_key)
     uow.audit(
         "view_qr",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
-        actor=_actor(uow, relation),
+        actor=access.audit_actor(uow, opened.relation),
     )
     return text
 
 
 def change_pickup_mode(uow: UnitOfWork, number: str, pickup_mode: str | None) -> dict:
     """The patient chooses who may collect an open prescription (public, private, authorised);
-    the signed content keeps the prescriber's choice, the stored mode is the patient's."""
+    the signed content keeps the prescriber's choice, the patient's is a document the service
+    signs (the stored mode says the same)."""
     today = _today(uow)
-    prescription, relation = _visible(uow, number, "change_pickup_mode", today)
-    if relation != PATIENT:
-        raise PermissionDenied("Only the patient can change how a prescription is collected.")
-    mode = rules.pickup_change(prescriptions.status_of(prescription, today), pickup_mode)
-    if str(mode) != prescription.pickup_mode:
-        prescription.pickup_mode = str(mode)
+    prescription = _open(uow, number, access.Action.CHANGE_PICKUP_MODE, today).object
+    loaded = given_of(uow, [prescription])
+    found = signed_documents.require(
+        uow, prescription, "change_pickup_mode", loaded.by_prescription
+    )
+    mode = rules.pickup_change(found.status_on(today), pickup_mode)
+    if str(mode) != found.pickup_mode:
+        signed_documents.sign_pickup_choice(uow, prescription, str(mode))
         prescription.version += 1
         uow.audit(
             "change_pickup_mode",
@@ -274,21 +289,29 @@ def change_pickup_mode(uow: UnitOfWork, number: str, pickup_mode: str | None) ->
             prescription.number,
             patient_person_id=prescription.patient_person_id,
         )
-    given = dispensations(uow, [prescription]).get(prescription.id, [])
-    return card(prescription, today, relation, given)
+        found = signed_documents.check_one(uow, prescription, loaded.by_prescription)
+    given = dispensations([prescription], loaded).get(prescription.id, [])
+    return card(found, today, access.Relation.PATIENT, given)
 
 
-def card(prescription: Prescription, today: date, relation: str, given: list[dict]) -> dict:
-    """What the health space shows of a prescription: the signed content in plain words, what
-    is left to collect, days left, whose it is, and what was given (from `dispensations`)."""
-    signed = prescriptions.describe(prescription, today)
+def card(found: SignedPrescription, today: date, relation: str, given: list[dict]) -> dict:
+    """What the health space shows of a prescription: the verified signed content in plain
+    words, what is left to collect, days left, whose it is, and what was given (from
+    `dispensations`); only its number and why when it cannot be verified."""
+    if not found.verified:
+        return {
+            **prescriptions.describe_unverified(found),
+            "relation": relation,
+            "view": str(View.HISTORY),  # nothing to collect from it
+        }
+    signed = prescriptions.describe(found, today)
     status = Status(signed["status"])
     lines = []
     progresses = []
     for item in signed["items"]:
         progress = rules.line_progress(
             item["quantity"],
-            prescription.renewals,
+            found.renewals,
             item["dispensed_quantity"],
             item["status"] == "cancelled",
         )
@@ -313,19 +336,19 @@ def card(prescription: Prescription, today: date, relation: str, given: list[dic
                 "remaining_text": rules.remaining_words(progress),
             }
         )
-    # The columns (equal to the signed dates) drive the status too, so both always agree.
-    valid_from, valid_until = prescription.valid_from, prescription.valid_until
-    patient, prescriber = prescription.patient, signed["prescriber"]
+    valid_from, valid_until = found.valid_from, found.valid_until
+    patient, prescriber = signed["patient"], signed["prescriber"]
     return {
         "id": signed["id"],
         "number": signed["number"],
+        "verified": True,
         "status": str(status),
         "view": str(rules.view_of(status)),
         "relation": relation,
         "patient": {
-            "given_name": patient.given_name,
-            "family_name": patient.family_name,
-            "name": patient.full_name,
+            "given_name": patient["given_name"],
+            "family_name": patient["family_name"],
+            "name": f"{patient['given_name']} {patient['family_name']}",
         },
         "prescriber": {
             **prescriber,
@@ -339,13 +362,13 @@ def card(prescription: Prescription, today: date, relation: str, given: list[dic
         "validity_text": rules.validity_words(valid_from, valid_until, today),
         "renewals": signed["renewals"],
         "renewal_in_progress": rules.renewal_in_progress(progresses),
-        "pickup_mode": prescription.pickup_mode,
+        "pickup_mode": found.pickup_mode,
         "pickup_mode_prescribed": signed["pickup_mode"],
-        "pickup_text": rules.PICKUP_WORDS.get(prescription.pickup_mode, prescription.pickup_mode),
+        "pickup_text": rules.PICKUP_WORDS.get(found.pickup_mode, found.pickup_mode),
         "remaining_quantity": sum(progress.remaining for progress in progresses),
         "lines": lines,
         "dispensations": given,
-        "version": prescription.version,
+        "version": found.version,
     }
 
 
@@ -357,75 +380,92 @@ def _medication_words(name: str, strength: str | None, form: str | None) -> str:
 # -- what was given --------------------------------------------------------------------------------
 
 
-def dispensations(uow: UnitOfWork, rows: list[Prescription]) -> dict[int, list[dict]]:
-    """Every dispensation of these prescriptions (their items loaded), oldest first, by
-    prescription id: pharmacy, packs given and why substituted, amounts, reversal. A fixed
-    number of queries, however many prescriptions."""
-    session = uow.session
-    items = {item.id: item for prescription in rows for item in prescription.items}
-    found = session.scalars(
-        select(Dispensation)
-        .where(Dispensation.prescription_id.in_([prescription.id for prescription in rows]))
-        .options(selectinload(Dispensation.pharmacy), selectinload(Dispensation.lines))
-    ).all()
-    if not found:
-        return {}
-    found = sorted(found, key=Dispensation.chronological_key)
-    packs = {
-        pack.cip13: pack
-        for pack in session.scalars(
-            select(Presentation)
-            .where(
-                Presentation.cip13.in_(sorted({line.cip13 for row in found for line in row.lines}))
-            )
-            .options(selectinload(Presentation.product))
-        )
-    }
-    groups = _shared_groups(
-        uow,
-        {
-            (items[line.item_id].cis, packs[line.cip13].cis)
-            for row in found
-            for line in row.lines
-            if line.substituted and items[line.item_id].cis
-        },
+@dataclass(frozen=True)
+class Given:
+    """The dispensations of some prescriptions (as signed_documents.dispensations_of gives
+    them), the catalog's presentation of each pack given (its product loaded), and for each
+    substituted line the label of a generic group (CIS_GENER) that the prescribed product and
+    the one given share, the ground of the substitution."""
+
+    by_prescription: signed_documents.Dispensations
+    packs: dict[str, Presentation]  # by CIP13
+    shared_groups: dict[int, str | None]  # by dispensation line id
+
+
+def given_of(uow: UnitOfWork, rows: list[Prescription]) -> Given:
+    """What was given from these prescriptions: one statement (a row per line given) however
+    many prescriptions, dispensations and lines."""
+    by_prescription: signed_documents.Dispensations = {row.id: [] for row in rows}
+    packs: dict[str, Presentation] = {}
+    shared: dict[int, str | None] = {}
+    if not rows:
+        return Given(by_prescription, packs, shared)
+    found = uow.session.execute(_given_statement(), {"ids": list(by_prescription)}).unique()
+    dispensations_found = {}
+    for dispensation, line, presentation, product, label in found:
+        dispensations_found[dispensation.id] = dispensation
+        if presentation is not None:
+            set_committed_value(presentation, "product", product)
+            packs[presentation.cip13] = presentation
+        shared[line.id] = label
+    for dispensation in sorted(dispensations_found.values(), key=Dispensation.chronological_key):
+        by_prescription[dispensation.prescription_id].append(dispensation)
+    return Given(by_prescription, packs, shared)
+
+
+@cache
+def _given_statement() -> Select:
+    """given_of's statement, built once (its aliases cost milliseconds to build each time)."""
+    prescribed = aliased(PrescriptionItem)
+    member_prescribed, member_given = aliased(GenericGroupMember), aliased(GenericGroupMember)
+    shared_label = (
+        select(GenericGroup.label)
+        .join(member_prescribed, member_prescribed.group_id == GenericGroup.id)
+        .join(member_given, member_given.group_id == GenericGroup.id)
+        .where(member_prescribed.cis == prescribed.cis, member_given.cis == Presentation.cis)
+        .order_by(GenericGroup.id)
+        .limit(1)
+        .scalar_subquery()
     )
+    return (
+        select(
+            Dispensation,
+            DispensationLine,
+            Presentation,
+            Product,
+            case((DispensationLine.substituted, shared_label), else_=None),
+        )
+        .join(Dispensation.lines)
+        .join(Dispensation.pharmacy)
+        .join(prescribed, prescribed.id == DispensationLine.item_id)
+        .outerjoin(Presentation, Presentation.cip13 == DispensationLine.cip13)
+        .outerjoin(Product, Product.cis == Presentation.cis)
+        .where(Dispensation.prescription_id.in_(bindparam("ids", expanding=True)))
+        .options(contains_eager(Dispensation.lines), contains_eager(Dispensation.pharmacy))
+    )
+
+
+def dispensations(rows: list[Prescription], given: Given) -> dict[int, list[dict]]:
+    """Every dispensation of these verified prescriptions (from `given`, checked against their
+    receipts), oldest first, by prescription id: pharmacy, packs given and why substituted,
+    amounts, reversal."""
+    items = {item.id: item for prescription in rows for item in prescription.items}
     views: dict[int, list[dict]] = defaultdict(list)
-    for row in found:
-        views[row.prescription_id].append(_dispensation_view(row, items, packs, groups))
+    for prescription in rows:
+        for row in given.by_prescription.get(prescription.id, []):
+            views[row.prescription_id].append(_dispensation_view(row, items, given))
     return views
 
 
-def _shared_groups(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """For each (prescribed CIS, given CIS): the label of a generic group (CIS_GENER) both
-    belong to, the ground of a substitution."""
-    products = {cis for pair in pairs for cis in pair}
-    if not products:
-        return {}
-    memberships: dict[str, dict[int, str]] = defaultdict(dict)
-    for cis, group_id, label in uow.session.execute(
-        select(GenericGroupMember.cis, GenericGroup.id, GenericGroup.label)
-        .join(GenericGroup, GenericGroup.id == GenericGroupMember.group_id)
-        .where(GenericGroupMember.cis.in_(sorted(products)))
-    ):
-        memberships[cis][group_id] = label
-    shared = {}
-    for prescribed, given in pairs:
-        common = sorted(memberships[prescribed].keys() & memberships[given].keys())
-        if common:
-            shared[(prescribed, given)] = memberships[prescribed][common[0]]
-    return shared
-
-
-def _dispensation_view(row: Dispensation, items: dict, packs: dict, groups: dict) -> dict:
+def _dispensation_view(row: Dispensation, items: dict, given: Given) -> dict:
     pharmacy = row.pharmacy
     lines = []
     for line in row.lines:
-        item, pack = items[line.item_id], packs[line.cip13]
+        item, pack = items[line.item_id], given.packs[line.cip13]
         substitution = None
         if line.substituted:
             substitution = {
-                "generic_group": groups.get((item.cis, pack.cis)),
+                "generic_group": given.shared_groups.get(line.id),
                 "line_substitutable": item.substitutable,
             }
         lines.append(

@@ -6,10 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import false, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from eprescription.domain.errors import (
     IdempotencyKeyInProgress,
@@ -26,6 +26,8 @@ IN_PROGRESS_TIMEOUT = timedelta(minutes=5)  # a claim left without an answer is 
 
 @dataclass(frozen=True)
 class StoredResponse:
+    """The first answer to a key, as its caller gave it (the status is the caller's word)."""
+
     status: int
     body: bytes
 
@@ -42,33 +44,32 @@ def claim(uow: UnitOfWork, scope: str, key: str, digest: str) -> StoredResponse 
     """Claim `key` for this request in the unit of work's transaction (None), or the answer
     the first call with it gave.
 
-    The key's row goes in under a SAVEPOINT: a concurrent call with the same key waits on the
-    unique index until the first one ends. If it committed, this call reads its answer; if it
-    rolled back (it was refused), this claim goes through. Another body with the same key is
-    refused (422), and so is, while it is recent, a claim stored without an answer (409).
+    The key's row goes in with INSERT … ON CONFLICT DO NOTHING (one statement): a concurrent
+    call with the same key waits on the unique index until the first one ends. If it
+    committed, nothing is inserted and this call reads its answer; if it rolled back (it was
+    refused), this claim goes through. Another body with the same key is refused
+    (IdempotencyKeyReused), and so is, while it is recent, a claim stored without an answer
+    (IdempotencyKeyInProgress).
     """
     if not 1 <= len(key) <= KEY_MAX or not key.isascii() or not key.isprintable():
         raise ValidationFailed(
             "The Idempotency-Key header is 1 to 128 printable ASCII characters.",
             errors={"Idempotency-Key": ["1 to 128 printable ASCII characters"]},
         )
-    session, account_id = uow.session, uow.account.id
-    _open_transaction(session)
-    try:
-        with session.begin_nested():
-            session.add(
-                IdempotencyKey(
-                    account_id=account_id,
-                    scope=scope,
-                    key=key,
-                    request_hash=digest,
-                    created_at=uow.now,
-                )
-            )
-    except IntegrityError:
-        pass  # the key is taken: its first call has ended, committed
-    else:
+    session, account_id = uow.session, uow.require_account().id
+    table = cast(Table, IdempotencyKey.__table__)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    claimed = session.execute(
+        insert(table)
+        .values(
+            account_id=account_id, scope=scope, key=key, request_hash=digest, created_at=uow.now
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.account_id, table.c.scope, table.c.key])
+        .returning(table.c.id)
+    ).first()
+    if claimed is not None:
         return None
+    # The key is taken: its first call has ended, committed.
     for _ in range(2):
         row = session.scalar(
             select(IdempotencyKey)
@@ -83,7 +84,7 @@ def claim(uow: UnitOfWork, scope: str, key: str, digest: str) -> StoredResponse 
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was first used with another request body; use a new key."
             )
-        if row.response_body is not None:
+        if row.response_status is not None and row.response_body is not None:
             return StoredResponse(row.response_status, row.response_body)
         if uow.now - row.created_at < IN_PROGRESS_TIMEOUT:
             raise IdempotencyKeyInProgress(
@@ -92,17 +93,6 @@ def claim(uow: UnitOfWork, scope: str, key: str, digest: str) -> StoredResponse 
         if _take_over(uow, row):  # a claim left without an answer: this call answers it
             return None
     raise IdempotencyKeyInProgress("The Idempotency-Key is being claimed; retry.")
-
-
-def _open_transaction(session: Session) -> None:
-    """SQLite (pysqlite) begins its transaction at the first write, and a SAVEPOINT outside
-    one is a transaction of its own that its RELEASE commits: a no-op UPDATE first begins the
-    real transaction and takes the database's write lock (as counter.lock_prescription does),
-    so the claim commits or rolls back with the use case. PostgreSQL needs nothing."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(IdempotencyKey).where(false()).values(created_at=IdempotencyKey.created_at)
-        )
 
 
 def _take_over(uow: UnitOfWork, row: IdempotencyKey) -> bool:
@@ -115,14 +105,14 @@ def _take_over(uow: UnitOfWork, row: IdempotencyKey) -> bool:
         .values(created_at=uow.now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast(CursorResult, result).rowcount == 1  # an UPDATE's result, typed as Result
 
 
 def store(uow: UnitOfWork, scope: str, key: str, response: StoredResponse) -> None:
     """Record the answer to a claimed key, in the use case's transaction."""
     uow.session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.account_id == uow.account.id)
+        .where(IdempotencyKey.account_id == uow.require_account().id)
         .where(IdempotencyKey.scope == scope)
         .where(IdempotencyKey.key == key)
         .values(response_status=response.status, response_body=response.body)

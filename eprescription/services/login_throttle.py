@@ -2,8 +2,9 @@
 
 import math
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,8 +19,9 @@ LOCKED = "Too many wrong passwords for this username: try again in {minutes} min
 def check(uow: UnitOfWork, username: str, now: datetime) -> None:
     """TooManyLoginFailures while the username is locked (the password is not even tried)."""
     row = uow.session.get(LoginThrottle, username)
-    if row is not None and rules.is_locked(row.locked_until, now):
-        minutes = max(1, math.ceil((row.locked_until - now).total_seconds() / 60))
+    locked_until = row.locked_until if row is not None else None
+    if locked_until is not None and rules.is_locked(locked_until, now):
+        minutes = max(1, math.ceil((locked_until - now).total_seconds() / 60))
         raise TooManyLoginFailures(LOCKED.format(minutes=minutes))
 
 
@@ -38,7 +40,7 @@ def record_failure(uow: UnitOfWork, username: str, now: datetime) -> None:
             .values(username=username, failures=0)
             .on_conflict_do_nothing(index_elements=[LoginThrottle.username])
         )
-        row = session.get(LoginThrottle, username, with_for_update=True, populate_existing=True)
+        row = session.get_one(LoginThrottle, username, with_for_update=True, populate_existing=True)
         row.failures, row.locked_until = rules.after_failure(row.failures, now)
 
     # Work kept without an event of its own: `refuse` always records one, and this is the
@@ -54,4 +56,4 @@ def clear(uow: UnitOfWork, username: str) -> None:
 def unlock(uow: UnitOfWork, username: str) -> bool:
     """An administrator lifts a lock at once; True if there was anything to clear."""
     cleared = uow.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
-    return cleared.rowcount > 0
+    return cast(CursorResult, cleared).rowcount > 0  # a DELETE's result, typed as Result

@@ -29,6 +29,7 @@ from eprescription.models import (
     Role,
     ServiceKey,
 )
+from eprescription.services import trust_cache
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing import certificates, jws, keywrap
 from eprescription.signing.certificates import CertificateRefused, PrescriberIdentity
@@ -71,6 +72,11 @@ class TrustList:
 def _certificate(pem: str) -> x509.Certificate:
     """Certificates are immutable, so parsing each PEM once per process is enough."""
     return certificates.from_pem(pem)
+
+
+def certificate_of(pem: str) -> x509.Certificate:
+    """A stored certificate (PEM), parsed once per process."""
+    return _certificate(pem)
 
 
 # The certificate authority
@@ -170,9 +176,13 @@ def prescriber_for_username(uow: UnitOfWork, username: str) -> Prescriber:
 
 def current_credential(uow: UnitOfWork, prescriber: Prescriber) -> PrescriberCredential | None:
     """The prescriber's newest credential (the one that signs), revoked or not."""
-    return uow.session.scalar(
+    return uow.session.scalar(_newest_credential(prescriber))
+
+
+def _newest_credential(prescriber: Prescriber):
+    return (
         select(PrescriberCredential)
-        .options(joinedload(PrescriberCredential.authority))
+        .options(joinedload(PrescriberCredential.authority, innerjoin=True))
         .where(PrescriberCredential.prescriber_id == prescriber.id)
         .order_by(PrescriberCredential.id.desc())
         .limit(1)
@@ -234,29 +244,26 @@ def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payloa
     resets the counter in the use case's transaction. Revoked, expired or blocked
     credentials refuse to sign.
     """
-    session = uow.session
     now = uow.now
-    current = current_credential(uow, prescriber)
-    if current is None:
-        raise NoSigningCredential("This prescriber has no signing key: ask an administrator.")
-    if current.revoked_at is not None:
-        raise CertificateRevoked(
-            f"The signing certificate was revoked on {current.revoked_at:%Y-%m-%d}."
-        )
-    if not current.is_valid_at(now):
-        raise CertificateExpired(
-            f"The signing certificate is valid from {current.not_valid_before:%Y-%m-%d} "
-            f"to {current.not_valid_after:%Y-%m-%d}."
-        )
-    if current.blocked_at is not None:
-        raise SigningKeyBlocked(_blocked_detail())
-    credential = session.scalar(
-        select(PrescriberCredential)
-        .where(PrescriberCredential.id == current.id)
-        .with_for_update()
+    # The newest credential with its CA, read under the lock (one statement): what wrong PINs
+    # sent in parallel did is seen here.
+    credential = uow.session.scalar(
+        _newest_credential(prescriber)
+        .with_for_update(of=PrescriberCredential)
         .execution_options(populate_existing=True)
     )
-    if credential.blocked_at is not None:  # blocked meanwhile by wrong PINs sent in parallel
+    if credential is None:
+        raise NoSigningCredential("This prescriber has no signing key: ask an administrator.")
+    if credential.revoked_at is not None:
+        raise CertificateRevoked(
+            f"The signing certificate was revoked on {credential.revoked_at:%Y-%m-%d}."
+        )
+    if not credential.is_valid_at(now):
+        raise CertificateExpired(
+            f"The signing certificate is valid from {credential.not_valid_before:%Y-%m-%d} "
+            f"to {credential.not_valid_after:%Y-%m-%d}."
+        )
+    if credential.blocked_at is not None:
         raise SigningKeyBlocked(_blocked_detail())
     try:
         if not keywrap.is_valid_pin(pin):
@@ -423,6 +430,23 @@ def trusted_certificates(uow: UnitOfWork) -> TrustList:
 # The service's own signature (issue 4: dispensation receipts)
 
 SERVICE_KEY_RENEW_BEFORE_DAYS = 30
+SERVICE_KEY = "pki.service_key"  # its name in services/trust_cache.py
+
+
+@dataclass(frozen=True)
+class _ServiceSigningKey:
+    """What signing needs of a service key row (still wrapped), kept by trust_cache."""
+
+    serial: str
+    wrapped_key: bytes
+    certificate_pem: str
+    authority_certificate_pem: str
+    not_valid_before: datetime
+    not_valid_after: datetime
+
+    def usable_at(self, now: datetime) -> bool:
+        renew_from = self.not_valid_after - timedelta(days=SERVICE_KEY_RENEW_BEFORE_DAYS)
+        return self.not_valid_before <= now < renew_from
 
 
 def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
@@ -431,10 +455,18 @@ def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
     The key is made on first use (and again when the current one nears its end), certified by
     the active CA, so `verify_document` accepts it like a prescriber's; it is kept wrapped
     under KEY_ENCRYPTION_KEY alone. Creation locks the CA row, so parallel first uses make
-    one key; it joins the use case's transaction.
+    one key; it joins the use case's transaction. The row is read once per process every few
+    seconds (services/trust_cache.py), and again when that copy is no longer usable.
     """
     now = uow.now
-    key_row = _usable_service_key(uow, now)
+
+    def usable() -> _ServiceSigningKey | None:
+        row = _usable_service_key(uow, now)
+        return None if row is None else _signing_key(row)
+
+    key_row = trust_cache.shared(uow.session, SERVICE_KEY, usable)
+    if key_row is None or not key_row.usable_at(now):
+        key_row = trust_cache.shared(uow.session, SERVICE_KEY, usable, fresh=True)
     if key_row is None:
         authority = uow.session.scalar(
             select(CertificateAuthority)
@@ -445,7 +477,7 @@ def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
         )
         if authority is None:
             raise CertificateAuthorityMissing()
-        key_row = _usable_service_key(uow, now) or _new_service_key(uow, authority, now)
+        key_row = usable() or _signing_key(_new_service_key(uow, authority, now))
     try:
         key = keywrap.unwrap_private_key(
             key_row.wrapped_key,
@@ -458,9 +490,20 @@ def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
         ) from error
     chain = [
         _certificate(key_row.certificate_pem),
-        _certificate(key_row.authority.certificate_pem),
+        _certificate(key_row.authority_certificate_pem),
     ]
     return jws.sign_compact(payload, key, chain)
+
+
+def _signing_key(row: ServiceKey) -> _ServiceSigningKey:
+    return _ServiceSigningKey(
+        serial=row.serial,
+        wrapped_key=row.wrapped_key,
+        certificate_pem=row.certificate_pem,
+        authority_certificate_pem=row.authority.certificate_pem,
+        not_valid_before=row.not_valid_before,
+        not_valid_after=row.not_valid_after,
+    )
 
 
 def _usable_service_key(uow: UnitOfWork, now: datetime) -> ServiceKey | None:

@@ -214,7 +214,7 @@ def record_allergy(uow: UnitOfWork, nir: str | None, substance_code: str | None)
     )
     if name is None:
         problems.add("substance_code", f"no substance has the code {code or '(empty)'}")
-    if problems:
+    if problems or person is None:  # no person: a problem is recorded
         raise ValidationFailed(
             "Some fields are not valid: " + ", ".join(problems.errors), errors=problems.errors
         )

@@ -2,19 +2,19 @@
 unit of work."""
 
 import hashlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import NoReturn
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 
 from eprescription import qr
 from eprescription.domain import identifiers
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain import prescriptions as rules
+from eprescription.domain import signed_prescription as signed
 from eprescription.domain.errors import (
     Conflict,
     DomainError,
@@ -25,6 +25,7 @@ from eprescription.domain.errors import (
     ValidationFailed,
 )
 from eprescription.domain.prescriptions import Action, ItemDraft, Problems, Status
+from eprescription.domain.signed_prescription import SignedPrescription, iso_seconds
 from eprescription.models import (
     CompositionLine,
     Person,
@@ -35,18 +36,23 @@ from eprescription.models import (
     Product,
     Role,
 )
-from eprescription.services import audit, pki, renewal_claims, representation
+from eprescription.services import (
+    access,
+    audit,
+    pki,
+    renewal_claims,
+    signed_documents,
+)
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
-PAYLOAD_TYPE = "eprescription.prescription"
-CANCELLATION_TYPE = "eprescription.cancellation"
-PAYLOAD_VERSION = 1
+PAYLOAD_TYPE = signed.PRESCRIPTION_TYPE
+CANCELLATION_TYPE = signed.CANCELLATION_TYPE
+PAYLOAD_VERSION = signed.VERSION
 OBJECT_TYPE = "prescription"
 IDENTIFIER_SYSTEMS = {identifiers.FRANCE: "NIR", identifiers.ESTONIA: "isikukood"}
 PAGE_SIZE_MAX = 100
 NUMBER_ATTEMPTS = 10
-NOT_VISIBLE = "No prescription with this number is visible to you."
 
 
 @dataclass(frozen=True)
@@ -68,13 +74,14 @@ class Issued:
     """A new prescription, with its access code and QR text: shown once, never stored as such."""
 
     prescription: Prescription
+    signed: SignedPrescription
     access_code: str
     qr_text: str
 
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Prescription]
+    items: list[SignedPrescription]  # each verified, or saying why it cannot be
     total: int
     page: int
     page_size: int
@@ -84,11 +91,6 @@ class Page:
 def today_of(now: datetime) -> date:
     """The calendar day validity is counted in (UTC)."""
     return now.astimezone(UTC).date()
-
-
-def iso_seconds(moment: datetime) -> str:
-    """A UTC time as signed documents write it: 2026-11-28T13:15:01Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- issue ------------------------------------------------------------------------------------
@@ -131,9 +133,7 @@ def prepare(uow: UnitOfWork, request: IssueRequest) -> Draft:
         problems, today_of(now), request.valid_from, request.valid_until, request.renewals
     )
     rules.check_items(problems, request.items)
-    medications = [
-        _medication(uow, problems, index, item) for index, item in enumerate(request.items)
-    ]
+    medications = _medications(uow, problems, request.items)
     if problems:
         kind = SelfPrescriptionRefused if is_self else ValidationFailed
         raise kind(
@@ -153,53 +153,64 @@ def issue(uow: UnitOfWork, request: IssueRequest) -> Issued:
 
     Every problem with the fields is reported in one ValidationFailed; nothing is stored then.
     A refused signature (a wrong PIN, which the PKI service counts towards blocking) is kept
-    by the unit of work while the rest of the use case rolls back.
+    by the unit of work while the rest of the use case rolls back. The number is drawn at
+    random and the statement that stores the row tells whether it was free (a taken one,
+    about one draw in 10^7 with 100 million prescriptions, is drawn and signed again).
     """
-    session = uow.session
     now = uow.now.replace(microsecond=0)
     draft = prepare(uow, request)
     prescriber, patient, validity = draft.prescriber, draft.patient, draft.validity
-    renewal = renewal_claims.claim(uow, prescriber, patient, request.renewal_request_id)
-    number = _unused_number(uow)
-    access_code = codes.new_access_code()
-    content = {**draft.content, "number": number}
-    payload = canonical_json(content)
-    jws = _sign(uow, prescriber, request.pin, payload, "issue", number, patient.id)
-
-    prescription = Prescription(
-        number=number,
-        patient=patient,
-        prescriber=prescriber,
-        issued_at=now,
-        valid_from=validity.valid_from,
-        valid_until=validity.valid_until,
-        renewals=validity.renewals,
-        pickup_mode=str(draft.pickup_mode),
-        status=str(Status.ACTIVE),
-        version=1,
-        payload=payload,
-        jws=jws,
-        access_code_hash=codes.hash_access_code(access_code),
-        access_code_sealed=codes.seal_access_code(
-            access_code, number, uow.settings.key_encryption_key
-        ),
-    )
+    renewal = renewal_claims.claim(uow, patient, request.renewal_request_id, today_of(now))
+    for _ in range(NUMBER_ATTEMPTS):
+        number, access_code = codes.new_number(), codes.new_access_code()
+        content = {**draft.content, "number": number}
+        payload = canonical_json(content)
+        jws = _sign(uow, prescriber, request.pin, payload, "issue", number, patient.id)
+        prescription = _stored_if_free(
+            uow,
+            number=number,
+            patient_person_id=patient.id,
+            prescriber_id=prescriber.id,
+            issued_at=now,
+            valid_from=validity.valid_from,
+            valid_until=validity.valid_until,
+            renewals=validity.renewals,
+            pickup_mode=str(draft.pickup_mode),
+            status=str(Status.ACTIVE),
+            version=1,
+            payload=payload,
+            jws=jws,
+            access_code_hash=codes.hash_access_code(access_code),
+            access_code_sealed=codes.seal_access_code(
+                access_code, number, uow.settings.key_encryption_key
+            ),
+        )
+        if prescription is not None:
+            break
+    else:
+        raise Conflict("Could not find a free prescription number; try again.")
+    for name, value in (("patient", patient), ("prescriber", prescriber)):
+        set_committed_value(prescription, name, value)
+    for name in ("items", "cancellations"):
+        set_committed_value(prescription, name, [])  # a new row has none: nothing to load
     for line, item in enumerate(content["items"], 1):
-        prescription.items.append(_item_row(line, item))
-    session.add(prescription)
+        prescription.items.append(_item_row(line, item))  # inserted at commit, one statement
     renewal_claims.fulfil(uow, renewal, prescription)
     uow.audit("issue", OBJECT_TYPE, number, patient_person_id=patient.id)
-    return Issued(prescription, access_code, qr.encode(number, access_code))
+    return Issued(
+        prescription,
+        signed_documents.as_issued(prescription, content),
+        access_code,
+        qr.encode(number, access_code),
+    )
 
 
 def prescriber_of(uow: UnitOfWork) -> Prescriber:
     """The acting account's prescriber, or PermissionDenied."""
     account = uow.account
     prescriber = None
-    if account is not None and account.role is Role.PRESCRIBER and account.person_id is not None:
-        prescriber = uow.session.scalar(
-            select(Prescriber).where(Prescriber.person_id == account.person_id)
-        )
+    if account is not None and account.role is Role.PRESCRIBER and account.person is not None:
+        prescriber = account.person.prescriber  # loaded with the caller (services/accounts.py)
     if prescriber is None:
         raise PermissionDenied("Only a prescriber can do this.")
     return prescriber
@@ -233,14 +244,63 @@ class _Medication:
     form: str | None = None
 
 
+def _by_cis(item: ItemDraft) -> bool:
+    return bool(item.cis and item.cis.isdigit() and len(item.cis) == 8)
+
+
+def _by_substance(item: ItemDraft) -> bool:
+    return not item.cis and bool(item.substance_code and item.strength and item.form)
+
+
+def _medications(
+    uow: UnitOfWork, problems: Problems, items: list[ItemDraft]
+) -> list[_Medication | None]:
+    """The catalog's product or substance for each line (None with the problem added), all
+    lines read in one statement: the products asked for by CIS, and those containing a
+    substance asked for, with that substance's composition line."""
+    wanted_cis = sorted({item.cis or "" for item in items if _by_cis(item)})
+    codes = sorted(
+        {rules.normalise_text(item.substance_code) for item in items if _by_substance(item)}
+    )
+    products: dict[str, Product] = {}
+    containing: dict[str, list[tuple[CompositionLine, Product]]] = {}
+    if wanted_cis or codes:
+        wanted = union_all(
+            select(Product.cis).where(Product.cis.in_(wanted_cis)),
+            select(CompositionLine.cis).where(CompositionLine.substance_code.in_(codes)),
+        ).subquery()
+        rows = uow.session.execute(
+            select(Product, CompositionLine)
+            .outerjoin(
+                CompositionLine,
+                and_(
+                    CompositionLine.cis == Product.cis,
+                    CompositionLine.substance_code.in_(codes),
+                ),
+            )
+            .where(Product.cis.in_(select(wanted.c.cis)))
+            .order_by(Product.cis, CompositionLine.id)
+        ).all()
+        for product, composition in rows:
+            products[product.cis] = product
+            if composition is not None:
+                containing.setdefault(composition.substance_code, []).append((composition, product))
+    return [
+        _medication(problems, index, item, products, containing) for index, item in enumerate(items)
+    ]
+
+
 def _medication(
-    uow: UnitOfWork, problems: Problems, index: int, item: ItemDraft
+    problems: Problems,
+    index: int,
+    item: ItemDraft,
+    products: dict[str, Product],
+    containing: dict[str, list[tuple[CompositionLine, Product]]],
 ) -> _Medication | None:
-    """The catalog's product or substance for a line, or None with the problem added."""
-    session = uow.session
+    """A line's product or substance from what _medications read, or None with the problem."""
     path = ("items", index)
-    if item.cis and item.cis.isdigit() and len(item.cis) == 8:
-        product = session.get(Product, item.cis)
+    if _by_cis(item):
+        product = products.get(item.cis or "")
         if product is None:
             problems.add((*path, "cis"), f"no product has the CIS {item.cis} in the catalog")
             return None
@@ -251,14 +311,10 @@ def _medication(
             )
             return None
         return _Medication(name=product.name, cis=product.cis)
-    if item.cis or not (item.substance_code and item.strength and item.form):
+    if not _by_substance(item):
         return None  # the domain rules have reported it
     code = rules.normalise_text(item.substance_code)
-    rows = session.execute(
-        select(CompositionLine, Product)
-        .join(Product, Product.cis == CompositionLine.cis)
-        .where(CompositionLine.substance_code == code)
-    ).all()
+    rows = containing.get(code, [])
     if not rows:
         problems.add((*path, "substance_code"), f"no substance has the code {code} in the catalog")
         return None
@@ -282,13 +338,15 @@ def _medication(
     return None
 
 
-def _unused_number(uow: UnitOfWork) -> str:
-    """A fresh random number; the unique constraint backs this check up."""
-    for _ in range(NUMBER_ATTEMPTS):
-        number = codes.new_number()
-        if uow.session.scalar(select(Prescription.id).where(Prescription.number == number)) is None:
-            return number
-    raise Conflict("Could not find a free prescription number; try again.")
+def _stored_if_free(uow: UnitOfWork, **columns) -> Prescription | None:
+    """The new prescription row, or None when its number (or access code) is taken already:
+    INSERT … ON CONFLICT DO NOTHING RETURNING, so the unique indexes answer in the statement
+    that stores it (a concurrent insert of the same number is waited for)."""
+    postgres = uow.session.get_bind().dialect.name == "postgresql"
+    statement = (postgresql.insert if postgres else sqlite.insert)(Prescription).values(**columns)
+    return uow.session.scalars(
+        statement.on_conflict_do_nothing().returning(Prescription)
+    ).one_or_none()
 
 
 def _content(number, patient, prescriber, country, now, validity, pickup_mode) -> dict:
@@ -386,93 +444,32 @@ def _sign(uow: UnitOfWork, prescriber, pin, payload, action, number, patient_id)
 
 
 def _load(uow: UnitOfWork, number: str) -> Prescription | None:
-    return uow.session.scalar(
-        select(Prescription)
-        .where(Prescription.number == number)
-        .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
+    return (
+        uow.session.scalars(
+            select(Prescription)
+            .where(Prescription.number == number)
+            .options(*signed_documents.PARTS)
+        )
+        .unique()
+        .one_or_none()
     )
 
 
-PRESCRIBER, PATIENT = "prescriber", "patient"
-OWN = frozenset({PRESCRIBER, PATIENT})
-READERS = OWN | {representation.ROLE}  # DESIGN §5: its prescriber, its patient, representatives
-
-
-def relation_of(uow: UnitOfWork, prescription: Prescription, today: date) -> str | None:
-    """The acting account's relation to the prescription: 'prescriber', 'patient' or
-    'representative' (of its patient, today), else None."""
-    account = uow.account
-    if account is None or account.person_id is None:
-        return None
-    if account.role is Role.PRESCRIBER and prescription.prescriber.person_id == account.person_id:
-        return PRESCRIBER
-    if account.role is Role.PATIENT:
-        if prescription.patient_person_id == account.person_id:
-            return PATIENT
-        if representation.represents(uow, account.person_id, prescription.patient_person_id, today):
-            return representation.ROLE
-    return None
-
-
-def _visible(
-    uow: UnitOfWork,
-    number_text: str,
-    action: str,
-    *,
-    relations: frozenset[str] = OWN,
-):
-    """The prescription and the account's relation to it (one of `relations`), or NotFound
-    (the refusal kept). Somebody else's prescription gets the same answer as a missing one.
-    """
-    number = codes.validate_number(number_text)
-    prescription = _load(uow, number)
-    relation = None
-    if prescription is not None:
-        relation = relation_of(uow, prescription, today_of(uow.now))
-    if relation not in relations:
-        refuse_unseen(uow, action, number, prescription)
-    return prescription, relation
-
-
-def refuse_unseen(
-    uow: UnitOfWork,
-    action: str,
-    number: str,
-    prescription,
-    *,
-    outcome_if_found: str = "denied",
-    error: NotFound | None = None,
-) -> NoReturn:
-    """Audit a refused or missing prescription (kept whatever follows), then answer the same
-    NotFound either way."""
-    uow.refuse(
-        action,
-        OBJECT_TYPE,
-        number,
-        patient_person_id=prescription.patient_person_id if prescription else None,
-        outcome="not_found" if prescription is None else outcome_if_found,
-    )
-    raise error or NotFound(NOT_VISIBLE)
-
-
-def get(uow: UnitOfWork, number: str) -> Prescription:
+def get(uow: UnitOfWork, number: str) -> SignedPrescription:
     """A prescription for its prescriber, its patient or a person representing the patient today
-    (anybody else: NotFound); audited, a representative's read as such."""
-    prescription, relation = _visible(uow, number, "read", relations=READERS)
-    actor = representation.actor(uow.account) if relation == representation.ROLE else None
+    (anybody else: NotFound), as its verified signed documents say (SignatureInvalid when the
+    row disagrees with them); audited, a representative's read as such."""
+    opened = access.open_prescription(uow, number, access.Action.READ, today_of(uow.now))
+    prescription = opened.object
+    found = signed_documents.require(uow, prescription, "read")
     uow.audit(
         "read",
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
-        actor=actor,
+        actor=access.audit_actor(uow, opened.relation),
     )
-    return prescription
-
-
-def status_of(prescription: Prescription, today: date) -> Status:
-    """Its status as of `today` (an open prescription past its validity reads as expired)."""
-    return rules.effective_status(prescription.status, prescription.valid_until, today)
+    return found
 
 
 def list_for_prescriber(
@@ -514,14 +511,18 @@ def list_for_prescriber(
             "Some fields are not valid: " + ", ".join(problems.errors), errors=problems.errors
         )
     total = session.scalar(select(func.count(Prescription.id)).where(*conditions))
-    rows = session.scalars(
-        select(Prescription)
-        .where(*conditions)
-        .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-        .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
-    ).all()
+    rows = (
+        session.scalars(
+            select(Prescription)
+            .where(*conditions)
+            .order_by(Prescription.issued_at.desc(), Prescription.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+            .options(*signed_documents.PARTS)
+        )
+        .unique()
+        .all()
+    )
     for prescription in rows:
         uow.audit(
             "list",
@@ -529,7 +530,8 @@ def list_for_prescriber(
             prescription.number,
             patient_person_id=prescription.patient_person_id,
         )
-    return Page(list(rows), total, page, page_size, today)
+    checked = signed_documents.check(uow, rows)
+    return Page([checked[row.id] for row in rows], total, page, page_size, today)
 
 
 def _status_condition(status: Status, today: date):
@@ -554,19 +556,19 @@ def cancel(
     pin: str,
     reason: str | None,
     lines: list[int] | None = None,
-) -> Prescription:
-    """Cancel the whole prescription or some lines, nothing dispensed; signed with the PIN."""
+) -> SignedPrescription:
+    """Cancel the whole prescription or some lines, nothing dispensed; signed with the PIN.
+    What is dispensed and cancelled already is what the verified documents say."""
     session = uow.session
     now = uow.now.replace(microsecond=0)
-    prescription, relation = _visible(uow, number, "cancel")
-    if relation != "prescriber":
-        raise PermissionDenied("Only the prescriber who issued it can cancel a prescription.")
+    prescription = access.open_prescription(uow, number, access.Action.CANCEL, today_of(now)).object
     problems = Problems()
     reason = rules.check_reason(problems, reason)
     if problems:
         raise ValidationFailed("Say why it is cancelled.", errors=problems.errors)
-    current = status_of(prescription, today_of(now))
-    states = [_line_state(prescription, item) for item in prescription.items]
+    before = signed_documents.require(uow, prescription, "cancel")
+    current = before.status_on(today_of(now))
+    states = [_line_state(line) for line in before.lines]
     chosen = rules.lines_to_cancel(current, states, lines)
     prescriber = prescription.prescriber
     document = {
@@ -608,27 +610,21 @@ def cancel(
     for item in prescription.items:
         if item.line in chosen:
             item.cancellation_id = cancellation.id
-    after = rules.status_from_lines(_line_state(prescription, item) for item in prescription.items)
+    after = rules.status_from_lines(
+        replace(_line_state(line), cancelled=line.cancelled or line.line in chosen)
+        for line in before.lines
+    )
     if after != current:
         prescription.status = str(rules.transition(current, after))
     prescription.version += 1
     uow.audit(
         "cancel", OBJECT_TYPE, prescription.number, patient_person_id=prescription.patient_person_id
     )
-    return prescription
+    return signed_documents.check_one(uow, prescription)
 
 
-def _line_state(prescription: Prescription, item: PrescriptionItem) -> rules.LineState:
-    return rules.LineState(
-        line=item.line,
-        quantity_total=rules.total_quantity(item.quantity, prescription.renewals),
-        dispensed=item.dispensed_quantity,
-        cancelled=item.is_cancelled,
-    )
-
-
-def cancelled_lines(prescription: Prescription, cancellation: PrescriptionCancellation) -> list:
-    return [item.line for item in prescription.items if item.cancellation_id == cancellation.id]
+def _line_state(line: signed.SignedLine) -> rules.LineState:
+    return rules.LineState(line.line, line.total, line.dispensed, line.cancelled)
 
 
 # -- QR and verification --------------------------------------------------------------------
@@ -640,9 +636,11 @@ def qr_text(uow: UnitOfWork, number: str) -> str:
     The access code is opened from its sealed copy and checked against the stored hash, the
     only form any verification uses.
     """
-    prescription, relation = _visible(uow, number, "view_qr")
-    status = status_of(prescription, today_of(uow.now))
-    rules.ensure_allowed(relation, Action.VIEW_QR, status)
+    today = today_of(uow.now)
+    opened = access.open_prescription(uow, number, access.Action.VIEW_QR, today)
+    prescription = opened.object
+    status = signed_documents.require(uow, prescription, "view_qr").status_on(today)
+    rules.ensure_allowed(opened.relation, Action.VIEW_QR, status)
     text = open_qr_text(prescription, uow.settings.key_encryption_key)
     uow.audit(
         "view_qr",
@@ -653,8 +651,18 @@ def qr_text(uow: UnitOfWork, number: str) -> str:
     return text
 
 
-def signed_document(uow: UnitOfWork, number: str) -> tuple[str, bytes]:
-    """The JWS and the stored payload of a prescription, for the operator's verify command."""
+@dataclass(frozen=True)
+class Stored:
+    """A stored prescription for the operator's verify command: its JWS and stored payload,
+    and the whole row checked against its signed documents."""
+
+    jws: str
+    payload: bytes
+    signed: SignedPrescription
+
+
+def signed_document(uow: UnitOfWork, number: str) -> Stored:
+    """The stored prescription numbered `number`, checked, for the operator's verify command."""
     number = codes.validate_number(number)
     prescription = _load(uow, number)
     if prescription is None:
@@ -666,33 +674,49 @@ def signed_document(uow: UnitOfWork, number: str) -> tuple[str, bytes]:
         patient_person_id=prescription.patient_person_id,
         actor=audit.OPERATOR,
     )
-    return prescription.jws, prescription.payload
+    found = signed_documents.check_one(uow, prescription)
+    return Stored(prescription.jws, prescription.payload, found)
 
 
 # -- what callers show ------------------------------------------------------------------------
 
 
-def describe(prescription: Prescription, today: date) -> dict:
-    """The prescription as its prescriber and patient see it: the signed content (read back
-    from the payload, so it cannot disagree with the signature) plus its current state."""
-    content = json.loads(prescription.payload)
-    lines = {item.line: item for item in prescription.items}
-    items = []
-    for signed in content["items"]:
-        item = lines[signed["line"]]
-        items.append(
-            {
-                **signed,
-                "non_substitution_reason": signed.get("non_substitution_reason"),
-                "status": "cancelled" if item.is_cancelled else "active",
-                "dispensed_quantity": item.dispensed_quantity,
-            }
-        )
+def describe_unverified(found: SignedPrescription) -> dict:
+    """What every face shows of a prescription that cannot be verified: its number and why;
+    none of its content, which nothing vouches for."""
     return {
-        "id": prescription.number,
-        "number": codes.display_number(prescription.number),
-        "status": str(status_of(prescription, today)),
-        "version": prescription.version,
+        "id": found.number,
+        "number": codes.display_number(found.number),
+        "verified": False,
+        "verification_problems": list(found.problems),
+        "items": [],  # (a dict's own `items` must not stand in for the key)
+    }
+
+
+def describe(found: SignedPrescription, today: date) -> dict:
+    """The prescription as its prescriber and patient see it: the verified signed content, what
+    the verified receipts and cancellations say of each line, and its state."""
+    if not found.verified:
+        return describe_unverified(found)
+    content = found.signed_content
+    status = found.status_on(today)
+    items = [
+        {
+            **line.content,
+            "non_substitution_reason": line.content.get("non_substitution_reason"),
+            "status": "cancelled" if line.cancelled else "active",
+            "dispensed_quantity": line.dispensed,
+            "cancellable": rules.line_cancellable(status, _line_state(line)),
+        }
+        for line in found.lines
+    ]
+    return {
+        "id": found.number,
+        "number": codes.display_number(found.number),
+        "verified": True,
+        "status": str(status),
+        "cancellable": rules.cancellable(status, map(_line_state, found.lines)),
+        "version": found.version,
         "issued_at": content["issued_at"],
         "valid_from": content["valid_from"],
         "valid_until": content["valid_until"],
@@ -705,12 +729,12 @@ def describe(prescription: Prescription, today: date) -> dict:
             {
                 "cancelled_at": cancellation.cancelled_at,
                 "reason": cancellation.reason,
-                "lines": cancelled_lines(prescription, cancellation),
+                "lines": list(cancellation.lines),
                 "jws": cancellation.jws,
             }
-            for cancellation in prescription.cancellations
+            for cancellation in found.cancellations
         ],
-        "jws": prescription.jws,
+        "jws": found.jws,
     }
 
 

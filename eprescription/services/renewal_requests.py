@@ -3,24 +3,35 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import false, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from eprescription.domain import health_space as space_rules
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain import renewals as rules
-from eprescription.domain.errors import PermissionDenied, RenewalRequestPending, ValidationFailed
+from eprescription.domain.errors import (
+    PermissionDenied,
+    RenewalRequestPending,
+    SignatureInvalid,
+    ValidationFailed,
+)
 from eprescription.domain.prescriptions import Problems
 from eprescription.domain.renewals import RequestStatus
+from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import Account, Prescription, RenewalRequest, Role
-from eprescription.services import audit, health_space, prescriptions, renewal_claims
+from eprescription.services import (
+    access,
+    health_space,
+    prescriptions,
+    renewal_claims,
+    signed_documents,
+)
 from eprescription.services import representation as representing
 from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = renewal_claims.OBJECT_TYPE
 LIST_MAX = 100
-PATIENT = health_space.PATIENT
 OPEN = (RequestStatus.PENDING, RequestStatus.RENEWED)  # what stops a new request
 
 
@@ -50,9 +61,9 @@ def view(row: RenewalRequest, now: datetime, relation: str | None = None) -> dic
     prescriber = prescription.prescriber.person
     return {
         "id": row.id,
-        "status": str(rules.effective_status(row.status, row.requested_at, now)),
+        "status": str(row.status_at(now)),
         "requested_at": row.requested_at,
-        "lapses_at": rules.lapses_at(row.requested_at),
+        "lapses_at": row.lapses_at,
         "patient_message": row.patient_message,
         "decided_at": row.decided_at,
         "decline_message": row.decline_message,
@@ -78,48 +89,19 @@ def view(row: RenewalRequest, now: datetime, relation: str | None = None) -> dic
 # -- the patient ------------------------------------------------------------------------------
 
 
-def _person_id(account: Account) -> int:
+def _person_id(account: Account | None) -> int:
     if account is None or account.role is not Role.PATIENT or account.person_id is None:
         raise PermissionDenied("Renewal requests are made from the health space, by patients.")
     return account.person_id
 
 
-def _asker(uow: UnitOfWork, number_text: str, today: date):
-    """The prescription (its patient's or a represented person's) and the asker's relation;
-    anybody else gets NotFound, audited, as for a prescription that does not exist."""
-    person_id = _person_id(uow.account)
-    number = codes.validate_number(number_text)
-    prescription = uow.session.scalar(
-        select(Prescription)
-        .where(Prescription.number == number)
-        .options(selectinload(Prescription.items), selectinload(Prescription.cancellations))
-    )
-    relation = None
-    if prescription is not None:
-        if prescription.patient_person_id == person_id:
-            relation = PATIENT
-        elif representing.represents(uow, person_id, prescription.patient_person_id, today):
-            relation = representing.ROLE
-    if relation is None:
-        prescriptions.refuse_unseen(uow, "request_renewal", number, prescription)
-    return prescription, relation
-
-
-def _renewal_in_progress(prescription: Prescription) -> int:
+def _renewal_in_progress(found: SignedPrescription) -> int:
     """The supply being collected (0: the first), as the health space counts it."""
     progresses = [
-        space_rules.line_progress(
-            item.quantity, prescription.renewals, item.dispensed_quantity, item.is_cancelled
-        )
-        for item in prescription.items
+        space_rules.line_progress(line.quantity, found.renewals, line.dispensed, line.cancelled)
+        for line in found.lines
     ]
     return space_rules.renewal_in_progress(progresses)
-
-
-def _actor(uow: UnitOfWork, relation: str) -> audit.Actor:
-    if relation == representing.ROLE:
-        return representing.actor(uow.account)
-    return uow.actor
 
 
 def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None) -> dict:
@@ -128,40 +110,43 @@ def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None)
     session = uow.session
     now = _now(uow)
     today = prescriptions.today_of(now)
-    prescription, relation = _asker(uow, number, today)
+    _person_id(uow.account)
+    opened = access.open_prescription(uow, number, access.Action.REQUEST_RENEWAL, today)
+    prescription, relation = opened.object, opened.relation
     problems = Problems()
     text = rules.message(problems, "message", message, required=False)
     _problems_raise(problems)
+    found = signed_documents.require(uow, prescription, "request_renewal")
     earlier = session.scalars(
         select(RenewalRequest).where(
             RenewalRequest.prescription_id == prescription.id,
             RenewalRequest.status.in_([str(status) for status in OPEN]),
         )
     ).all()
-    for row in earlier:
-        renewal_claims.settle(row, now)
+    states = {row.status_at(now) for row in earlier}
     rules.ensure_renewable(
-        prescriptions.status_of(prescription, today),
-        renewals=prescription.renewals,
-        renewal_in_progress=_renewal_in_progress(prescription),
-        valid_until=prescription.valid_until,
+        found.status_on(today),
+        renewals=found.renewals,
+        renewal_in_progress=_renewal_in_progress(found),
+        valid_until=found.valid_until,
         today=today,
-        pending=any(row.status == RequestStatus.PENDING for row in earlier),
-        renewed=any(row.status == RequestStatus.RENEWED for row in earlier),
+        pending=RequestStatus.PENDING in states,
+        renewed=RequestStatus.RENEWED in states,
     )
     row = RenewalRequest(
         prescription=prescription,
         patient_person_id=prescription.patient_person_id,
         prescriber_id=prescription.prescriber_id,
-        requested_by_account_id=uow.account.id,
+        requested_by_account_id=uow.require_account().id,
         requested_at=now,
+        lapses_at=rules.lapses_at(now),
         patient_message=text,
         status=str(RequestStatus.PENDING),
     )
-    _open_transaction(session)
+    _close_lapsed(session, prescription.id, now)
     try:
         # In a savepoint: when the unique index refuses the row, only the row is undone.
-        with session.begin_nested():
+        with uow.savepoint():
             session.add(row)
             session.flush()
     except IntegrityError as error:  # a request made at the same moment won the unique index
@@ -171,26 +156,35 @@ def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None)
         OBJECT_TYPE,
         prescription.number,
         patient_person_id=prescription.patient_person_id,
-        actor=_actor(uow, relation),
+        actor=access.audit_actor(uow, relation),
     )
     return view(row, now, relation)
 
 
-def _open_transaction(session: Session) -> None:
-    """SQLite (pysqlite) begins its transaction at the first write, and a SAVEPOINT outside
-    one is a transaction of its own that its RELEASE commits: a no-op UPDATE first begins the
-    real transaction, so the request commits or rolls back with the use case (and its audit
-    event). PostgreSQL needs nothing."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(RenewalRequest).where(false()).values(status=RenewalRequest.status))
+def _close_lapsed(session: Session, prescription_id: int, now: datetime) -> None:
+    """Store the prescription's lapsed request (if any) as expired, in the transaction of the
+    new request, so that the unique index of pending requests admits the new one: the database
+    alone is right, and no reader ever writes the lapse.
+
+    On SQLite this UPDATE also begins the real transaction: pysqlite begins one at the first
+    write, and a SAVEPOINT outside one is a transaction of its own that its RELEASE commits, so
+    the new request commits or rolls back with the use case (and its audit event). PostgreSQL
+    needs nothing.
+    """
+    session.execute(
+        update(RenewalRequest)
+        .where(RenewalRequest.prescription_id == prescription_id, RenewalRequest.lapsed_by(now))
+        .values(status=str(RequestStatus.EXPIRED), decided_at=RenewalRequest.lapses_at)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
-def _persons_seen(uow: UnitOfWork, today: date) -> dict[int, str]:
+def _persons_seen(uow: UnitOfWork, today: date) -> dict[int, access.Relation]:
     """person id → relation, for the account's patient and the people it represents today."""
     person_id = _person_id(uow.account)
-    seen = {person_id: PATIENT}
+    seen = {person_id: access.Relation.PATIENT}
     for represented in representing.represented(uow, person_id, today):
-        seen.setdefault(represented, representing.ROLE)
+        seen.setdefault(represented, access.Relation.REPRESENTATIVE)
     return seen
 
 
@@ -208,14 +202,13 @@ def list_for_patient(uow: UnitOfWork) -> list:
     ).all()
     views = []
     for row in rows:
-        renewal_claims.settle(row, now)
         relation = seen[row.patient_person_id]
         uow.audit(
             "list",
             OBJECT_TYPE,
             row.prescription.number,
             patient_person_id=row.patient_person_id,
-            actor=_actor(uow, relation),
+            actor=access.audit_actor(uow, relation),
         )
         views.append(view(row, now, relation))
     return views
@@ -237,6 +230,8 @@ def _renewal_state(card: dict, row: RenewalRequest | None, now: datetime) -> dic
     """What the health space shows about renewing a prescription: its latest request, and
     whether a new one can be made (or the code of the reason why not)."""
     latest = view(row, now, card["relation"]) if row is not None else None
+    if not card["verified"]:  # nothing can be done with it, a renewal neither
+        return {"request": latest, "can_ask": False, "why_not": SignatureInvalid.code}
     refusal = rules.refusal(
         card["status"],
         renewals=card["renewals"],
@@ -276,10 +271,9 @@ def get_with_request(uow: UnitOfWork, number: str) -> dict:
 
 
 def list_for_prescriber(uow: UnitOfWork, *, status: str | None = RequestStatus.PENDING) -> list:
-    """The requests on this prescriber's prescriptions in `status` (default pending, the oldest
-    first: it lapses first; else newest first); lapsed ones are stored as expired here, and
+    """The requests on this prescriber's prescriptions in `status` as of now (default pending,
+    the oldest first: it lapses first; else newest first; a lapsed one is listed as expired);
     every prescription shown is audited."""
-    session = uow.session
     now = _now(uow)
     prescriber = prescriptions.prescriber_of(uow)
     try:
@@ -288,21 +282,14 @@ def list_for_prescriber(uow: UnitOfWork, *, status: str | None = RequestStatus.P
         raise ValidationFailed(
             "Unknown status.", errors={"status": ["one of " + ", ".join(RequestStatus)]}
         ) from error
-    lapsed = session.scalars(
-        select(RenewalRequest).where(
-            RenewalRequest.prescriber_id == prescriber.id,
-            RenewalRequest.status == str(RequestStatus.PENDING),
-            RenewalRequest.requested_at <= now - rules.LAPSE,
-        )
-    ).all()
-    for row in lapsed:
-        renewal_claims.settle(row, now)
-    session.flush()
     pending = wanted is RequestStatus.PENDING
     order = RenewalRequest.requested_at.asc() if pending else RenewalRequest.requested_at.desc()
-    rows = session.scalars(
+    rows = uow.session.scalars(
         select(RenewalRequest)
-        .where(RenewalRequest.prescriber_id == prescriber.id, RenewalRequest.status == str(wanted))
+        .where(
+            RenewalRequest.prescriber_id == prescriber.id,
+            RenewalRequest.in_status_at(wanted, now),
+        )
         .order_by(order, RenewalRequest.id)
         .limit(LIST_MAX)
         .options(*_loaded())
@@ -336,31 +323,40 @@ def desk(
     return Desk(list_for_prescriber(uow), listing)
 
 
-def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, Prescription]:
-    """A pending request of this prescriber and its prescription, to answer it (the renewal
-    form prefilled from it, or the decline form); the read is audited."""
+def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, SignedPrescription]:
+    """A pending request of this prescriber and its prescription as verified, to answer it
+    (the renewal form prefilled from it, or the decline form); the read is audited."""
     now = _now(uow)
-    prescriber = prescriptions.prescriber_of(uow)
+    prescriptions.prescriber_of(uow)
     row = renewal_claims.handled_by(
-        uow, prescriber, request_id, "read", target=RequestStatus.RENEWED
+        uow,
+        request_id,
+        access.Action.READ,
+        prescriptions.today_of(now),
+        target=RequestStatus.RENEWED,
     )
+    found = signed_documents.require(uow, row.prescription, "read")
     uow.audit("read", OBJECT_TYPE, row.prescription.number, patient_person_id=row.patient_person_id)
-    return view(row, now), row.prescription
+    return view(row, now), found
 
 
 def decline(uow: UnitOfWork, request_id: int, *, message: str | None) -> dict:
     """The prescriber declines a pending request with a message for the patient (required)."""
     now = _now(uow)
-    prescriber = prescriptions.prescriber_of(uow)
+    prescriptions.prescriber_of(uow)
     row = renewal_claims.handled_by(
-        uow, prescriber, request_id, "decline_renewal", target=RequestStatus.DECLINED
+        uow,
+        request_id,
+        access.Action.DECLINE,
+        prescriptions.today_of(now),
+        target=RequestStatus.DECLINED,
     )
     problems = Problems()
     text = rules.message(problems, "message", message, required=True)
     _problems_raise(problems)
     row.status = str(rules.transition(row.status, RequestStatus.DECLINED))
     row.decided_at = now
-    row.decided_by_account_id = uow.account.id
+    row.decided_by_account_id = uow.require_account().id
     row.decline_message = text
     uow.audit(
         "decline_renewal",

@@ -1,13 +1,15 @@
 """The unit of work of one use case: session, acting account, clock, settings, buffered audit
 events; the only place that commits."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy.orm import Session
 
+from eprescription.domain.errors import AuthenticationRequired
 from eprescription.models import Account
 from eprescription.models.base import utcnow
 from eprescription.services import audit as audit_log
@@ -46,12 +48,21 @@ class UnitOfWork:
         self._actor = actor
         self._kept: list[audit_log.Event] = []
         self._kept_work: list[Callable[[Session], None]] = []
+        # What a use case reads once and reuses (the verifiers' trust list), by name.
+        self.memo: dict[str, object] = {}
+
+    def require_account(self) -> Account:
+        """The acting account, where the use case is one only an account runs (its caller has
+        checked the role); AuthenticationRequired without one."""
+        if self.account is None:
+            raise AuthenticationRequired()
+        return self.account
 
     @property
     def actor(self) -> audit_log.Actor:
         """Who acts: the account with its role and organisation, or the operator."""
         if self._actor is None:
-            self._actor = audit_log.actor_for(self.session, self.account)
+            self._actor = audit_log.actor_for(self.account)
         return self._actor
 
     def audit(
@@ -107,6 +118,20 @@ class UnitOfWork:
         """Run `work` at the end whatever happens: after a rollback, in a fresh transaction
         (for what a failure must leave behind, such as a wrong PIN counted)."""
         self._kept_work.append(work)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A SAVEPOINT inside this transaction: what fails in it (a unique index refusing a
+        row) is undone alone, and the use case goes on.
+
+        pysqlite begins its transaction only at the first write, and a SAVEPOINT outside one
+        is a transaction of its own that its RELEASE commits; so on SQLite the real
+        transaction is begun first (IMMEDIATE: the database's write lock, as a write would)."""
+        connection = self.session.connection()
+        if connection.dialect.name == "sqlite" and not connection.connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        with self.session.begin_nested():
+            yield
 
     def commit(self) -> None:
         """Write the kept refusals and the buffered events, then commit."""

@@ -1,9 +1,90 @@
-"""Verifying a signed document against this service's trust list, one reported check at a time."""
+"""Verifying a signed document against this service's trust list (read once per unit of work),
+one reported check at a time."""
 
-from eprescription.services import pki
+import hashlib
+import json
+from dataclasses import dataclass
+
+from cryptography import x509
+from sqlalchemy import Boolean, String, Text, literal, null, select, union_all
+
+from eprescription.domain.signed_prescription import Document
+from eprescription.models import CertificateAuthority, PrescriberCredential, ServiceKey
+from eprescription.models.base import UTCDateTime
+from eprescription.services import pki, trust_cache
 from eprescription.services.uow import UnitOfWork
-from eprescription.signing import jws
+from eprescription.signing import certificates, jws
 from eprescription.signing.jws import VerificationReport
+
+TRUST = "verification.trust"
+FRESH = "verification.trust_fresh"  # the trust list was read from the database in this unit of work
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What verifiers trust: the CAs (old ones too), the revoked prescriber certificates, and
+    the serials of the service's own certificates (receipts, reversals, pickup choices)."""
+
+    anchors: tuple[x509.Certificate, ...]
+    revocations: dict[str, jws.Revocation]
+    service_serials: frozenset[str]
+
+
+def trust(uow: UnitOfWork, *, fresh: bool = False) -> Trust:
+    """The trust list: this process's copy while it is a few seconds old (services/trust_cache.py:
+    a change this process commits is seen at once, another process's within its TTL), else read
+    in one statement; `fresh`: read now, at most once per unit of work."""
+    cached = uow.memo.get(TRUST)
+    if isinstance(cached, Trust) and (not fresh or uow.memo.get(FRESH)):
+        return cached
+    found = trust_cache.shared(uow.session, TRUST, lambda: _read_trust(uow), fresh=fresh)
+    uow.memo[TRUST] = found
+    if fresh:
+        uow.memo[FRESH] = True
+    return found
+
+
+def _read_trust(uow: UnitOfWork) -> Trust:
+    revoked = select(
+        literal("revoked", String).label("kind"),
+        PrescriberCredential.serial.label("text"),
+        PrescriberCredential.revoked_at.label("revoked_at"),
+        PrescriberCredential.revocation_reason.label("reason"),
+        PrescriberCredential.key_compromise.label("compromised"),
+    ).where(PrescriberCredential.revoked_at.is_not(None))
+    rows = uow.session.execute(
+        union_all(
+            revoked,
+            select(
+                literal("ca", String),
+                CertificateAuthority.certificate_pem,
+                null().cast(UTCDateTime),
+                null().cast(Text),
+                null().cast(Boolean),
+            ),
+            select(
+                literal("service", String),
+                ServiceKey.serial,
+                null().cast(UTCDateTime),
+                null().cast(Text),
+                null().cast(Boolean),
+            ),
+        )
+    ).all()
+    anchors, revocations, services = [], {}, set()
+    for kind, text, revoked_at, reason, compromised in rows:
+        if kind == "ca":
+            anchors.append(pki.certificate_of(text))
+        elif kind == "service":
+            services.add(text)
+        else:
+            revocations[text] = jws.Revocation(revoked_at, reason or "", bool(compromised))
+    return Trust(tuple(anchors), revocations, frozenset(services))
+
+
+def forget_trust(uow: UnitOfWork) -> None:
+    """Read the trust list again next time (a service key was just made in this use case)."""
+    uow.memo.pop(TRUST, None)
 
 
 def verify_document(
@@ -11,12 +92,21 @@ def verify_document(
 ) -> VerificationReport:
     """Check `token` (a compact JWS): signature, chain to a CA of ours, certificate valid at the
     signing time (the payload's issued_at) and not revoked then; and, when `stored_payload` is
-    given, that the signed payload is byte for byte the stored content."""
+    given, that the signed payload is byte for byte the stored content.
+
+    A document the process's copy of the trust list refuses is checked again against the list
+    read now (once per unit of work): a CA made since by another process is then known."""
+    report = _verify(uow, token, stored_payload, trust(uow))
+    if not report.valid and not uow.memo.get(FRESH):
+        report = _verify(uow, token, stored_payload, trust(uow, fresh=True))
+    return report
+
+
+def _verify(
+    uow: UnitOfWork, token: str, stored_payload: bytes | None, known: Trust
+) -> VerificationReport:
     report = jws.verify_compact(
-        token,
-        trust_anchors=pki.trust_anchors(uow),
-        revocations=pki.revocations(uow),
-        now=uow.now,
+        token, trust_anchors=known.anchors, revocations=known.revocations, now=uow.now
     )
     if stored_payload is not None:
         if report.payload is None:
@@ -26,3 +116,37 @@ def verify_document(
         else:
             report.add(jws.PAYLOAD, False, "the signed payload differs from the stored content")
     return report
+
+
+def document(uow: UnitOfWork, token: str | None, stored_payload: bytes | None) -> Document:
+    """A stored signed document as the comparisons of domain/signed_prescription.py take it:
+    its content when every check holds, else the failed checks in words."""
+    payload_sha256 = hashlib.sha256(stored_payload or b"").hexdigest()
+    if not token or not stored_payload:
+        return Document(None, ("the signed document is missing",), payload_sha256=payload_sha256)
+    report = verify_document(uow, token, stored_payload)
+    checks = tuple((check.name, check.ok, check.detail) for check in report.checks)
+    if not report.valid:
+        failed = tuple(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
+        return Document(None, failed, payload_sha256=payload_sha256, checks=checks)
+    try:
+        content = json.loads(report.payload or b"")
+    except ValueError:
+        content = None
+    if not isinstance(content, dict):
+        not_json = ("the signed content is not a JSON object",)
+        return Document(None, not_json, payload_sha256=payload_sha256, checks=checks)
+    leaf = report.certificate
+    if leaf is None:  # a valid report names its signer; never None here
+        return Document(None, ("the signer is unknown",), payload_sha256=payload_sha256)
+    signer_rpps, serial = certificates.rpps_of(leaf), certificates.serial_hex(leaf)
+    by_service = serial in trust(uow).service_serials
+    if not by_service and signer_rpps is None and not uow.memo.get(FRESH):
+        by_service = serial in trust(uow, fresh=True).service_serials  # a key made since?
+    return Document(
+        content,
+        signer_rpps=signer_rpps,
+        by_service=by_service,
+        payload_sha256=payload_sha256,
+        checks=checks,
+    )

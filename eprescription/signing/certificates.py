@@ -2,12 +2,16 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    PrivateKeyTypes,
+)
 from cryptography.x509.oid import NameOID
 
 CA_VALIDITY = timedelta(days=10 * 365)
@@ -97,7 +101,7 @@ def is_ca(certificate: x509.Certificate) -> bool:
 
 def issue_prescriber_certificate(
     ca_certificate: x509.Certificate,
-    ca_key: PrivateKeyTypes,
+    ca_key: CertificateIssuerPrivateKeyTypes,
     public_key: ec.EllipticCurvePublicKey,
     identity: PrescriberIdentity,
     now: datetime,
@@ -132,8 +136,10 @@ def issue_prescriber_certificate(
     )
 
 
+@lru_cache(maxsize=4096)
 def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when `issuer` (a CA) signed `certificate`."""
+    """True when `issuer` (a CA) signed `certificate` (a fact about two immutable
+    certificates: checked once per process)."""
     if not is_ca(issuer):
         return False
     try:
@@ -197,7 +203,10 @@ def _authority_key_identifier(ca_certificate: x509.Certificate) -> x509.Authorit
     try:
         ski = ca_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key())
+        public_key = ca_certificate.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            raise CertificateRefused("the CA key must be an EC or RSA key") from None
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
@@ -222,7 +231,7 @@ def _key_usage(**enabled: bool) -> x509.KeyUsage:
 
 def issue_service_certificate(
     ca_certificate: x509.Certificate,
-    ca_key: PrivateKeyTypes,
+    ca_key: CertificateIssuerPrivateKeyTypes,
     public_key: ec.EllipticCurvePublicKey,
     common_name: str,
     now: datetime,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -149,12 +150,7 @@ def parse_compact(token: str) -> ParsedJws:
     if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
         raise MalformedJws("the header has no x5c certificate chain")
     try:
-        chain = [x509.load_der_x509_certificate(base64.b64decode(c, validate=True)) for c in x5c]
-        for certificate in chain:  # parsed lazily: read every part now, while errors are ours
-            certificate.public_key()
-            certificate.extensions  # noqa: B018
-            certificate.subject.rfc4514_string()
-            certificate.issuer.rfc4514_string()
+        chain = [_x5c_certificate(c) for c in x5c]
     except (
         binascii.Error,
         ValueError,
@@ -165,6 +161,18 @@ def parse_compact(token: str) -> ParsedJws:
         raise MalformedJws("an x5c entry is not a readable DER certificate") from error
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
     return ParsedJws(header, payload, signature, signing_input, chain)
+
+
+@lru_cache(maxsize=4096)
+def _x5c_certificate(entry: str) -> x509.Certificate:
+    """An x5c entry (base64 DER) as a certificate, every part read now, while errors are ours
+    (the library parses lazily). Certificates are immutable: parsed once per process."""
+    certificate = x509.load_der_x509_certificate(base64.b64decode(entry, validate=True))
+    certificate.public_key()
+    certificate.extensions  # noqa: B018
+    certificate.subject.rfc4514_string()
+    certificate.issuer.rfc4514_string()
+    return certificate
 
 
 def signing_time(payload: bytes) -> datetime | None:

@@ -7,9 +7,11 @@ csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
-    """Enable CSRF protection and page languages, and register the page blueprints."""
+    """Enable CSRF protection, page languages and the shared template filters, and register
+    the page blueprints."""
     from eprescription.web import (
         auth,
+        filters,
         home,
         language,
         patient,
@@ -20,5 +22,6 @@ def init_app(app: Flask) -> None:
 
     csrf.init_app(app)
     language.init_app(app)
+    filters.init_app(app)
     for module in (auth, home, prescriber, pharmacy, patient, patient_words):
         app.register_blueprint(module.bp)

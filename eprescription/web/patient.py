@@ -12,6 +12,7 @@ from eprescription import qr
 from eprescription.domain.errors import Conflict, DomainError, ValidationFailed
 from eprescription.domain.health_space import PAGE_SIZE_MAX, View
 from eprescription.domain.prescriptions import PickupMode
+from eprescription.errors import OK, status_for
 from eprescription.models import Role
 from eprescription.services import accounts, health_space, renewal_requests
 from eprescription.use_cases import unit_of_work
@@ -48,7 +49,9 @@ def _groups(cards: list[dict]) -> list[tuple[str | None, list[dict]]]:
     """Own prescriptions first, then each represented person's, so they are clearly apart."""
     groups: dict[str | None, list[dict]] = {None: []}
     for card in cards:
-        key = None if card["relation"] == "patient" else card["patient"]["name"]
+        # One that cannot be verified names nobody: it is listed with the patient's own.
+        own = card["relation"] == "patient" or not card["verified"]
+        key = None if own else card["patient"]["name"]
         groups.setdefault(key, []).append(card)
     return list(groups.items())
 
@@ -153,13 +156,14 @@ def access_log():
 def representatives():
     """GET: whom I named and whom I represent. POST: name somebody."""
     account = current_account()
-    form, errors, status = {}, {}, 200
+    form, errors, status = {}, {}, OK
     if request.method == "POST":
         form = {key: request.form.get(key, "").strip() for key in ("nir", "family_name", "until")}
         try:
             until = date.fromisoformat(form["until"]) if form["until"] else None
         except ValueError:
-            errors, status = {"valid_until": [gettext("a date such as 2026-12-31")]}, 422
+            errors = {"valid_until": [gettext("a date such as 2026-12-31")]}
+            status = status_for(ValidationFailed)
         else:
             try:
                 with unit_of_work(account) as uow:
@@ -167,9 +171,9 @@ def representatives():
                         uow, nir=form["nir"], family_name=form["family_name"], valid_until=until
                     )
             except ValidationFailed as error:
-                errors, status = error.errors, 422
+                errors, status = error.errors, status_for(error)
             except DomainError as error:  # a duplicate
-                errors, status = error.errors or {"nir": [error.detail]}, 409
+                errors, status = error.errors or {"nir": [error.detail]}, status_for(error)
             else:
                 flash(
                     gettext(

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 
 from eprescription.domain import errors, health_space
-from eprescription.services import accounts, login_throttle, prescriptions
+from eprescription.services import access, accounts, login_throttle
 from eprescription.services import health_space as services
 from eprescription.web.language import day
 
@@ -66,6 +66,7 @@ OUTCOME_LABELS = {
     "prescription_expired": _l("prescription expired"),
     "prescription_completed": _l("prescription collected in full"),
     "signature_invalid": _l("signature invalid"),
+    "prescription_signature_invalid": _l("signature invalid"),
     "nothing_shown": _l("nothing shown"),
     "identity_not_confirmed": _l("identity not confirmed"),
     "not_representative": _l("not your representative"),
@@ -105,7 +106,7 @@ MESSAGES = [
         "the NIR's key should be {expected}, not {typed}",
         _l("the NIR's key should be %(expected)s, not %(typed)s"),
     ),
-    (prescriptions.NOT_VISIBLE, _l("No prescription with this number is visible to you.")),
+    (access.NOT_VISIBLE, _l("No prescription with this number is visible to you.")),
     (accounts.WRONG_CREDENTIALS, _l("Wrong username or password.")),
     (
         login_throttle.LOCKED,
@@ -139,6 +140,18 @@ MESSAGES = [
     (errors.PrescriptionCancelled.title, _l("The prescription is cancelled")),
     (errors.PrescriptionExpired.title, _l("The prescription has expired")),
     (errors.PrescriptionCompleted.title, _l("The prescription has been dispensed completely")),
+    (
+        errors.SignatureInvalid.title,
+        _l("The prescription cannot be verified against its signature"),
+    ),
+    (
+        "This prescription cannot be verified against its signature, so nothing can be "
+        "dispensed from it: {problems}.",
+        _l(
+            "This prescription cannot be verified against its signature, so nothing can be "
+            "collected with it: %(problems)s."
+        ),
+    ),
     ("Not Found", _l("Not Found")),
     (
         NotFound.description,
@@ -161,7 +174,6 @@ PATTERNS = [
 ]
 
 
-@bp.app_template_filter("message")
 def message(english: str) -> str:
     """A domain or service message in the page language (as it was when it is not listed)."""
     for pattern, words in PATTERNS:
@@ -220,7 +232,6 @@ def pickup_label(mode: str) -> str:
     return str(PICKUP_LABELS.get(mode, mode))
 
 
-@bp.app_template_filter("role_label")
 def role_label(words: str) -> str:
     """The actor's role in the access log (the service gives it in English words)."""
     role = ROLE_BY_WORDS.get(words, words)

@@ -27,7 +27,7 @@ from eprescription.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from eprescription.errors import status_for
+from eprescription.errors import CREATED, SEE_OTHER, status_for
 from eprescription.models import Role
 from eprescription.services import dispensations, dispensing, verification
 from eprescription.signing.canonical import canonical_json
@@ -68,16 +68,6 @@ COLLECTOR_TEXTS = {
     "representative": "A representative of the patient",
     "other": "Someone else",
 }
-
-
-@bp.app_template_filter("euros")
-def euros(cents: int | None) -> str:
-    """Cents as the counter shows them: 4.71 €."""
-    if cents is None:
-        return "—"
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d} €"
 
 
 @bp.app_template_filter("dispensing_status")
@@ -297,8 +287,10 @@ def _collector(values: dict, problems: dict) -> dispensing.Collector:
     kind = values["collected_kind"]
     if kind not in rules.COLLECTOR_KINDS:
         _add(problems, ("collected_kind",), "choose who collects it")
-    elif kind != "patient" and not (values["collected_national_id"] or values["collected_name"]):
-        _add(problems, ("collected_name",), "give the name or the national id of this person")
+    elif problem := rules.collector_identity_problem(
+        kind, values["collected_national_id"], values["collected_name"]
+    ):
+        _add(problems, ("collected_name",), problem)
     return dispensing.Collector(
         kind,
         values["collected_national_id"] or None,
@@ -385,6 +377,7 @@ def dispense(number: str):
                 idempotency_key=key,
                 scope=f"POST {request.path}",
                 body=body,
+                status=CREATED,
                 render=lambda receipt: json.dumps(receipt, sort_keys=True).encode(),
             )
             receipt = json.loads(answer.body)
@@ -531,4 +524,4 @@ def reverse(dispensation_id: str):
             receipt, refusal=refusal, errors=errors, reason=reason, status=status_for(error)
         )
     flash("The dispensation is reversed: the quantities are available again.", "success")
-    return redirect(url_for("pharmacy.dispensation", dispensation_id=dispensation_id), 303)
+    return redirect(url_for("pharmacy.dispensation", dispensation_id=dispensation_id), SEE_OTHER)

@@ -32,6 +32,7 @@ from eprescription.domain.prescriptions import (
     PickupMode,
     Status,
 )
+from eprescription.errors import OK, status_for
 from eprescription.models import Role
 from eprescription.services import prescribing, prescriptions, renewal_requests
 from eprescription.use_cases import unit_of_work
@@ -92,21 +93,6 @@ STATUS_LABELS = {
     Status.CANCELLED: "Cancelled",
     Status.EXPIRED: "Expired",
 }
-
-
-@bp.app_template_global()
-def field_errors(errors: dict, *path) -> list[str]:
-    """The messages at `path` of a (nested) errors dict; [] when there are none."""
-    node = errors
-    for key in path:
-        if not isinstance(node, dict):
-            return []
-        node = node.get(key, node.get(str(key))) if isinstance(key, int) else node.get(key)
-        if node is None:
-            return []
-    if isinstance(node, dict):  # messages about the parts: shown next to them
-        return []
-    return [node] if isinstance(node, str) else list(node)
 
 
 # -- reading the form -------------------------------------------------------------------------
@@ -262,7 +248,7 @@ def _form_page(
     recent: list | None = None,
     renewing=None,
     asked=None,
-    status=200,
+    status=OK,
 ):
     return render_template(
         "prescriber/new.html",
@@ -385,7 +371,6 @@ def show(number: str):
         qr_svg=_inline_svg(text),
         access_code=access_code,
         status_label=STATUS_LABELS[Status(view["status"])],
-        cancellable=view["status"] in (Status.ACTIVE, Status.PARTIALLY_DISPENSED),
     )
 
 
@@ -493,14 +478,14 @@ def renew_request(request_id: int):
 def decline_request(request_id: int):
     """Decline a pending request with a message the patient reads in their health space."""
     errors: dict = {}
-    message, status = "", 200
+    message, status = "", OK
     if request.method == "POST":
         message = request.form.get("message", "")
         try:
             with unit_of_work(current_account()) as uow:
                 renewal_requests.decline(uow, request_id, message=message)
         except ValidationFailed as error:
-            errors, status = error.errors, 422
+            errors, status = error.errors, status_for(error)
         else:
             flash("The renewal request is declined; the patient can read your message.", "success")
             return redirect(url_for("prescriber.index"))

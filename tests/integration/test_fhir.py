@@ -5,13 +5,14 @@ from datetime import date, timedelta
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from eprescription.domain.prescription_codes import display_number, new_number
-from eprescription.models import AuditEvent, Prescription
+from eprescription.models import AuditEvent
 from tests.integration import test_dispensing_api as dispensing
 from tests.integration import test_prescriptions_api as prescribing
 from tests.integration.people import PHARMACY_FINESS
+from tests.integration.signed_rows import signed_with_validity
 from tests.integration.test_dispensing_api import dispense, pack_line, princeps_items
 from tests.integration.test_health_space_api import name_representative
 from tests.integration.test_prescriptions_api import PATIENT_NIR, PIN, issue
@@ -237,12 +238,7 @@ def test_line_statuses_follow_dispensing_cancellation_and_expiry(
     assert cancelled.status_code == 200, cancelled.get_data(as_text=True)
     lapsed = issue(client, people, products)
     past = date.today() - timedelta(days=10)
-    db_session.execute(
-        update(Prescription)
-        .where(Prescription.number == lapsed["id"])
-        .values(valid_from=past - timedelta(days=30), valid_until=past)
-    )
-    db_session.commit()
+    signed_with_validity(db_session, lapsed["id"], past - timedelta(days=30), past)
 
     closed = entries(
         fhir_get(client, "/MedicationRequest", people["doctor"], **{"group-identifier": number})

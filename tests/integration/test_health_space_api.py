@@ -10,13 +10,12 @@ from eprescription.models import (
     AuditEvent,
     GenericGroup,
     GenericGroupMember,
-    Prescription,
-    PrescriptionItem,
     Product,
     Representative,
 )
 from tests.integration import test_dispensing_api as dispensing
 from tests.integration import test_prescriptions_api as prescribing
+from tests.integration.signed_rows import signed_with_validity
 from tests.integration.test_dispensing_api import (
     STRANGER_NIR,
     dispense,
@@ -100,7 +99,9 @@ def test_one_prescription_carries_the_qr_text_the_pharmacy_scans(client, people,
     assert response.get_json()["qr_text"] == issued["qr_text"]
 
 
-def test_what_remains_to_collect_and_the_renewal_in_progress(client, db_session, people, products):
+def test_what_remains_to_collect_and_the_renewal_in_progress(
+    client, people, products, packs, pharmacist
+):
     issued = issue(
         client,
         people,
@@ -109,11 +110,11 @@ def test_what_remains_to_collect_and_the_renewal_in_progress(client, db_session,
         valid_until=(date.today() + timedelta(days=300)).isoformat(),
     )
     # Line 2 (2 packs a supply, 6 in all): 3 given, so the first renewal is being collected.
-    db_session.execute(
-        update(PrescriptionItem).where(PrescriptionItem.line == 2).values(dispensed_quantity=3)
-    )
-    db_session.execute(update(Prescription).values(status="partially_dispensed"))
-    db_session.commit()
+    for quantity in (2, 1):
+        given = dispense(
+            client, pharmacist, issued, [pack_line(2, packs["amoxicilline"], quantity)]
+        )
+        assert given.status_code == 201, given.get_data(as_text=True)
 
     card = mine(client, people)["items"][0]
 
@@ -126,7 +127,7 @@ def test_what_remains_to_collect_and_the_renewal_in_progress(client, db_session,
 
 
 def test_history_holds_the_cancelled_completed_and_expired_ones(
-    client, db_session, people, products
+    client, db_session, people, products, packs, pharmacist
 ):
     cancelled = issue(client, people, products)
     completed = issue(client, people, products)
@@ -137,18 +138,10 @@ def test_history_holds_the_cancelled_completed_and_expired_ones(
         json={"pin": PIN, "reason": "wrong medication"},
         headers=people["doctor"],
     )
-    db_session.execute(
-        update(Prescription)
-        .where(Prescription.number == completed["id"])
-        .values(status="completed")
-    )
+    everything = [pack_line(1, packs["doliprane"]), pack_line(2, packs["amoxicilline"], 2)]
+    assert dispense(client, pharmacist, completed, everything).status_code == 201
     past = date.today() - timedelta(days=40)
-    db_session.execute(
-        update(Prescription)
-        .where(Prescription.number == expired["id"])
-        .values(valid_from=past, valid_until=past + timedelta(days=30))
-    )
-    db_session.commit()
+    signed_with_validity(db_session, expired["id"], past, past + timedelta(days=30))
 
     history = mine(client, people, status="history")["items"]
 

@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from eprescription.models import AuditEvent, Dispensation, Prescription, Role
 from eprescription.services import accounts
@@ -15,6 +15,7 @@ from eprescription.services.accounts import PersonDetails
 from tests.integration import test_dispensing_api as api
 from tests.integration import test_prescriptions_api as prescribing
 from tests.integration.people import PASSWORD, add_account, operator
+from tests.integration.signed_rows import signed_with_validity
 from tests.integration.test_prescriptions_api import PATIENT_NIR, issue, make_nir
 
 people = prescribing.people
@@ -197,15 +198,10 @@ def _cancelled(client, db_session, people, products):
 
 def _expired(client, db_session, people, products):
     issued = issue(client, people, products)
-    db_session.execute(
-        update(Prescription)
-        .where(Prescription.number == issued["id"])
-        .values(
-            valid_from=date.today() - timedelta(days=10),
-            valid_until=date.today() - timedelta(days=1),
-        )
+    today = date.today()
+    signed_with_validity(
+        db_session, issued["id"], today - timedelta(days=10), today - timedelta(days=1)
     )
-    db_session.commit()
     return issued
 
 

@@ -567,12 +567,14 @@ def test_cancelling_one_line_keeps_the_others_active(client, people, products):
 
 
 def test_a_dispensed_line_cannot_be_cancelled(client, db_session, people, products):
+    from tests.integration.test_dispensing_api import _pack, add_pharmacist, dispense, pack_line
+
     issued = issue(client, people, products)
-    db_session.execute(
-        update(PrescriptionItem).where(PrescriptionItem.line == 1).values(dispensed_quantity=1)
+    pharmacist = add_pharmacist(db_session, "ph.bernard")
+    given = dispense(
+        client, pharmacist, issued, [pack_line(1, _pack(db_session, products["doliprane"]))]
     )
-    db_session.execute(update(Prescription).values(status="partially_dispensed"))
-    db_session.commit()
+    assert given.status_code == 201, given.get_data(as_text=True)
 
     refused = cancel(client, people, issued, lines=[1])
     whole = cancel(client, people, issued)
@@ -698,10 +700,11 @@ def test_the_signed_document_is_what_the_verify_command_reads(client, db_session
     issued = issue(client, people, products)
 
     with operator(db_session) as uow:
-        jws, payload = service.signed_document(uow, issued["number"])
+        stored = service.signed_document(uow, issued["number"])
 
-    assert jws == issued["jws"]
-    assert json.loads(payload)["number"] == issued["id"]
+    assert stored.jws == issued["jws"]
+    assert json.loads(stored.payload)["number"] == issued["id"]
+    assert stored.signed.verified and stored.signed.number == issued["id"]
 
 
 def test_the_verify_command_checks_a_stored_prescription_by_its_number(

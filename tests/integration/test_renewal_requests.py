@@ -6,9 +6,11 @@ from datetime import date, timedelta
 from sqlalchemy import func, select, update
 
 from eprescription.domain.prescription_codes import new_number
+from eprescription.domain.renewals import LAPSE, RequestStatus
 from eprescription.models import AuditEvent, Prescription, RenewalRequest
 from tests.integration import test_prescriptions_api as prescribing
 from tests.integration.people import PASSWORD
+from tests.integration.signed_rows import signed_with_validity
 from tests.integration.test_prescriptions_api import PATIENT_NIR, PIN, assert_problem, body, issue
 
 products = prescribing.products
@@ -53,6 +55,18 @@ def renew(client, people, products, request_id, **overrides):
 def rows(session) -> list[RenewalRequest]:
     session.expire_all()
     return session.scalars(select(RenewalRequest).order_by(RenewalRequest.id)).all()
+
+
+def asked_ago(session, request_id: int, ago: timedelta) -> None:
+    """Move a request back in time as if it had been made `ago` earlier: its requested_at and
+    its stored lapses_at (the one that decides), in the database only, no reader involved."""
+    row = session.get(RenewalRequest, request_id)
+    session.execute(
+        update(RenewalRequest)
+        .where(RenewalRequest.id == request_id)
+        .values(requested_at=row.requested_at - ago, lapses_at=row.lapses_at - ago)
+    )
+    session.commit()
 
 
 def prescription_count(session) -> int:
@@ -110,12 +124,7 @@ def test_only_a_long_term_treatment_running_out_or_recently_ended_may_be_asked_f
     )
     long_ago = running_out(client, people, products)
     past = date.today() - timedelta(days=300)
-    db_session.execute(
-        update(Prescription)
-        .where(Prescription.number == long_ago["id"])
-        .values(valid_from=past, valid_until=past + timedelta(days=30))
-    )
-    db_session.commit()
+    signed_with_validity(db_session, long_ago["id"], past, past + timedelta(days=30))
 
     assert_problem(ask(client, people, one_off["id"]), 409, "renewal_not_allowed")
     problem = assert_problem(ask(client, people, too_early["id"]), 409, "renewal_not_allowed")
@@ -308,14 +317,7 @@ def test_after_eight_days_untreated_it_lapses_and_a_new_request_goes_through(
 ):
     issued = running_out(client, people, products)
     made = asked(client, people, issued["id"])
-    first = rows(db_session)[0]
-    eight_days_ago = first.requested_at - timedelta(days=8)
-    db_session.execute(
-        update(RenewalRequest)
-        .where(RenewalRequest.id == made["id"])
-        .values(requested_at=eight_days_ago)
-    )
-    db_session.commit()
+    asked_ago(db_session, made["id"], timedelta(days=8))
 
     mine = client.get(f"{ME}/renewal-requests", headers=people["patient"]).get_json()["items"]
     late = client.post(
@@ -324,26 +326,88 @@ def test_after_eight_days_untreated_it_lapses_and_a_new_request_goes_through(
 
     assert mine[0]["status"] == "expired"
     assert_problem(late, 409, "renewal_request_expired")
-    assert rows(db_session)[0].status == "expired"  # stored when touched
+    assert rows(db_session)[0].status == "pending"  # expired by its lapses_at: no read wrote
     assert pending(client, people) == []
     assert [item["id"] for item in pending(client, people, status="expired")] == [made["id"]]
     again = asked(client, people, issued["id"])
     assert again["status"] == "pending" and again["id"] != made["id"]
+    assert rows(db_session)[0].status == "expired"  # stored so by the new request's use case
     assert_problem(renew(client, people, products, made["id"]), 409, "renewal_request_expired")
 
 
 def test_seven_days_later_it_is_still_pending(client, db_session, people, products):
     issued = running_out(client, people, products)
     made = asked(client, people, issued["id"])
-    db_session.execute(
-        update(RenewalRequest)
-        .where(RenewalRequest.id == made["id"])
-        .values(requested_at=rows(db_session)[0].requested_at - timedelta(days=7, hours=23))
-    )
-    db_session.commit()
+    asked_ago(db_session, made["id"], timedelta(days=7, hours=23))
 
     assert [item["id"] for item in pending(client, people)] == [made["id"]]
     assert_problem(ask(client, people, issued["id"]), 409, "renewal_request_pending")
+
+
+def test_a_lapsed_request_never_read_since_lets_the_patient_ask_again(
+    client, db_session, people, products
+):
+    issued = running_out(client, people, products)
+    made = asked(client, people, issued["id"])
+    asked_ago(db_session, made["id"], timedelta(days=8))
+
+    again = ask(client, people, issued["id"])  # nobody has listed or opened it since
+
+    assert again.status_code == 201, again.get_data(as_text=True)
+    first, second = rows(db_session)
+    assert first.status == "expired" and first.decided_at == first.lapses_at
+    assert second.id == again.get_json()["id"] and second.status == "pending"
+    assert second.lapses_at == second.requested_at + LAPSE
+    assert again.get_json()["lapses_at"] == second.lapses_at.isoformat()
+
+
+def test_the_sql_listings_and_the_views_agree_on_lapsed_without_any_read_in_between(
+    client, db_session, people, products
+):
+    lapsed, waiting, declined = (
+        asked(client, people, running_out(client, people, products)["id"])["id"] for _ in range(3)
+    )
+    client.post(
+        f"{REQUESTS}/{declined}/decline", json={"message": "see me"}, headers=people["doctor"]
+    )
+    asked_ago(db_session, lapsed, timedelta(days=8))
+    asked_ago(db_session, declined, timedelta(days=8))
+    edge = db_session.get(RenewalRequest, lapsed).lapses_at
+
+    # The database alone, around the lapse: SQL and the Python rule sort every row alike.
+    for now in (edge - timedelta(seconds=1), edge, edge + timedelta(seconds=1)):
+        by_python = {
+            status: {row.id for row in rows(db_session) if row.status_at(now) is status}
+            for status in RequestStatus
+        }
+        by_sql = {
+            status: set(
+                db_session.scalars(
+                    select(RenewalRequest.id).where(RenewalRequest.in_status_at(status, now))
+                )
+            )
+            for status in RequestStatus
+        }
+        assert by_sql == by_python, now
+        assert lapsed in by_sql[RequestStatus.EXPIRED if now >= edge else RequestStatus.PENDING]
+
+    # The faces: the prescriber's listings (SQL) and the patient's views (Python), as of now.
+    listed = {status: pending(client, people, status=status) for status in RequestStatus}
+    mine = client.get(f"{ME}/renewal-requests", headers=people["patient"]).get_json()["items"]
+
+    assert {status: [item["id"] for item in items] for status, items in listed.items()} == {
+        "pending": [waiting],
+        "expired": [lapsed],
+        "declined": [declined],
+        "renewed": [],
+    }
+    assert all(item["status"] == status for status, items in listed.items() for item in items)
+    assert {item["id"]: item["status"] for item in mine} == {
+        lapsed: "expired",
+        waiting: "pending",
+        declined: "declined",
+    }
+    assert [row.status for row in rows(db_session)] == ["pending", "pending", "declined"]
 
 
 def test_the_openapi_document_describes_the_renewal_paths(client):

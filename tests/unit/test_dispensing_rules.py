@@ -181,3 +181,24 @@ def test_who_may_collect_under_each_pickup_mode(mode, kind, patient_confirmed, k
     problem = rules.pickup_problem(mode, kind, patient_confirmed, representative_known=known)
 
     assert (problem is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("kind", "national_id", "name", "identified"),
+    [
+        ("patient", None, None, True),
+        ("other", None, "Jean Martin", True),
+        ("other", "180017505612345", None, True),
+        ("representative", "280017505612345", "Léa Roux", True),
+        ("other", None, None, False),
+        ("representative", None, None, False),
+        ("other", "  ", " ", False),
+    ],
+)
+def test_someone_other_than_the_patient_who_collects_must_be_identified(
+    kind, national_id, name, identified
+):
+    problem = rules.collector_identity_problem(kind, national_id, name)
+
+    assert (problem is None) is identified
+    assert problem in (None, rules.COLLECTOR_UNIDENTIFIED)

@@ -87,6 +87,29 @@ def test_a_dispensed_or_unknown_line_cannot_be_cancelled_and_all_reasons_are_giv
     assert len(refused.value.errors["lines"]) == 2
 
 
+@pytest.mark.parametrize("status", ["active", "partially_dispensed"])
+def test_an_open_prescription_can_be_cancelled_while_a_line_has_nothing_dispensed(status):
+    assert rules.line_cancellable(status, line(1))
+    assert not rules.line_cancellable(status, line(1, dispensed=1))
+    assert not rules.line_cancellable(status, line(1, cancelled=True))
+    assert rules.cancellable(status, [line(1, dispensed=1), line(2)])
+    assert not rules.cancellable(status, [line(1, dispensed=1), line(2, cancelled=True)])
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled", "expired"])
+def test_a_closed_prescription_cannot_be_cancelled_even_with_untouched_lines(status):
+    assert not rules.line_cancellable(status, line(1))
+    assert not rules.cancellable(status, [line(1), line(2)])
+
+
+def test_what_can_be_cancelled_is_what_cancelling_everything_takes():
+    lines = [line(1, dispensed=1), line(2), line(3, cancelled=True), line(4)]
+
+    taken = rules.lines_to_cancel(Status.PARTIALLY_DISPENSED, lines, None)
+
+    assert taken == [n.line for n in lines if rules.line_cancellable("partially_dispensed", n)]
+
+
 def test_the_status_after_cancelling_follows_the_lines():
     assert rules.status_from_lines([line(1, cancelled=True)]) is Status.CANCELLED
     assert rules.status_from_lines([line(1, cancelled=True), line(2)]) is Status.ACTIVE

@@ -19,15 +19,24 @@ TODAY = date(2026, 3, 1)
 def test_a_pending_request_lapses_exactly_eight_days_after_it_was_made():
     lapse = ASKED + timedelta(days=8)
     assert rules.lapses_at(ASKED) == lapse
-    assert rules.effective_status("pending", ASKED, lapse - timedelta(seconds=1)) == "pending"
-    assert rules.effective_status("pending", ASKED, lapse) == "expired"
-    assert rules.effective_status("pending", ASKED, lapse + timedelta(days=30)) == "expired"
+    assert rules.effective_status("pending", lapse, lapse - timedelta(seconds=1)) == "pending"
+    assert rules.effective_status("pending", lapse, lapse) == "expired"
+    assert rules.effective_status("pending", lapse, lapse + timedelta(days=30)) == "expired"
+
+
+def test_the_lapse_is_read_from_the_stored_lapses_at_not_from_when_it_was_asked():
+    """A request stores its lapses_at when made; what decides is that, not requested_at + 8 days."""
+    stored_lapse = ASKED + timedelta(days=2)
+    assert rules.is_lapsed("pending", stored_lapse, ASKED + timedelta(days=3))
+    assert rules.effective_status("pending", stored_lapse, ASKED + timedelta(days=3)) == "expired"
+    assert not rules.is_lapsed("pending", stored_lapse, ASKED + timedelta(days=1))
 
 
 @pytest.mark.parametrize("stored", ["renewed", "declined", "expired"])
 def test_a_decided_request_keeps_its_status_whatever_the_time(stored):
     later = ASKED + timedelta(days=100)
-    assert rules.effective_status(stored, ASKED, later) == stored
+    assert rules.effective_status(stored, rules.lapses_at(ASKED), later) == stored
+    assert not rules.is_lapsed(stored, rules.lapses_at(ASKED), later)
 
 
 # -- transitions ------------------------------------------------------------------------------

@@ -1,0 +1,530 @@
+"""The signature is the truth: a prescription as its signed documents say, compared with the
+row that stores it, every disagreement named (pure; docs/signing.md)."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from eprescription.domain.dispensing import LineProgress
+from eprescription.domain.prescriptions import (
+    LineState,
+    Status,
+    effective_status,
+    status_from_lines,
+)
+
+PRESCRIPTION_TYPE = "eprescription.prescription"
+CANCELLATION_TYPE = "eprescription.cancellation"
+RECEIPT_TYPE = "eprescription.dispensation"
+REVERSAL_TYPE = "eprescription.dispensation_reversal"
+PICKUP_CHOICE_TYPE = "eprescription.pickup_choice"
+VERSION = 1
+# The columns of a line that repeat its signed content, as `_item_columns` reads them.
+ITEM_FIELDS = (
+    "cis",
+    "substance_code",
+    "strength",
+    "form",
+    "medication_name",
+    "dosage_text",
+    "dose",
+    "dose_unit",
+    "frequency_per_day",
+    "duration_days",
+    "quantity",
+    "substitutable",
+    "non_substitution_reason",
+    "ald",
+)
+RECEIPT_LINE_FIELDS = (
+    "line",
+    "period",
+    "cip13",
+    "substituted",
+    "quantity",
+    "batch",
+    "expiry",
+    "serial",
+    "unit_price_cents",
+    "total_cents",
+    "reimbursement_rate",
+    "covered_cents",
+    "patient_share_cents",
+)
+NOT_OURS = "the signed content is not a prescription as this service signs them"
+MALFORMED = (KeyError, TypeError, AttributeError, ValueError)  # content of another shape
+
+
+def iso_seconds(moment: datetime) -> str:
+    """A UTC time as signed documents write it: 2026-11-28T13:15:01Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- what the service hands over: signed documents and the row's columns -----------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    """A signed document as the service verified it: its decoded content when the signature
+    holds (chain, validity, revocation, and the stored payload byte for byte), else why not."""
+
+    content: dict | None
+    problems: tuple[str, ...] = ()
+    signer_rpps: str | None = None  # the RPPS of the signing certificate (None: not a prescriber)
+    by_service: bool = False  # signed by one of the service's own keys
+    payload_sha256: str = ""  # of the stored payload
+    checks: tuple[tuple[str, bool, str], ...] = ()  # (name, ok, detail) of each check made
+
+
+@dataclass(frozen=True)
+class ItemColumns:
+    """One prescription_items row: the values that repeat the signed line, and the state."""
+
+    line: int
+    values: dict  # ITEM_FIELDS → the row's value
+    quantity_total: int
+    dispensed: int
+    cancellation_id: int | None
+
+
+@dataclass(frozen=True)
+class CancellationColumns:
+    id: int
+    cancelled_at: datetime
+    reason: str
+    document: Document
+    jws: str
+
+
+@dataclass(frozen=True)
+class ReceiptColumns:
+    """One dispensation row with its lines (each a dict of RECEIPT_LINE_FIELDS), its receipt,
+    and its reversal (document and columns) when it has one."""
+
+    id: str
+    dispensed_at: datetime
+    collected_by: dict
+    total_cents: int
+    covered_cents: int
+    patient_share_cents: int
+    lines: tuple[dict, ...]
+    receipt: Document
+    reversed_at: datetime | None = None
+    reversal_reason: str | None = None
+    reversal: Document | None = None
+
+
+@dataclass(frozen=True)
+class PrescriptionColumns:
+    """A prescriptions row and what it is bound to: its patient's national identifier and its
+    prescriber's RPPS (through the row's foreign keys), its lines, cancellations, receipts."""
+
+    number: str
+    patient_national_id: str
+    prescriber_rpps: str
+    issued_at: datetime
+    valid_from: date
+    valid_until: date
+    renewals: int
+    pickup_mode: str
+    status: str
+    version: int
+    jws: str
+    items: tuple[ItemColumns, ...]
+    cancellations: tuple[CancellationColumns, ...] = ()
+    receipts: tuple[ReceiptColumns, ...] = ()
+    pickup_choice: Document | None = None
+
+
+# -- what every face shows and acts on ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedCancellation:
+    id: int
+    cancelled_at: datetime
+    reason: str
+    lines: tuple[int, ...]
+    jws: str
+
+
+@dataclass(frozen=True)
+class SignedLine:
+    """A line as signed, with what the verified receipts and cancellations say of it."""
+
+    line: int
+    content: dict  # the signed line: medication, dosage, quantity, substitution, ald
+    quantity: int  # packs per period
+    periods: int  # 1 + renewals
+    dispensed: int  # the sum of the verified, unreversed receipts
+    cancellation: SignedCancellation | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancellation is not None
+
+    @property
+    def total(self) -> int:
+        return self.quantity * self.periods
+
+    @property
+    def progress(self) -> LineProgress:
+        return LineProgress(self.line, self.quantity, self.periods, self.dispensed, self.cancelled)
+
+
+@dataclass(frozen=True)
+class SignedPrescription:
+    """A prescription as its signed documents say, once the row was found to agree with them
+    (`verified`), or the disagreements (`problems`) and nothing else: an unverified one shows
+    its number and why, and nothing can be done with it."""
+
+    number: str
+    verified: bool
+    problems: tuple[str, ...] = ()
+    content: dict | None = None
+    lines: tuple[SignedLine, ...] = ()
+    cancellations: tuple[SignedCancellation, ...] = ()
+    pickup_mode: str = ""  # in force: the patient's signed choice, else the prescriber's
+    status: Status = Status.ACTIVE  # the stored status, equal to the one the lines imply
+    version: int = 0
+    jws: str = ""
+    checks: tuple[tuple[str, bool, str], ...] = ()  # the prescriber's signature, check by check
+
+    @property
+    def signed_content(self) -> dict:
+        """The signed content; ValueError for one that cannot be verified (nothing vouches)."""
+        if not self.verified or self.content is None:
+            raise ValueError(f"prescription {self.number} cannot be verified")
+        return self.content
+
+    @property
+    def valid_from(self) -> date:
+        return date.fromisoformat(self.signed_content["valid_from"])
+
+    @property
+    def valid_until(self) -> date:
+        return date.fromisoformat(self.signed_content["valid_until"])
+
+    @property
+    def renewals(self) -> int:
+        return self.signed_content["renewals"]
+
+    def status_on(self, today: date) -> Status:
+        """Its status as of `today` (an open one past its signed validity reads as expired)."""
+        return effective_status(self.status, self.valid_until, today)
+
+    def progress(self) -> list[LineProgress]:
+        self.signed_content  # noqa: B018 — refuses one that cannot be verified
+        return [line.progress for line in self.lines]
+
+
+def unverified(number: str, problems, checks=()) -> SignedPrescription:
+    return SignedPrescription(
+        number, False, tuple(problems) or ("it cannot be verified",), checks=tuple(checks)
+    )
+
+
+def as_issued(content: dict, *, version: int, jws: str) -> SignedPrescription:
+    """A prescription just signed from `content` in this use case (nothing dispensed or
+    cancelled yet): the row was built from this very content."""
+    periods = 1 + content["renewals"]
+    lines = tuple(
+        SignedLine(item["line"], item, item["quantity"], periods, 0) for item in content["items"]
+    )
+    return SignedPrescription(
+        content["number"],
+        True,
+        content=content,
+        lines=lines,
+        pickup_mode=content["pickup_mode"],
+        status=Status.ACTIVE,
+        version=version,
+        jws=jws,
+    )
+
+
+def read(columns: PrescriptionColumns, document: Document) -> SignedPrescription:
+    """The prescription its documents sign, if the row and every document agree; else the
+    list of disagreements (the prescriber's signature, the binding of number, patient and
+    prescriber, each repeated column, the cancellations, the receipts, the pickup choice)."""
+    problems = list(document.problems)
+    content = document.content
+    if content is None:
+        return unverified(columns.number, problems, document.checks)
+    try:
+        problems += _binding(content, columns, document)
+        if problems:  # another prescription's content: comparing its lines would say nothing
+            return unverified(columns.number, problems, document.checks)
+        cancellations, cancelled = _cancellations(columns, document, problems)
+        dispensed = _dispensed(columns, document, problems)
+        pickup_mode = _pickup_mode(columns, document, content, problems)
+        lines = _lines(content, columns, cancelled, dispensed, problems)
+        implied = status_from_lines(
+            LineState(line.line, line.total, line.dispensed, line.cancelled) for line in lines
+        )
+        if not problems and Status(columns.status) is not implied:
+            problems.append(
+                f"the status is {columns.status} here, but the signed documents make it {implied}"
+            )
+    except MALFORMED:
+        return unverified(columns.number, [*problems, NOT_OURS], document.checks)
+    if problems:
+        return unverified(columns.number, problems, document.checks)
+    return SignedPrescription(
+        columns.number,
+        True,
+        content=content,
+        lines=tuple(lines),
+        cancellations=tuple(cancellations),
+        pickup_mode=pickup_mode,
+        status=Status(columns.status),
+        version=columns.version,
+        jws=columns.jws,
+        checks=document.checks,
+    )
+
+
+def _differs(what: str, here, signed) -> str:
+    return f"{what} is {_shown(here)} here, {_shown(signed)} in the signed prescription"
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "empty"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _binding(content: dict, columns: PrescriptionColumns, document: Document) -> list[str]:
+    """The document is this row's: its type, number, patient, prescriber and signer. Values
+    are not named: they would tell one patient about another."""
+    problems = []
+    if content.get("type") != PRESCRIPTION_TYPE or content.get("version") != VERSION:
+        return [NOT_OURS]
+    if content["number"] != columns.number:
+        problems.append("the signature is that of another prescription (its number differs)")
+    if content["patient"]["identifier"]["value"] != columns.patient_national_id:
+        problems.append("the signed patient is not the patient this prescription is stored for")
+    rpps = content["prescriber"]["rpps"]
+    if rpps != columns.prescriber_rpps:
+        problems.append("the signed prescriber is not the prescriber this prescription names")
+    if document.signer_rpps != rpps:
+        problems.append("it is not signed with the certificate of the prescriber it names")
+    return problems
+
+
+def _item_columns(signed: dict) -> dict:
+    """What the row of a signed line holds, field by field (as issue() writes it)."""
+    drug, dosage = signed["medication"], signed["dosage"]
+    return {
+        "cis": drug.get("cis"),
+        "substance_code": drug.get("substance_code"),
+        "strength": drug.get("strength"),
+        "form": drug.get("form"),
+        "medication_name": drug["name"],
+        "dosage_text": dosage["text"],
+        "dose": dosage.get("dose"),
+        "dose_unit": dosage.get("dose_unit"),
+        "frequency_per_day": dosage.get("frequency_per_day"),
+        "duration_days": dosage.get("duration_days"),
+        "quantity": signed["quantity"],
+        "substitutable": signed["substitutable"],
+        "non_substitution_reason": signed.get("non_substitution_reason"),
+        "ald": signed["ald"],
+    }
+
+
+def _lines(content, columns, cancelled, dispensed, problems) -> list[SignedLine]:
+    for field in ("issued_at", "valid_from", "valid_until"):
+        value = getattr(columns, field)
+        here = iso_seconds(value) if field == "issued_at" else value.isoformat()
+        if here != content[field]:
+            problems.append(_differs(field, here, content[field]))
+    renewals = content["renewals"]
+    if columns.renewals != renewals:
+        problems.append(_differs("renewals", columns.renewals, renewals))
+    rows = {item.line: item for item in columns.items}
+    signed_lines = {item["line"]: item for item in content["items"]}
+    if set(rows) != set(signed_lines):
+        problems.append(
+            f"the lines are {sorted(rows)} here, {sorted(signed_lines)} in the signed prescription"
+        )
+    lines = []
+    for number, signed in sorted(signed_lines.items()):
+        row = rows.get(number)
+        if row is None:
+            continue
+        expected = _item_columns(signed)
+        for field in ITEM_FIELDS:
+            if row.values.get(field) != expected[field]:
+                what = f"line {number}: {field.replace('_', ' ')}"
+                problems.append(_differs(what, row.values.get(field), expected[field]))
+        total = signed["quantity"] * (1 + renewals)
+        if row.quantity_total != total:
+            problems.append(_differs(f"line {number}: the total", row.quantity_total, total))
+        given = dispensed.get(number, 0)
+        if row.dispensed != given:
+            problems.append(
+                f"line {number}: {row.dispensed} dispensed here, {given} in the signed receipts"
+            )
+        periods = 1 + renewals
+        cancellation = cancelled.get(number)
+        lines.append(SignedLine(number, signed, signed["quantity"], periods, given, cancellation))
+    return lines
+
+
+def _cancellations(columns, document, problems) -> tuple[list, dict[int, SignedCancellation]]:
+    """The verified cancellations, and the line each one cancels; the rows' links checked."""
+    verified, by_line = [], {}
+    for row in columns.cancellations:
+        found = _checked(_cancellation_problems, row, columns, document.payload_sha256)
+        if found:
+            problems.append(f"cancellation of {iso_seconds(row.cancelled_at)}: " + "; ".join(found))
+            continue
+        lines = tuple(sorted(row.document.content["lines"]))
+        signed = SignedCancellation(row.id, row.cancelled_at, row.reason, lines, row.jws)
+        verified.append(signed)
+        by_line.update(dict.fromkeys(signed.lines, signed))
+    known = {row.id for row in columns.cancellations}
+    for item in columns.items:
+        if item.cancellation_id is not None and item.cancellation_id not in known:
+            problems.append(f"line {item.line} is marked cancelled without a signed cancellation")
+    return verified, by_line
+
+
+def _cancellation_problems(row: CancellationColumns, columns, payload_sha256: str) -> list[str]:
+    doc = row.document
+    content = doc.content
+    if content is None:
+        return list(doc.problems)
+    found = [
+        *([] if content.get("type") == CANCELLATION_TYPE else ["it is not a cancellation"]),
+        *_about_this(content["prescription"], columns.number, payload_sha256),
+    ]
+    rpps = columns.prescriber_rpps
+    if content["prescriber"]["rpps"] != rpps or doc.signer_rpps != rpps:
+        found.append("it is not signed by this prescription's prescriber")
+    if content["reason"] != row.reason:
+        found.append("its reason differs from the stored one")
+    if content["cancelled_at"] != iso_seconds(row.cancelled_at):
+        found.append("its time differs from the stored one")
+    linked = sorted(item.line for item in columns.items if item.cancellation_id == row.id)
+    if linked != sorted(content["lines"]):
+        found.append(f"it cancels lines {sorted(content['lines'])}, {linked} here")
+    return found
+
+
+def _checked(compare, *args) -> list[str]:
+    """compare(*args): the disagreements, or the words for a document of another shape."""
+    try:
+        return compare(*args)
+    except MALFORMED:
+        return ["it is not a document as this service signs them"]
+
+
+def _about_this(reference: dict, number: str, payload_sha256: str) -> list[str]:
+    """A document's reference to the prescription: its number and its payload's SHA-256."""
+    if reference["number"] != number or reference["payload_sha256"] != payload_sha256:
+        return ["it is about another prescription"]
+    return []
+
+
+def _dispensed(columns, document, problems) -> dict[int, int]:
+    """Packs given per line, by the verified receipts not reversed."""
+    given: dict[int, int] = {}
+    for row in columns.receipts:
+        found = _checked(_receipt_problems, row, columns.number, document.payload_sha256)
+        if found:
+            problems.append(f"receipt {row.id}: " + "; ".join(found))
+            continue
+        if row.reversed_at is None:
+            for line in row.receipt.content["lines"]:
+                given[line["line"]] = given.get(line["line"], 0) + line["quantity"]
+    return given
+
+
+def _receipt_problems(row: ReceiptColumns, number: str, payload_sha256: str) -> list[str]:
+    doc = row.receipt
+    content = doc.content
+    if content is None:
+        return list(doc.problems)
+    found = [] if doc.by_service else ["it is not signed by the service"]
+    if content.get("type") != RECEIPT_TYPE or content["id"] != row.id:
+        found.append("it is the receipt of another dispensation")
+    found += _about_this(content["prescription"], number, payload_sha256)
+    if content["issued_at"] != iso_seconds(row.dispensed_at):
+        found.append("its time differs from the stored one")
+    if content["collected_by"] != row.collected_by:
+        found.append("who collected it differs from the stored one")
+    for field in ("total_cents", "covered_cents", "patient_share_cents"):
+        if content[field] != getattr(row, field):
+            what = field.replace("_", " ")
+            found.append(f"{what} is {getattr(row, field)} here, {content[field]} in the receipt")
+    signed_lines = [{f: line.get(f) for f in RECEIPT_LINE_FIELDS} for line in content["lines"]]
+    for index, (here, signed) in enumerate(zip(row.lines, signed_lines, strict=False), 1):
+        for field in RECEIPT_LINE_FIELDS:
+            if here.get(field) != signed[field]:
+                found.append(
+                    f"pack {index}: {field.replace('_', ' ')} is {_shown(here.get(field))} here, "
+                    f"{_shown(signed[field])} in the signed receipt"
+                )
+    if len(row.lines) != len(signed_lines):
+        found.append(f"{len(row.lines)} packs here, {len(signed_lines)} in the signed receipt")
+    found += _reversal_problems(row, signed_lines)
+    return found
+
+
+def _reversal_problems(row: ReceiptColumns, signed_lines: list[dict]) -> list[str]:
+    if row.reversed_at is None:
+        return ["a signed reversal is stored but it is not marked reversed"] if row.reversal else []
+    doc = row.reversal
+    if doc is None:
+        return ["it is marked reversed without a signed reversal"]
+    content = doc.content
+    if content is None:
+        return [f"its reversal: {'; '.join(doc.problems)}"]
+    found = [] if doc.by_service else ["its reversal is not signed by the service"]
+    reversed_receipt = content["dispensation"]
+    if (
+        content.get("type") != REVERSAL_TYPE
+        or content["id"] != row.id
+        or reversed_receipt["id"] != row.id
+        or reversed_receipt["receipt_sha256"] != row.receipt.payload_sha256
+    ):
+        found.append("its reversal undoes another receipt")
+    if content["issued_at"] != iso_seconds(row.reversed_at) or content["reason"] != (
+        row.reversal_reason
+    ):
+        found.append("its reversal's time or reason differs from the stored one")
+    undone = [(line["line"], line["quantity"]) for line in content["lines"]]
+    if undone != [(line["line"], line["quantity"]) for line in signed_lines]:
+        found.append("its reversal gives back other quantities than the receipt gave")
+    return found
+
+
+def _pickup_mode(columns, document, content: dict, problems: list[str]) -> str:
+    """The mode in force: the patient's signed choice, else the prescriber's; the column must
+    say the same."""
+    mode = content["pickup_mode"]
+    choice = columns.pickup_choice
+    if choice is not None:
+        found = _checked(_choice_problems, choice, columns.number, document.payload_sha256)
+        if found:
+            problems.append("the patient's pickup choice: " + "; ".join(found))
+            return mode
+        mode = choice.content["pickup_mode"]
+    if columns.pickup_mode != mode:
+        source = "the patient's signed choice" if choice is not None else "the signed prescription"
+        problems.append(f"pickup mode is {columns.pickup_mode} here, {mode} in {source}")
+    return mode
+
+
+def _choice_problems(choice: Document, number: str, payload_sha256: str) -> list[str]:
+    chosen = choice.content
+    if chosen is None:
+        return list(choice.problems)
+    found = []
+    if not choice.by_service or chosen.get("type") != PICKUP_CHOICE_TYPE:
+        found.append("it is not a pickup choice signed by the service")
+    found += _about_this(chosen["prescription"], number, payload_sha256)
+    if not isinstance(chosen["pickup_mode"], str):
+        found.append("it names no pickup mode")
+    return found

@@ -1,0 +1,254 @@
+"""The signature is the truth: the prescriptions a use case shows or acts on, each verified
+once with its cancellations, receipts and pickup choice against its row (docs/signing.md)."""
+
+import hashlib
+from collections.abc import Sequence
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import joinedload
+
+from eprescription.domain import signed_prescription as signed
+from eprescription.domain.errors import SignatureInvalid
+from eprescription.domain.signed_prescription import SignedPrescription
+from eprescription.models import Dispensation, Person, Prescriber, Prescription
+from eprescription.services import pki, verification
+from eprescription.services.uow import UnitOfWork
+from eprescription.signing.canonical import canonical_json
+
+OBJECT_TYPE = "prescription"
+Dispensations = dict[int, list[Dispensation]]
+# What check() reads of a prescription row, loaded with it in its one statement: the patient
+# and the prescriber joined, and the two collections (a row per line and cancellation; a
+# prescription has a few lines and seldom a cancellation). Read results need .unique().
+PARTS = (
+    joinedload(Prescription.patient, innerjoin=True),
+    joinedload(Prescription.prescriber, innerjoin=True),
+    joinedload(Prescription.items),
+    joinedload(Prescription.cancellations),
+)
+_DISPENSATION_PARTS = (joinedload(Dispensation.lines), joinedload(Dispensation.pharmacy))
+# PARTS and the dispensations with their lines and pharmacy, in the same statement (a row per
+# line × dispensed line): for one prescription read under its lock, where a statement counts.
+DISPENSED_PARTS = (
+    *PARTS,
+    *(joinedload(Prescription.dispensations).options(part) for part in _DISPENSATION_PARTS),
+)
+
+
+def dispensations_of(uow: UnitOfWork, rows: Sequence[Prescription]) -> Dispensations:
+    """Every dispensation of these prescriptions with its lines and pharmacy, oldest first, by
+    prescription id; one statement however many there are (a row per dispensed line), none
+    when they were loaded with the rows (DISPENSED_PARTS)."""
+    found: Dispensations = {row.id: [] for row in rows}
+    if not rows:
+        return found
+    if not any("dispensations" in inspect(row).unloaded for row in rows):
+        dispensations = [given for row in rows for given in row.dispensations]
+    else:
+        dispensations = _read_dispensations(uow, list(found))
+    for dispensation in sorted(dispensations, key=Dispensation.chronological_key):
+        found[dispensation.prescription_id].append(dispensation)
+    return found
+
+
+def _read_dispensations(uow: UnitOfWork, prescription_ids: list[int]) -> list[Dispensation]:
+    return list(
+        uow.session.scalars(
+            select(Dispensation)
+            .where(Dispensation.prescription_id.in_(prescription_ids))
+            .options(*_DISPENSATION_PARTS)
+        ).unique()
+    )
+
+
+def check(
+    uow: UnitOfWork, rows: Sequence[Prescription], dispensations: Dispensations | None = None
+) -> dict[int, SignedPrescription]:
+    """Each row (its items and cancellations loaded, or loaded here) as its signed documents
+    say, by row id: verified when the row, its patient and prescriber, and every document
+    agree, else with the disagreements. `dispensations` as dispensations_of() gives them."""
+    if not rows:
+        return {}
+    if dispensations is None:
+        dispensations = dispensations_of(uow, rows)
+    people = _people(uow, rows)
+    return {
+        row.id: signed.read(
+            _columns(uow, row, people[row.id], dispensations.get(row.id, [])),
+            verification.document(uow, row.jws, row.payload),
+        )
+        for row in rows
+    }
+
+
+def _people(uow: UnitOfWork, rows: Sequence[Prescription]) -> dict[int, tuple[str, str]]:
+    """Each row's patient national identifier and prescriber RPPS, by row id: from the
+    persons PARTS loaded with it, else read (one statement for all the rows that need it)."""
+    people, unread = {}, []
+    for row in rows:
+        unloaded = inspect(row).unloaded
+        if "patient" in unloaded or "prescriber" in unloaded:
+            unread.append(row.id)
+        else:
+            people[row.id] = (row.patient.national_id, row.prescriber.rpps)
+    if unread:
+        people.update(
+            (row_id, (national_id, rpps))
+            for row_id, national_id, rpps in uow.session.execute(
+                select(Prescription.id, Person.national_id, Prescriber.rpps)
+                .join(Person, Person.id == Prescription.patient_person_id)
+                .join(Prescriber, Prescriber.id == Prescription.prescriber_id)
+                .where(Prescription.id.in_(unread))
+            )
+        )
+    return people
+
+
+def check_one(
+    uow: UnitOfWork, row: Prescription, dispensations: Dispensations | None = None
+) -> SignedPrescription:
+    return check(uow, [row], dispensations)[row.id]
+
+
+def require(
+    uow: UnitOfWork,
+    row: Prescription,
+    action: str | None = None,
+    dispensations: Dispensations | None = None,
+) -> SignedPrescription:
+    """The verified prescription, or SignatureInvalid naming every disagreement; the refusal
+    of `action` is kept whatever the use case does next (None: the caller records it)."""
+    found = check_one(uow, row, dispensations)
+    if not found.verified:
+        error = SignatureInvalid(cannot_be_verified(found))
+        if action is not None:
+            uow.refuse(
+                action,
+                OBJECT_TYPE,
+                row.number,
+                patient_person_id=row.patient_person_id,
+                outcome=error.code,
+            )
+        raise error
+    return found
+
+
+def cannot_be_verified(found: SignedPrescription) -> str:
+    """Why, in words, for every face."""
+    return (
+        "This prescription cannot be verified against its signature, so nothing can be "
+        "dispensed from it: " + "; ".join(found.problems) + "."
+    )
+
+
+def as_issued(row: Prescription, content: dict) -> SignedPrescription:
+    """A prescription signed in this very use case, from `content` (its row built from it)."""
+    return signed.as_issued(content, version=row.version, jws=row.jws)
+
+
+def sign_pickup_choice(uow: UnitOfWork, row: Prescription, pickup_mode: str) -> None:
+    """Store the patient's choice of pickup mode as a document the service signs, bound to the
+    prescription by its number and its payload's SHA-256; the column then says the same."""
+    payload = canonical_json(
+        {
+            "type": signed.PICKUP_CHOICE_TYPE,
+            "version": signed.VERSION,
+            "issued_at": signed.iso_seconds(uow.now),
+            "prescription": {
+                "number": row.number,
+                "payload_sha256": hashlib.sha256(row.payload).hexdigest(),
+            },
+            "pickup_mode": pickup_mode,
+        }
+    )
+    row.pickup_choice_jws = pki.sign_as_service(uow, payload)
+    row.pickup_choice_payload = payload
+    row.pickup_mode = pickup_mode
+    verification.forget_trust(uow)  # the service's first signature makes its key
+
+
+def _columns(
+    uow: UnitOfWork, row: Prescription, people: tuple[str, str], given: list[Dispensation]
+) -> signed.PrescriptionColumns:
+    national_id, rpps = people
+    choice = None
+    if row.pickup_choice_jws or row.pickup_choice_payload:
+        choice = verification.document(uow, row.pickup_choice_jws, row.pickup_choice_payload)
+    return signed.PrescriptionColumns(
+        number=row.number,
+        patient_national_id=national_id,
+        prescriber_rpps=rpps,
+        issued_at=row.issued_at,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        renewals=row.renewals,
+        pickup_mode=row.pickup_mode,
+        status=row.status,
+        version=row.version,
+        jws=row.jws,
+        items=tuple(
+            signed.ItemColumns(
+                line=item.line,
+                values={field: getattr(item, field) for field in signed.ITEM_FIELDS},
+                quantity_total=item.quantity_total,
+                dispensed=item.dispensed_quantity,
+                cancellation_id=item.cancellation_id,
+            )
+            for item in row.items
+        ),
+        cancellations=tuple(
+            signed.CancellationColumns(
+                id=cancellation.id,
+                cancelled_at=cancellation.cancelled_at,
+                reason=cancellation.reason,
+                document=verification.document(uow, cancellation.jws, cancellation.payload),
+                jws=cancellation.jws,
+            )
+            for cancellation in row.cancellations
+        ),
+        receipts=tuple(_receipt(uow, dispensation) for dispensation in given),
+        pickup_choice=choice,
+    )
+
+
+def _receipt(uow: UnitOfWork, row: Dispensation) -> signed.ReceiptColumns:
+    collected = {"kind": row.collected_by_kind}
+    for key, value in (
+        ("national_id", row.collected_by_national_id),
+        ("name", row.collected_by_name),
+    ):
+        if value:
+            collected[key] = value
+    reversal = None
+    if row.reversal_jws or row.reversal_payload:
+        reversal = verification.document(uow, row.reversal_jws, row.reversal_payload)
+    return signed.ReceiptColumns(
+        id=row.id,
+        dispensed_at=row.dispensed_at,
+        collected_by=collected,
+        total_cents=row.total_cents,
+        covered_cents=row.covered_cents,
+        patient_share_cents=row.patient_share_cents,
+        lines=tuple(
+            {
+                "line": line.line,
+                "period": line.period,
+                "cip13": line.cip13,
+                "substituted": line.substituted,
+                "quantity": line.quantity,
+                "batch": line.batch,
+                "expiry": line.expiry.isoformat(),
+                "serial": line.serial,
+                "unit_price_cents": line.unit_price_cents,
+                "total_cents": line.total_cents,
+                "reimbursement_rate": line.rate,
+                "covered_cents": line.covered_cents,
+                "patient_share_cents": line.patient_share_cents,
+            }
+            for line in row.lines
+        ),
+        receipt=verification.document(uow, row.jws, row.payload),
+        reversed_at=row.reversed_at,
+        reversal_reason=row.reversal_reason,
+        reversal=reversal,
+    )
