@@ -37,6 +37,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
@@ -53,4 +54,4 @@ translations: $(VENV)/.installed-dev
 	$(BIN)/pybabel compile --directory eprescription/translations --locale fr
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

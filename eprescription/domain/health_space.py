@@ -124,7 +124,7 @@ def remaining_words(progress: LineProgress) -> str:
 # -- pickup mode ----------------------------------------------------------------------------------
 
 
-PICKUP_WORDS = {
+PICKUP_WORDS: dict[str, str] = {
     PickupMode.PUBLIC: "anyone who shows the code",
     PickupMode.PRIVATE: "only me, in person",
     PickupMode.AUTHORISED: "me or a representative I named",

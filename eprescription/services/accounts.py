@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -77,8 +78,13 @@ class _Problems:
 
     def raise_if_any(self, kind: type[ValidationFailed] | type[AlreadyExists], detail: str):
         if self.errors:
-            fields = ", ".join(sorted(self.errors))
-            raise kind(f"{detail}: {fields}", errors=self.errors)
+            self.raise_all(kind, detail)
+
+    def raise_all(
+        self, kind: type[ValidationFailed] | type[AlreadyExists], detail: str
+    ) -> NoReturn:
+        fields = ", ".join(sorted(self.errors))
+        raise kind(f"{detail}: {fields}", errors=self.errors)
 
 
 def normalise_username(username: str) -> str:
@@ -95,7 +101,8 @@ def create_person(uow: UnitOfWork, *, details: PersonDetails, is_demo: bool = Fa
     the service."""
     problems = _Problems()
     person = _person(uow, problems, details, is_demo)
-    problems.raise_if_any(ValidationFailed, "Some fields are not valid")
+    if problems.errors or person is None:  # None only when problems were recorded
+        problems.raise_all(ValidationFailed, "Some fields are not valid")
     if person.id is not None:
         raise AlreadyExists(
             "A person with this national identifier exists already.",
@@ -169,20 +176,20 @@ def add_account(
     if not PASSWORD_MIN_LENGTH <= len(password or "") <= PASSWORD_MAX_LENGTH:
         problems.add("password", f"at least {PASSWORD_MIN_LENGTH} characters")
     try:
-        role = Role(role)
+        account_role: Role | None = Role(role)
     except ValueError:
         problems.add("role", f"one of {', '.join(Role)}")
-        role = None
+        account_role = None
     person_record = None
-    if person is not None or role in ROLES_WITH_A_PERSON:
+    if person is not None or account_role in ROLES_WITH_A_PERSON:
         details = person or PersonDetails(None, None, None, None)
         person_record = _person(uow, problems, details, is_demo)
-    if role is Role.PRESCRIBER:
+    if account_role is Role.PRESCRIBER:
         rpps = problems.identifier("rpps", identifiers.validate_rpps, rpps)
         if len(specialty or "") > NAME_MAX_LENGTH:
             problems.add("specialty", f"at most {NAME_MAX_LENGTH} characters")
     pharmacy = None
-    if role is Role.PHARMACIST:
+    if account_role is Role.PHARMACIST:
         finess = problems.identifier(
             "pharmacy_finess", identifiers.validate_finess, pharmacy_finess
         )
@@ -199,11 +206,13 @@ def add_account(
         person_record is not None
         and person_record.id is not None
         and session.scalar(
-            select(Account.id).where(Account.person_id == person_record.id, Account.role == role)
+            select(Account.id).where(
+                Account.person_id == person_record.id, Account.role == account_role
+            )
         )
         is not None
     ):
-        duplicates.add("national_id", f"this person has a {role} account already")
+        duplicates.add("national_id", f"this person has a {account_role} account already")
     if rpps and session.scalar(select(Prescriber.id).where(Prescriber.rpps == rpps)) is not None:
         duplicates.add("rpps", "another prescriber has this RPPS number")
     duplicates.raise_if_any(AlreadyExists, "These exist already")
@@ -211,16 +220,16 @@ def add_account(
     account = Account(
         username=username,
         password_hash=hash_password(password),
-        role=role,
+        role=account_role,
         person=person_record,
         is_demo=is_demo,
     )
     session.add(account)
-    if role is Role.PRESCRIBER:
+    if account_role is Role.PRESCRIBER:
         session.add(
             Prescriber(person=person_record, rpps=rpps, specialty=(specialty or "").strip())
         )
-    elif role is Role.PHARMACIST:
+    elif account_role is Role.PHARMACIST:
         session.add(Pharmacist(person=person_record, pharmacy=pharmacy))
     session.flush()
     return account
@@ -418,22 +427,27 @@ def active_account(uow: UnitOfWork, account_id: int) -> Account | None:
 def profile(uow: UnitOfWork, account: Account | None = None) -> Profile:
     """Name, role and, for professionals, their number and pharmacy, of `account` (by
     default the acting account)."""
-    account = account if account is not None else uow.account
+    account = account if account is not None else uow.require_account()
     person = account.person
-    profile_fields = {
-        "username": account.username,
-        "role": account.role,
-        "name": person.full_name if person else account.username,
-    }
+    professional: dict[str, str | None] = {}
     if person is not None and account.role is Role.PRESCRIBER:
         prescriber = person.prescriber
-        profile_fields.update(rpps=prescriber.rpps, specialty=prescriber.specialty)
+        if prescriber is None:
+            raise NotFound(f"The prescriber account {account.username!r} has no RPPS record.")
+        professional.update(rpps=prescriber.rpps, specialty=prescriber.specialty)
     if person is not None and account.role is Role.PHARMACIST:
         pharmacist = person.pharmacist
-        profile_fields.update(
+        if pharmacist is None:
+            raise NotFound(f"The pharmacist account {account.username!r} has no pharmacy.")
+        professional.update(
             pharmacy_name=pharmacist.pharmacy.name, pharmacy_finess=pharmacist.pharmacy.finess
         )
-    return Profile(**profile_fields)
+    return Profile(
+        username=account.username,
+        role=account.role,
+        name=person.full_name if person else account.username,
+        **professional,
+    )
 
 
 def has_non_demo_people(uow: UnitOfWork) -> bool:

@@ -10,6 +10,7 @@ from functools import cache
 from typing import cast
 
 from sqlalchemy import (
+    BindParameter,
     CursorResult,
     Select,
     Table,
@@ -418,7 +419,7 @@ class _Catalog:
 @cache
 def _catalog_statement() -> Select:
     """_catalog's statement, built once (its loader criteria take milliseconds to build)."""
-    cip13s = bindparam("cip13s", expanding=True)
+    cip13s: BindParameter[list[str]] = bindparam("cip13s", expanding=True)
     wanted = union_all(
         select(Presentation.cis).where(Presentation.cip13.in_(cip13s)),
         select(Product.cis).where(Product.cis.in_(bindparam("prescribed", expanding=True))),
@@ -615,7 +616,7 @@ def _dispense_locked(
         id=uuid.uuid4().hex,
         prescription_id=prescription.id,
         pharmacy=pharmacist.pharmacy,
-        pharmacist_account_id=uow.account.id,
+        pharmacist_account_id=uow.require_account().id,
         dispensed_at=now,
         collected_by_kind=collector.kind,
         collected_by_national_id=collector.national_id,

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import NoReturn
 
 from sqlalchemy import (
     Integer,
@@ -111,7 +112,7 @@ def _today(uow: UnitOfWork) -> date:
     return prescriptions.today_of(uow.now)
 
 
-def _person_id(account: Account) -> int:
+def _person_id(account: Account | None) -> int:
     if account is None or account.role is not Role.PATIENT or account.person_id is None:
         raise PermissionDenied("The health space is for patients.")
     return account.person_id
@@ -126,10 +127,14 @@ def _check_page(problems: Problems, page: int, page_size: int) -> None:
 
 def _raise(problems: Problems) -> None:
     if problems:
-        raise ValidationFailed(
-            "Some fields are not valid: " + ", ".join(map(str, problems.errors)),
-            errors=problems.errors,
-        )
+        _refuse(problems)
+
+
+def _refuse(problems: Problems) -> NoReturn:
+    raise ValidationFailed(
+        "Some fields are not valid: " + ", ".join(map(str, problems.errors)),
+        errors=problems.errors,
+    )
 
 
 # -- who may see what ------------------------------------------------------------------------------
@@ -167,12 +172,14 @@ def list_prescriptions(
     person_id = _person_id(uow.account)
     today = _today(uow)
     problems = Problems()
+    chosen_view = None
     try:
-        view = View(view or View.ACTIVE)
+        chosen_view = View(view or View.ACTIVE)
     except ValueError:
         problems.add("status", "one of " + ", ".join(View))
     _check_page(problems, page, page_size)
-    _raise(problems)
+    if problems or chosen_view is None:  # None only when a problem was recorded
+        _refuse(problems)
     # The page, its total (a window count) and each row's parts, in one statement; the people
     # represented today are a subquery of it.
     patients = union_all(
@@ -183,7 +190,7 @@ def list_prescriptions(
     ).subquery()
     conditions = [
         Prescription.patient_person_id.in_(select(patients.c.id)),
-        _view_condition(view, today),
+        _view_condition(chosen_view, today),
     ]
     found_rows = (
         session.execute(
@@ -200,7 +207,7 @@ def list_prescriptions(
     rows = [row for row, _ in found_rows]
     total = found_rows[0][1] if found_rows else 0
     if not rows and page > 1:  # past the end: the window had nothing to count
-        total = session.scalar(select(func.count(Prescription.id)).where(*conditions))
+        total = session.scalar(select(func.count(Prescription.id)).where(*conditions)) or 0
     loaded = given_of(uow, rows)
     checked = signed_documents.check(uow, rows, loaded.by_prescription)
     given = dispensations([row for row in rows if checked[row.id].verified], loaded)
@@ -538,7 +545,7 @@ def access_log(uow: UnitOfWork, *, page: int = 1, page_size: int = 20) -> Page:
             AuditEvent.actor_account_id.not_in(own_accounts),
         ),
     ]
-    total = session.scalar(select(func.count(AuditEvent.id)).where(*conditions))
+    total = session.scalar(select(func.count(AuditEvent.id)).where(*conditions)) or 0
     actor_account, actor_person = aliased(Account), aliased(Person)
     rows = session.execute(
         select(AuditEvent, actor_account.username, actor_person)
@@ -645,8 +652,8 @@ def add_representative(
 
     Both must match: the identifier alone would let anyone learn who holds a number.
     """
-    session, account, now = uow.session, uow.account, uow.now
-    person_id = _person_id(account)
+    session, now = uow.session, uow.now
+    person_id = _person_id(uow.account)
     today = _today(uow)
     problems = Problems()
     representative = _named_person(uow, problems, nir, family_name)
@@ -657,7 +664,8 @@ def add_representative(
         valid_until=valid_until,
         today=today,
     )
-    _raise(problems)
+    if problems or representative is None:  # None only when a problem was recorded
+        _refuse(problems)
     _end_lapsed_or_refuse(uow, person_id, representative.id, today)
     row = Representative(
         patient_person_id=person_id,
@@ -665,7 +673,7 @@ def add_representative(
         kind=str(RepresentativeKind.AUTHORISED),
         valid_until=valid_until,
         created_at=now,
-        created_by_account_id=account.id,
+        created_by_account_id=uow.require_account().id,
     )
     session.add(row)
     session.flush()
@@ -710,8 +718,7 @@ def _end_lapsed_or_refuse(
 
 def revoke_representative(uow: UnitOfWork, representative_id: int) -> dict:
     """End a representation the patient made, at once (their next request is refused)."""
-    account = uow.account
-    person_id = _person_id(account)
+    person_id = _person_id(uow.account)
     row = uow.session.get(Representative, representative_id)
     if row is None or row.patient_person_id != person_id:
         raise NotFound("You named no such representative.")
@@ -721,7 +728,7 @@ def revoke_representative(uow: UnitOfWork, representative_id: int) -> dict:
         )
     if row.revoked_at is None:
         row.revoked_at = uow.now
-        row.revoked_by_account_id = account.id
+        row.revoked_by_account_id = uow.require_account().id
         uow.audit("revoke", REPRESENTATIVE_OBJECT, str(row.id), patient_person_id=person_id)
     return representative_view(row, _today(uow), row.representative)
 
@@ -738,7 +745,7 @@ def record_parent(
     session, now = uow.session, uow.now
     today = _today(uow)
     problems = Problems()
-    people = {}
+    people: dict[str, Person | None] = {}
     for field, value in (("child_nir", child_nir), ("parent_nir", parent_nir)):
         try:
             national_id = identifiers.validate_national_id(value, uow.settings.country)
@@ -760,7 +767,8 @@ def record_parent(
         valid_until = valid_until or last_day
     if valid_until is not None and valid_until < today:
         problems.add("valid_until", "the end date is in the past")
-    _raise(problems)
+    if problems or child is None or parent is None:  # None only when a problem was recorded
+        _refuse(problems)
     _end_lapsed_or_refuse(uow, child.id, parent.id, today)
     row = Representative(
         patient=child,

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -118,7 +120,8 @@ def init_ca(
         )
     if active_authority(uow) is not None:
         raise AlreadyExists("A certificate authority is already set up.")
-    if import_cert_pem is None:
+    key: PrivateKeyTypes
+    if import_cert_pem is None or import_key_pem is None:  # both None (checked above)
         certificate, key = certificates.create_ca(common_name, now)
     else:
         try:
@@ -283,6 +286,8 @@ def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payloa
         raise WrongPin(f"Wrong signing PIN; {message}.", errors={"pin": [message]}) from error
     if credential.failed_pin_attempts:
         credential.failed_pin_attempts = 0
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigurationError("The prescriber's signing key is not an EC private key.")
     chain = [
         _certificate(credential.certificate_pem),
         _certificate(credential.authority.certificate_pem),
@@ -302,7 +307,7 @@ def _count_wrong_pin(uow: UnitOfWork, credential_id: int, now: datetime) -> None
     though the use case rolls back, with no event of its own (the caller audits the refusal)."""
 
     def count(session: Session) -> None:
-        credential = session.get(
+        credential = session.get_one(
             PrescriberCredential, credential_id, with_for_update=True, populate_existing=True
         )
         credential.failed_pin_attempts += 1
@@ -370,6 +375,7 @@ def revocations(uow: UnitOfWork) -> dict[str, jws.Revocation]:
     return {
         serial: jws.Revocation(revoked_at, reason or "", bool(compromised))
         for serial, revoked_at, reason, compromised in rows
+        if revoked_at is not None  # always, by the query: narrows the type
     }
 
 
@@ -390,17 +396,25 @@ def trusted_certificates(uow: UnitOfWork) -> TrustList:
         for row in session.scalars(select(CertificateAuthority).order_by(CertificateAuthority.id))
     ]
     published = []
-    for row in session.scalars(select(PrescriberCredential).order_by(PrescriberCredential.id)):
-        certificate = _certificate(row.certificate_pem)
-        status = "revoked" if row.revoked_at else "valid" if row.is_valid_at(now) else "expired"
+    for credential in session.scalars(
+        select(PrescriberCredential).order_by(PrescriberCredential.id)
+    ):
+        certificate = _certificate(credential.certificate_pem)
+        status = (
+            "revoked"
+            if credential.revoked_at
+            else "valid"
+            if credential.is_valid_at(now)
+            else "expired"
+        )
         published.append(
             PublishedCertificate(
                 "prescriber",
                 certificate.subject.rfc4514_string(),
-                row.serial,
-                row.not_valid_before,
-                row.not_valid_after,
-                row.certificate_pem,
+                credential.serial,
+                credential.not_valid_before,
+                credential.not_valid_after,
+                credential.certificate_pem,
                 rpps=certificates.rpps_of(certificate),
                 status=status,
             )
@@ -488,6 +502,8 @@ def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
         raise ConfigurationError(
             "KEY_ENCRYPTION_KEY does not open the service key: is it the key it was made with?"
         ) from error
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigurationError("The service signing key is not an EC private key.")
     chain = [
         _certificate(key_row.certificate_pem),
         _certificate(key_row.authority_certificate_pem),

@@ -4,6 +4,7 @@ unit of work."""
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import cast
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import and_, func, or_, select, union_all
@@ -134,7 +135,14 @@ def prepare(uow: UnitOfWork, request: IssueRequest) -> Draft:
     )
     rules.check_items(problems, request.items)
     medications = _medications(uow, problems, request.items)
-    if problems:
+    # Each value is None only where a problem was recorded.
+    if (
+        problems
+        or patient is None
+        or validity is None
+        or pickup_mode is None
+        or None in medications
+    ):
         kind = SelfPrescriptionRefused if is_self else ValidationFailed
         raise kind(
             "Some fields are not valid: " + ", ".join(str(key) for key in problems.errors),
@@ -143,7 +151,9 @@ def prepare(uow: UnitOfWork, request: IssueRequest) -> Draft:
     content = _content(None, patient, prescriber, country, now, validity, pickup_mode)
     content["items"] = [
         _item_content(line, item, medication)
-        for line, (item, medication) in enumerate(zip(request.items, medications, strict=True), 1)
+        for line, (item, medication) in enumerate(
+            zip(request.items, cast(list[_Medication], medications), strict=True), 1
+        )
     ]
     return Draft(prescriber, patient, validity, pickup_mode, content)
 
@@ -378,6 +388,7 @@ def _content(number, patient, prescriber, country, now, validity, pickup_mode) -
 
 
 def _item_content(line: int, item: ItemDraft, medication: _Medication) -> dict:
+    drug: dict[str, str | None]
     if medication.cis:
         drug = {"type": "product", "cis": medication.cis, "name": medication.name}
     else:
@@ -388,7 +399,8 @@ def _item_content(line: int, item: ItemDraft, medication: _Medication) -> dict:
             "strength": medication.strength,
             "form": medication.form,
         }
-    dosage = {"text": item.dosage_text.strip()}
+    # Present: check_items refused a missing one.
+    dosage: dict[str, str | int] = {"text": (item.dosage_text or "").strip()}
     structured = {
         "dose": rules.dose_text(item.dose),
         "dose_unit": (item.dose_unit or "").strip() or None,
@@ -510,7 +522,7 @@ def list_for_prescriber(
         raise ValidationFailed(
             "Some fields are not valid: " + ", ".join(problems.errors), errors=problems.errors
         )
-    total = session.scalar(select(func.count(Prescription.id)).where(*conditions))
+    total = session.scalar(select(func.count(Prescription.id)).where(*conditions)) or 0
     rows = (
         session.scalars(
             select(Prescription)
@@ -599,7 +611,7 @@ def cancel(
     )
     cancellation = PrescriptionCancellation(
         prescription=prescription,
-        account_id=uow.account.id,
+        account_id=uow.require_account().id,
         cancelled_at=now,
         reason=reason,
         payload=payload,

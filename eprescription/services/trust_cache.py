@@ -5,7 +5,7 @@ them."""
 import time
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ def shared(session: Session, name: str, load: Callable[[], T], *, fresh: bool = 
     now = time.monotonic()
     kept = copies.get(name)
     if not fresh and kept is not None and now - kept[0] < TTL_SECONDS:
-        return kept[1]  # type: ignore[return-value]
+        return cast(T, kept[1])  # stored by load() under this name, so a T
     value = load()
     copies[name] = (now, value)
     return value

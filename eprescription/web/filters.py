@@ -1,5 +1,7 @@
 """The template filters and globals that pages of several blueprints use, registered once."""
 
+from typing import Any
+
 from flask import Flask
 
 from eprescription.web import patient_words
@@ -16,7 +18,7 @@ def euros(cents: int | None) -> str:
 
 def field_errors(errors: dict, *path) -> list[str]:
     """The messages at `path` of a (nested) errors dict; [] when there are none."""
-    node = errors
+    node: Any = errors  # nested dicts, then a message or a list of them
     for key in path:
         if not isinstance(node, dict):
             return []
