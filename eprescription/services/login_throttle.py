@@ -43,8 +43,7 @@ def record_failure(uow: UnitOfWork, username: str, now: datetime) -> None:
         row = session.get_one(LoginThrottle, username, with_for_update=True, populate_existing=True)
         row.failures, row.locked_until = rules.after_failure(row.failures, now)
 
-    # Work kept without an event of its own: `refuse` always records one, and this is the
-    # list its `also` work goes to (the unit of work has no public way to keep work alone).
+    # Kept through the rollback of the refused login, without an event of its own.
     uow.keep(count)
 
 

@@ -314,8 +314,8 @@ def _count_wrong_pin(uow: UnitOfWork, credential_id: int, now: datetime) -> None
         if credential.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
             credential.blocked_at = now
 
-    # `refuse` always records an event; this is the list it keeps its `also` work in (the
-    # unit of work has no public way to keep work alone).
+    # Kept through the rollback of the failed signature; no event of its own (the caller's
+    # refusal of the use case is the audited one).
     uow.keep(count)
 
 
