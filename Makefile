@@ -6,20 +6,36 @@ DEV_ENV := EPRESCRIPTION_ENV=development
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format translations clean
+.PHONY: run test lint lock format translations clean
+
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+# Exactly what the locks name, every file checked against its hash; then the project itself
+# (no dependency of its own, built with the locked setuptools).
+INSTALL := $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r
+INSTALL_PROJECT := $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	pyproject.toml tools/build-requirements.in
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "eprescription needs Python 3.11 or newer (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(BIN)/python
+	$(INSTALL) $(LOCK)
+	$(INSTALL_PROJECT)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@
+$(VENV)/.installed-dev: $(DEV_LOCK) pyproject.toml | $(BIN)/python
+	$(INSTALL) $(DEV_LOCK)
+	$(INSTALL_PROJECT)
+	touch $@ $(VENV)/.installed
+
+## lock: resolve pyproject.toml's ranges again into the two locks (kept pins stay unless a
+## range excludes them; `make lock UPGRADE=--upgrade` moves every pin to the newest allowed)
+lock: $(VENV)/.installed-dev
+	$(UV_COMPILE) --extra dev $(UPGRADE) -o $(DEV_LOCK)
+	$(UV_COMPILE) --constraint $(DEV_LOCK) -o $(LOCK)
 
 ## run: a fresh machine → the service on SQLite with demo data, at http://$(HOST):$(PORT)
 run: $(VENV)/.installed

@@ -18,8 +18,9 @@ from eprescription import create_app, migrate
 from eprescription.catalog.importer import import_bdpm
 from eprescription.db import get_session
 from eprescription.models import CompositionLine, Presentation, Product, Role
-from eprescription.services import accounts
+from eprescription.services import accounts, audit
 from eprescription.services.accounts import PersonDetails
+from eprescription.use_cases import unit_of_work
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BDPM_DIR = Path(os.environ.get("BDPM_DIR", REPO_ROOT.parent / "shared" / "data" / "bdpm"))
@@ -47,16 +48,17 @@ def run(engine: str, url: str) -> None:
         started = time.perf_counter()
         import_bdpm(session, BDPM_DIR)
         print(f"{engine}: imported the BDPM in {time.perf_counter() - started:.1f} s")
-        accounts.create_account(
-            session,
-            username=USERNAME,
-            password=PASSWORD,
-            role=Role.PRESCRIBER,
-            person=PersonDetails("172116912304521", "Claire", "Martin", date(1972, 11, 5)),
-            rpps="10001234565",
-            specialty="General practice",
-            pharmacy_finess=None,
-        )
+        with unit_of_work(actor=audit.OPERATOR) as uow:  # on get_session(), the same session
+            accounts.create_account(
+                uow,
+                username=USERNAME,
+                password=PASSWORD,
+                role=Role.PRESCRIBER,
+                person=PersonDetails("172116912304521", "Claire", "Martin", date(1972, 11, 5)),
+                rpps="10001234565",
+                specialty="General practice",
+                pharmacy_finess=None,
+            )
         queries = realistic_queries(session, random.Random(SEED))
     client = app.test_client()
     token = client.post(

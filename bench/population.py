@@ -38,7 +38,8 @@ from eprescription.domain import dispensing as dispensing_rules
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain import prescriptions as rules
 from eprescription.domain.errors import DomainError
-from eprescription.domain.prescriptions import ItemDraft, Status
+from eprescription.domain.prescriptions import OBJECT_TYPE, ItemDraft, Status
+from eprescription.domain.signed_prescription import iso_seconds
 from eprescription.models import (
     Account,
     CompositionLine,
@@ -57,10 +58,19 @@ from eprescription.models import (
     ServiceKey,
 )
 from eprescription.models.bulk import bulk_insert
-from eprescription.services import accounts, dispensing, pki, prescriptions, verification
+from eprescription.services import (
+    accounts,
+    dispensed_packs,
+    issuing,
+    pki,
+    prescription_drafts,
+    receipts,
+    verification,
+)
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing import certificates, jws, keywrap
 from eprescription.signing.canonical import canonical_json
+from eprescription.signing.keyring import DEFAULT_KEY_ID
 
 log = logging.getLogger("bench.population")
 
@@ -158,7 +168,7 @@ class Template:
     """A prescription line the service accepts, as it signs it, and the pack dispensed for it."""
 
     api_item: dict  # the line as POST /api/v1/prescriptions takes it
-    content: dict  # the line as prescriptions.prepare() signs it (line 1, quantity 1)
+    content: dict  # the line as prescription_drafts.prepare() signs it (line 1, quantity 1)
     by_substance: bool
     cip13: str
     label: str
@@ -457,7 +467,7 @@ class _Signer:
 
 def _templates(session, now: datetime) -> dict[str, list[Template]]:
     """Lines by product and by substance that the service accepts (checked with
-    prescriptions.prepare) and a priced pack that dispensing accepts for each."""
+    prescription_drafts.prepare) and a priced pack that dispensing accepts for each."""
     prescriber = session.scalar(select(Account).where(Account.username == "bench.prescriber.0"))
     patient = session.scalar(select(Person).where(Person.national_id == _patient_identity(0)[0]))
     found: dict[str, list[Template]] = {"product": [], "substance": []}
@@ -537,16 +547,18 @@ def _checked_template(session, prescriber, patient, item, pack, now) -> Template
         duration_days=item.get("duration_days"),
         quantity=item["quantity"],
     )
-    request = prescriptions.IssueRequest(patient_nir=patient.national_id, pin=PIN, items=[draft])
+    request = prescription_drafts.IssueRequest(
+        patient_nir=patient.national_id, pin=PIN, items=[draft]
+    )
     uow = unit_of_work(session, prescriber, now=now)
     try:
         with uow:  # changes nothing
-            prepared = prescriptions.prepare(uow, request)
+            prepared = prescription_drafts.prepare(uow, request)
     except DomainError as error:  # a line the service refuses is left out, and said so
         log.info("template %s refused by the service: %s", item, error)
         return None
     content = prepared.content["items"][0]
-    prescribed = dispensing_rules.PrescribedLine(  # as dispensing._prescribed
+    prescribed = dispensing_rules.PrescribedLine(  # as SignedLine.prescribed
         cis=content["medication"].get("cis"),
         substance_code=content["medication"].get("substance_code"),
         strength=content["medication"].get("strength"),
@@ -554,11 +566,11 @@ def _checked_template(session, prescriber, patient, item, pack, now) -> Template
         substitutable=content["substitutable"],
         non_substitution_reason=content.get("non_substitution_reason"),
     )
-    catalog = dispensing._catalog(uow, {pack.cip13}, {prescribed.cis} - {None})
+    catalog = dispensed_packs.catalog_of(uow, {pack.cip13}, {prescribed.cis} - {None})
     decision = dispensing_rules.check_pack(
         prescribed, catalog.packs[pack.cip13], catalog.groups(prescribed.cis)
     )
-    unit = dispensing._catalog_price(pack)
+    unit = dispensed_packs.catalog_price(pack)
     if not decision.accepted or unit is None:
         log.info("template %s: pack %s not accepted: %s", item, pack.cip13, decision.reason)
         return None
@@ -721,8 +733,8 @@ def _build_chunk(chunk: int) -> dict:
         )
         number = codes.new_number()
         access_code = codes.new_access_code()
-        # As prescriptions.prepare + issue: the content, its number, the canonical payload.
-        content = prescriptions._content(
+        # As prescription_drafts.prepare + issuing.issue: the content, its number, its payload.
+        content = prescription_drafts.prescription_content(
             number, patient, signer.identity, COUNTRY, issued_at, validity, pickup_mode
         )
         content["items"] = [
@@ -752,6 +764,7 @@ def _build_chunk(chunk: int) -> dict:
                 "jws": signer.sign(payload),
                 "access_code_hash": codes.hash_access_code(access_code),
                 "access_code_sealed": codes.seal_access_code(access_code, number, context.kek),
+                "access_code_key_id": DEFAULT_KEY_ID,  # the id of a lone KEY_ENCRYPTION_KEY
             }
         )
         item_ids = []
@@ -799,9 +812,9 @@ def _lines(rng: random.Random, templates: dict[str, list[Template]]) -> list[tup
 
 
 def _item_row(prescription_id, line, content, renewals, dispensed) -> dict:
-    """The line's row: prescriptions._item_row's columns, quantity_total as the model's
+    """The line's row: issuing.item_row's columns, quantity_total as the model's
     before_insert listener fills it, dispensed_quantity after the population's dispensation."""
-    item = prescriptions._item_row(line, content)
+    item = issuing.item_row(line, content)
     row = {column.key: getattr(item, column.key) for column in PrescriptionItem.__table__.columns}
     row.update(
         id=2 * (prescription_id - 1) + line,  # at most two lines each
@@ -817,7 +830,7 @@ def _dispensation(
     out, context, pharmacy, prescription_id, number, payload, renewals, lines, item_ids, at
 ) -> None:
     """The whole first period of every line, collected by the patient at `pharmacy`; rows and
-    receipt as dispensing._dispense_locked writes them."""
+    receipt as dispensing.dispense writes them."""
     dispensation_id = uuid.uuid4().hex
     expiry = (at + PACK_EXPIRY).date()
     receipt_lines, totals = [], Counter()
@@ -873,10 +886,10 @@ def _dispensation(
             share=price.patient_share_cents,
         )
     receipt = {
-        "type": dispensing.RECEIPT_TYPE,
-        "version": dispensing.RECEIPT_VERSION,
+        "type": receipts.RECEIPT_TYPE,
+        "version": receipts.RECEIPT_VERSION,
         "id": dispensation_id,
-        "issued_at": prescriptions.iso_seconds(at),
+        "issued_at": iso_seconds(at),
         "prescription": {
             "number": number,
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
@@ -997,7 +1010,7 @@ def _write_audit_share(job: tuple[str, list]) -> int:
                         Event(
                             actor=actor,
                             action=action,
-                            object_type=prescriptions.OBJECT_TYPE,
+                            object_type=OBJECT_TYPE,
                             object_id=number,
                             patient_person_id=patient_id,
                             outcome="success",

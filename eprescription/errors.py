@@ -2,10 +2,11 @@
 
 import logging
 
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, json, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from eprescription.domain import errors as domain
+from eprescription.domain.messages import Message
 from eprescription.fhir import outcome as fhir_outcome
 from eprescription.fhir import systems as fhir_systems
 
@@ -33,13 +34,14 @@ FHIR_ISSUE_BY_HTTP_STATUS = {
 STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
     (domain.ValidationFailed, 422),
     (domain.CatalogFileRefused, 422),
-    (domain.TooManyLoginFailures, 429),
+    (domain.TooManyAttempts, 429),
     (domain.AuthenticationFailed, 401),
     (domain.AuthenticationRequired, 401),
     (domain.PermissionDenied, 403),
     (domain.NotFound, 404),
     (domain.Conflict, 409),
     (domain.PreconditionFailed, 412),
+    (domain.Gone, 410),
     (domain.ConfigurationError, 500),
     (domain.DomainError, 400),
 ]
@@ -52,6 +54,7 @@ CODE_BY_HTTP_STATUS = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    410: "gone",
     412: "precondition_failed",
     413: "request_too_large",
     415: "unsupported_media_type",
@@ -93,7 +96,7 @@ def problem(status: int, code: str, title: str, detail: str, errors: dict | None
         return _operation_outcome(status, code, title, detail, errors)
     if not _wants_json():
         page = render_template(
-            "error.html", status=status, title=title, detail=detail, errors=errors or {}
+            "error.html", status=status, code=code, detail=detail, errors=errors or {}
         )
         return page, status
     body = {
@@ -102,7 +105,7 @@ def problem(status: int, code: str, title: str, detail: str, errors: dict | None
         "status": status,
         "detail": detail,
         "code": code,
-        "instance": request.path,
+        "instance": _instance(),
     }
     if errors:
         body["errors"] = errors
@@ -110,6 +113,14 @@ def problem(status: int, code: str, title: str, detail: str, errors: dict | None
     if status == 401:  # RFC 9110: a 401 names the scheme that would be accepted
         response.headers["WWW-Authenticate"] = 'Bearer realm="eprescription"'
     return response
+
+
+def _instance() -> str:
+    """The path of the request, or its route's pattern when the path carries a NIR (an old
+    address that took one): an answer never repeats a patient identifier."""
+    if request.url_rule is not None and "nir" in (request.view_args or {}):
+        return request.url_rule.rule
+    return request.path
 
 
 def _operation_outcome(status: int, code: str, title: str, detail: str, errors: dict | None):
@@ -122,7 +133,14 @@ def _operation_outcome(status: int, code: str, title: str, detail: str, errors: 
 
 
 def _handle_domain_error(error: domain.DomainError):
-    return problem(status_for(error), error.code, error.title, error.detail, error.errors)
+    response = problem(status_for(error), error.code, error.title, error.detail, error.errors)
+    if isinstance(error, domain.TooManyAttempts):  # RFC 9110 §10.2.3, on pages and JSON alike
+        response = make_response(response)
+        response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, domain.Gone):  # RFC 8288: where to go instead
+        response = make_response(response)
+        response.headers["Link"] = f'<{error.successor}>; rel="successor-version"'
+    return response
 
 
 def _handle_http_exception(error: HTTPException):
@@ -131,8 +149,11 @@ def _handle_http_exception(error: HTTPException):
     messages = data.get("messages")
     errors = _flatten_locations(messages) if isinstance(messages, dict) else None
     detail = error.description or error.name
+    if detail == type(error).description:  # werkzeug's own sentence: pages word it by status
+        detail = Message(f"http_{status}", detail)
     if errors:
-        detail = "Some fields are not valid: " + ", ".join(sorted(errors))
+        fields = ", ".join(sorted(errors))
+        detail = Message("fields_not_valid", "Some fields are not valid: {fields}", fields=fields)
     response = problem(
         status, CODE_BY_HTTP_STATUS.get(status, "http_error"), error.name, detail, errors
     )
@@ -161,5 +182,5 @@ def _handle_unexpected(error: Exception):
         500,
         "internal_error",
         "Internal server error",
-        "Something went wrong on our side; it has been logged.",
+        Message("internal_error", "Something went wrong on our side; it has been logged."),
     )

@@ -8,6 +8,7 @@ import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_M
 
 from eprescription.domain.errors import InvalidPrescriptionNumber, InvalidQrCode
+from eprescription.domain.messages import Message
 from eprescription.domain.prescription_codes import is_well_formed_access_code, validate_number
 
 # Only capitals, digits and "." so the whole text fits QR alphanumeric mode (version 3, 29×29).
@@ -35,25 +36,41 @@ def decode(text: str | None) -> Token:
     """
     text = (text or "").strip().upper()
     if not text:
-        raise InvalidQrCode("The QR code text is empty.")
+        raise InvalidQrCode(Message("qr_empty", "The QR code text is empty."))
     if len(text) > TOKEN_MAX_LENGTH:
-        raise InvalidQrCode("This text is too long to be a prescription QR code.")
+        raise InvalidQrCode(
+            Message("qr_too_long", "This text is too long to be a prescription QR code.")
+        )
     parts = text.split(SEPARATOR)
     if parts[0] != VERSION_PREFIX:
         if parts[0].startswith("EP"):
-            raise InvalidQrCode(f"This QR code version ({parts[0]}) is not supported.")
-        raise InvalidQrCode("This is not a prescription QR code.")
+            raise InvalidQrCode(
+                Message(
+                    "qr_version",
+                    "This QR code version ({version}) is not supported.",
+                    version=parts[0],
+                )
+            )
+        raise InvalidQrCode(Message("qr_not_a_prescription", "This is not a prescription QR code."))
     if len(parts) != 3:
-        raise InvalidQrCode("This QR code text is incomplete (truncated?).")
+        raise InvalidQrCode(
+            Message("qr_incomplete", "This QR code text is incomplete (truncated?).")
+        )
     _, number_text, access_code = parts
     try:
         number = validate_number(number_text)
     except InvalidPrescriptionNumber as error:
         raise InvalidQrCode(
-            f"The QR code's prescription number is wrong: {error.detail}"
+            Message(
+                "qr_number_wrong",
+                "The QR code's prescription number is wrong: {problem}",
+                problem=error.detail,
+            )
         ) from error
     if not is_well_formed_access_code(access_code):
-        raise InvalidQrCode("The QR code's access code is incomplete or damaged.")
+        raise InvalidQrCode(
+            Message("qr_access_code", "The QR code's access code is incomplete or damaged.")
+        )
     return Token(number, access_code)
 
 

@@ -14,7 +14,9 @@ def settings() -> Settings:
     return Settings(
         country=config["COUNTRY"],
         key_encryption_key=config["KEY_ENCRYPTION_KEY"],
+        key_encryption_keys=config["KEY_ENCRYPTION_KEYS"],
         token_lifetime_seconds=config["TOKEN_LIFETIME_SECONDS"],
+        dispensing_early_days=config["DISPENSING_EARLY_DAYS"],
     )
 
 

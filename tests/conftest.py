@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from eprescription import create_app, migrate
+from eprescription import create_app, migrate, throttling
 from eprescription.catalog.importer import import_bdpm
 from eprescription.db import get_session
 from eprescription.models import Base
@@ -76,6 +76,18 @@ def catalog(app, bdpm_dir):
         return import_bdpm(get_session(), bdpm_dir)
 
 
+@pytest.fixture(scope="module")
+def unthrottled(app):
+    """For a module that is not about throttles but asks many refusals of one client (the
+    access table): the limits are raised out of its way while it runs (test_throttling.py
+    tests them at their defaults)."""
+    saved = {key: app.config[key] for key in ("THROTTLE_GUESSES", "THROTTLE_TARGET_GUESSES")}
+    app.config.update(THROTTLE_GUESSES="100000 per day", THROTTLE_TARGET_GUESSES="100000 per day")
+    yield
+    app.config.update(saved)
+    throttling.reset(app)
+
+
 @pytest.fixture
 def db_session(app):
     """A session inside an app context; every non-catalog row is deleted afterwards."""
@@ -99,6 +111,7 @@ def runner(app):
 
 
 def _delete_non_catalog_rows(app) -> None:
+    throttling.reset(app)  # the throttles' counts too: each test starts with none
     with app.app_context():
         session = get_session()
         for table in reversed(Base.metadata.sorted_tables):

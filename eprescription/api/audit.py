@@ -1,8 +1,6 @@
 """/api/v1/audit: the audit log's signed tree heads and consistency proofs (public, RFC 9162)."""
 
-from flask_smorest import Blueprint
-
-from eprescription.errors import OK
+from eprescription.api.operations import ApiBlueprint
 from eprescription.schemas.audit import (
     ConsistencyArgsSchema,
     ConsistencyProofSchema,
@@ -11,11 +9,10 @@ from eprescription.schemas.audit import (
 from eprescription.services import audit_seal
 from eprescription.use_cases import unit_of_work
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "api_audit",
-    __name__,
-    url_prefix="/api/v1/audit",
-    description="Signed tree heads of the audit log and proofs that link them (public).",
+    "/api/v1/audit",
+    "Signed tree heads of the audit log and proofs that link them (public).",
 )
 
 
@@ -28,8 +25,7 @@ def _head(head: audit_seal.Head) -> dict:
     }
 
 
-@blp.route("/checkpoint", methods=["GET"])
-@blp.response(OK, SignedHeadSchema)
+@blp.operation("GET /checkpoint", response=SignedHeadSchema)
 def checkpoint():
     """The newest signed tree head (404 until the sealer has run once)."""
     with unit_of_work() as uow:
@@ -37,8 +33,7 @@ def checkpoint():
     return _head(head)
 
 
-@blp.route("/checkpoints/<int:size>", methods=["GET"])
-@blp.response(OK, SignedHeadSchema)
+@blp.operation("GET /checkpoints/<int:size>", response=SignedHeadSchema)
 def checkpoint_at(size: int):
     """The signed tree head of the log when it held `size` events."""
     with unit_of_work() as uow:
@@ -46,9 +41,8 @@ def checkpoint_at(size: int):
     return _head(head)
 
 
-@blp.route("/consistency", methods=["GET"])
+@blp.operation("GET /consistency", response=ConsistencyProofSchema)
 @blp.arguments(ConsistencyArgsSchema, location="query")
-@blp.response(OK, ConsistencyProofSchema)
 def consistency(args: dict):
     """The RFC 9162 consistency proof that the log at `to` extends the log at `from`."""
     with unit_of_work() as uow:

@@ -1,46 +1,53 @@
 """POST /api/v1/auth/token (bearer tokens for API clients) and GET /api/v1/auth/me."""
 
-from flask_smorest import Blueprint
+from flask import after_this_request
 
-from eprescription.api.security import current_account, roles_required
-from eprescription.domain.errors import AuthenticationFailed
+from eprescription import login_sessions, throttling
+from eprescription.api.operations import ApiBlueprint
+from eprescription.api.security import current_account
+from eprescription.domain.errors import AuthenticationFailed, TooManyAttempts
 from eprescription.errors import OK, status_for
 from eprescription.models import Role
 from eprescription.schemas.auth import MeSchema, TokenRequestSchema, TokenSchema
 from eprescription.services import accounts
 from eprescription.use_cases import unit_of_work
 
-blp = Blueprint(
-    "api_auth",
-    __name__,
-    url_prefix="/api/v1/auth",
-    description="Bearer tokens for API clients, and who is calling.",
-)
+blp = ApiBlueprint("api_auth", "/api/v1/auth", "Bearer tokens for API clients, and who is calling.")
 
 
-@blp.route("/token", methods=["POST"])
+@blp.operation("POST /token")
+@throttling.guesses("password")
 @blp.arguments(TokenRequestSchema)
 @blp.response(OK, TokenSchema, headers={"Cache-Control": {"schema": {"type": "string"}}})
 @blp.alt_response(
     status_for(AuthenticationFailed),
     description="Wrong username or password (code authentication_failed)",
 )
+@blp.alt_response(
+    status_for(TooManyAttempts),
+    description="Too many wrong passwords for this username, or too many attempts from this "
+    "client (code too_many_login_failures or too_many_attempts; Retry-After says when)",
+)
 def issue_token(credentials: dict):
-    """Exchange a username and password for a bearer token that expires."""
+    """Exchange a username and password for a bearer token that expires (a client that keeps
+    the device cookie of its last login is spared the waits that guesses from elsewhere cause)."""
+    username = credentials["username"]
     with unit_of_work() as uow:
         lifetime = uow.settings.token_lifetime_seconds
-        token, _expires_at = accounts.token_for_credentials(
-            uow, credentials["username"], credentials["password"], lifetime
+        account, token, _expires_at = accounts.token_for_credentials(
+            uow,
+            username,
+            credentials["password"],
+            lifetime,
+            device=login_sessions.known_device(username),
         )
+    after_this_request(lambda response: login_sessions.remember_device(response, account))
     body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
     # RFC 6749 §5.1: a response carrying a token must not be cached.
     return body, OK, {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-@blp.route("/me", methods=["GET"])
-@blp.response(OK, MeSchema)
-@blp.doc(security=[{"bearer": []}])
-@roles_required(*Role)
+@blp.operation("GET /me", *Role, response=MeSchema)
 def me():
     """The caller's username, role and name (and RPPS or pharmacy for professionals)."""
     with unit_of_work(current_account()) as uow:

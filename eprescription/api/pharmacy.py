@@ -4,14 +4,15 @@ list and reverse dispensations."""
 import json
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
-from eprescription.api.security import current_account, roles_required
-from eprescription.domain.errors import ValidationFailed
-from eprescription.errors import CREATED, OK
+from eprescription import throttling
+from eprescription.api.operations import ApiBlueprint
+from eprescription.api.security import current_account
+from eprescription.domain.errors import Gone, ValidationFailed
+from eprescription.errors import CREATED, OK, status_for
 from eprescription.models import Role
 from eprescription.schemas.dispensing import (
-    CardLookupArgsSchema,
+    CardLookupRequestSchema,
     CardLookupSchema,
     DispensationListArgsSchema,
     DispensationListSchema,
@@ -22,21 +23,29 @@ from eprescription.schemas.dispensing import (
     ReversalSchema,
     ScanSchema,
 )
-from eprescription.services import dispensations, dispensing
+from eprescription.services import (
+    card_lookup,
+    counter_access,
+    dispensation_reversal,
+    dispensed_packs,
+    dispensing,
+    pharmacy_dispensations,
+    pharmacy_scan,
+    receipts,
+)
 from eprescription.use_cases import unit_of_work
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "api_pharmacy",
-    __name__,
-    url_prefix="/api/v1",
-    description="Pharmacies: scan, lookup by card, dispense with a signed receipt, reverse.",
+    "/api/v1",
+    "Pharmacies: scan, lookup by card, dispense with a signed receipt, reverse.",
 )
-SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 NO_STORE = {"Cache-Control": "no-store"}
+CARD_LOOKUP = "/api/v1/pharmacy/card-lookup"
 
 
-def _credentials(body: dict) -> dispensing.Credentials:
-    return dispensing.Credentials(
+def _credentials(body: dict) -> counter_access.Credentials:
+    return counter_access.Credentials(
         qr_text=body.get("code"),
         number=body.get("number"),
         patient_nir=body.get("patient_nir"),
@@ -54,35 +63,50 @@ def _json(data: dict, status: int, headers: dict | None = None) -> Response:
     )
 
 
-@blp.route("/pharmacy/scan", methods=["POST"])
-@blp.response(OK, PharmacistPrescriptionSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PHARMACIST)
+@blp.operation("POST /pharmacy/scan", Role.PHARMACIST, response=PharmacistPrescriptionSchema)
+@throttling.guesses("prescription_code", target=throttling.typed_number)
 @blp.arguments(ScanSchema)
 def scan(body: dict):
     """Open a prescription by its QR text (or number + the patient's NIR), signature verified."""
     with unit_of_work(current_account()) as uow:
-        view = dispensing.scan(uow, _credentials(body))
+        view = pharmacy_scan.scan(uow, _credentials(body))
     data = PharmacistPrescriptionSchema().dump(view)
-    return _json(data, OK, {"ETag": f'"{view["version"]}"'})
+    return _json(data, OK, {"ETag": f'"{view.version}"'})
 
 
-@blp.route("/pharmacy/patients/<string:nir>/prescriptions", methods=["GET"])
-@blp.response(OK, CardLookupSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PHARMACIST)
-@blp.arguments(CardLookupArgsSchema, location="query")
-def lookup_by_card(args: dict, nir: str):
-    """The patient's dispensable prescriptions, as read from their card, for whoever is at the
-    counter (the patient, or a representative: presenter_nir); audited."""
+@blp.operation("POST /pharmacy/card-lookup", Role.PHARMACIST, response=CardLookupSchema)
+@throttling.guesses("nir")
+@blp.arguments(CardLookupRequestSchema)
+def lookup_by_card(body: dict):
+    """The patient's dispensable prescriptions, as read from their card (the NIR in the body),
+    for whoever is at the counter (the patient, or a representative: presenter_nir), a page at a
+    time; audited, and throttled per client (a lookup that shows nothing counts as a guess)."""
     with unit_of_work(current_account()) as uow:
-        result = dispensing.lookup_by_card(
+        result = card_lookup.lookup_by_card(
             uow,
-            nir,
-            identity_confirmed=args["identity_confirmed"],
-            presenter_nir=args.get("presenter_nir"),
+            body["nir"],
+            identity_confirmed=body["identity_confirmed"],
+            presenter_nir=body.get("presenter_nir"),
+            page=body["page"],
+            page_size=body["page_size"],
         )
+    if not result["prescriptions"]:
+        throttling.missed()
     return _json(CardLookupSchema().dump(result), OK)
+
+
+@blp.operation(
+    "GET /pharmacy/patients/<nir>/prescriptions",
+    responses={status_for(Gone): {"description": "Gone: use POST /pharmacy/card-lookup."}},
+)
+@blp.doc(deprecated=True)
+def lookup_by_card_in_url(nir: str):
+    """Gone (410, code gone, a Link to the successor): a NIR in a URL ends up in logs."""
+    raise Gone(
+        "A NIR never goes in a URL: look the patient up with POST "
+        f"{CARD_LOOKUP} and the NIR in the body.",
+        successor=CARD_LOOKUP,
+    )
 
 
 def _if_match() -> int | None:
@@ -98,26 +122,16 @@ def _if_match() -> int | None:
     return int(text)
 
 
-@blp.route("/prescriptions/<string:prescription_id>/dispensations", methods=["POST"])
-@blp.response(CREATED, ReceiptSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PHARMACIST)
+@blp.operation(
+    "POST /prescriptions/<prescription_id>/dispensations",
+    Role.PHARMACIST,
+    response=ReceiptSchema,
+    status=CREATED,
+)
 @blp.arguments(DispenseSchema)
 def dispense(body: dict, prescription_id: str):
     """Dispense some or all lines; 201 with the receipt signed by the service."""
-    lines = [
-        dispensing.PackLine(
-            line=line["line"],
-            quantity=line["quantity"],
-            cip13=line.get("cip13"),
-            gs1=line.get("gs1"),
-            batch=line.get("batch"),
-            expiry=line.get("expiry"),
-            serial=line.get("serial"),
-            unit_price_cents=line.get("unit_price_cents"),
-        )
-        for line in body["lines"]
-    ]
+    lines = [dispensed_packs.PackLine(**line) for line in body["lines"]]  # PackLineSchema's
     collector = body["collected_by"]
     dispense_request = dispensing.DispenseRequest(
         credentials=_credentials(body),
@@ -143,38 +157,31 @@ def dispense(body: dict, prescription_id: str):
     return Response(answer.body, status=answer.status, mimetype="application/json")
 
 
-@blp.route("/dispensations", methods=["GET"])
-@blp.response(OK, DispensationListSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PHARMACIST)
+@blp.operation("GET /dispensations", Role.PHARMACIST, response=DispensationListSchema)
 @blp.arguments(DispensationListArgsSchema, location="query")
 def list_dispensations(args: dict):
     """This pharmacy's dispensations, newest first, a page at a time; audited."""
     with unit_of_work(current_account()) as uow:
-        result = dispensations.recent(uow, page=args["page"], per_page=args["per_page"])
+        result = pharmacy_dispensations.recent(uow, page=args["page"], per_page=args["per_page"])
     return _json(DispensationListSchema().dump(result), OK)
 
 
-@blp.route("/dispensations/<string:dispensation_id>", methods=["GET"])
-@blp.response(OK, DispensationSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PHARMACIST)
+@blp.operation("GET /dispensations/<dispensation_id>", Role.PHARMACIST, response=DispensationSchema)
 def read_dispensation(dispensation_id: str):
     """One dispensation of this pharmacy (its signed receipt, and the signed reversal if any);
     another pharmacy's gets the same 404 as an unknown id; audited."""
     with unit_of_work(current_account()) as uow:
-        view = dispensations.read(uow, dispensation_id)
+        view = pharmacy_dispensations.read(uow, dispensation_id)
     return _json(DispensationSchema().dump(view), OK)
 
 
-@blp.route("/dispensations/<string:dispensation_id>/reversal", methods=["POST"])
-@blp.response(OK, ReceiptSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PHARMACIST)
+@blp.operation(
+    "POST /dispensations/<dispensation_id>/reversal", Role.PHARMACIST, response=ReceiptSchema
+)
 @blp.arguments(ReversalSchema)
 def reverse(body: dict, dispensation_id: str):
     """Undo a dispensation within 24 hours (the same pharmacy), restoring the quantities; the
     answer carries the reversal document signed by the service (`reversal.jws`)."""
     with unit_of_work(current_account()) as uow:
-        dispensation = dispensations.reverse(uow, dispensation_id, body["reason"])
-    return _json(ReceiptSchema().dump(dispensations.describe(dispensation)), OK)
+        dispensation = dispensation_reversal.reverse(uow, dispensation_id, body["reason"])
+    return _json(ReceiptSchema().dump(receipts.describe(dispensation)), OK)

@@ -1,84 +1,110 @@
 """/api/v1/prescriptions: issue and sign, read, list, cancel, and the QR code."""
 
-from flask import Response
-from flask_smorest import Blueprint
+from dataclasses import asdict
 
-from eprescription import qr
-from eprescription.api.security import current_account, roles_required
-from eprescription.domain.prescriptions import ItemDraft
-from eprescription.errors import CREATED, OK
+from eprescription import throttling
+from eprescription.api import qr_images
+from eprescription.api.operations import ApiBlueprint
+from eprescription.api.security import current_account
+from eprescription.domain.acknowledgements import Acknowledgement
+from eprescription.domain.errors import ValidationFailed, WrongPin
+from eprescription.domain.prescriptions import ItemDraft, today_of
+from eprescription.errors import CREATED
 from eprescription.models import Role
 from eprescription.schemas.prescriptions import (
     IssuedPrescriptionSchema,
     PrescriptionCancelSchema,
+    PrescriptionDraftSchema,
     PrescriptionIssueSchema,
     PrescriptionListArgsSchema,
     PrescriptionPageSchema,
+    PrescriptionReviewSchema,
     PrescriptionSchema,
 )
-from eprescription.services import prescriptions
+from eprescription.services import (
+    cancelling,
+    issue_review,
+    issuing,
+    prescriber_lists,
+    prescription_drafts,
+    prescription_qr,
+    prescription_reading,
+    prescription_views,
+)
 from eprescription.use_cases import unit_of_work
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "api_prescriptions",
-    __name__,
-    url_prefix="/api/v1/prescriptions",
-    description="Signed prescriptions: issue, read, list, cancel, QR code.",
+    "/api/v1/prescriptions",
+    "Signed prescriptions: issue, read, list, cancel, QR code.",
 )
-SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 
 
 def _item(fields: dict) -> ItemDraft:
-    substance = fields.get("substance") or {}
-    return ItemDraft(
-        cis=fields.get("cis"),
-        substance_code=substance.get("code"),
-        strength=substance.get("strength"),
-        form=substance.get("form"),
-        dosage_text=fields.get("dosage_text"),
-        dose=fields.get("dose"),
-        dose_unit=fields.get("dose_unit"),
-        frequency_per_day=fields.get("frequency_per_day"),
-        duration_days=fields.get("duration_days"),
-        quantity=fields.get("quantity"),
-        substitutable=fields.get("substitutable", True),
-        non_substitution_reason=fields.get("non_substitution_reason"),
-        ald=fields.get("ald", False),
+    """An ItemInSchema line: its fields are ItemDraft's, but for the nested substance."""
+    line = dict(fields)
+    substance = line.pop("substance", None) or {}
+    code, strength, form = (substance.get(key) for key in ("code", "strength", "form"))
+    return ItemDraft(**line, substance_code=code, strength=strength, form=form)
+
+
+def _request(body: dict) -> prescription_drafts.IssueRequest:
+    acknowledging = "acknowledged_warnings" in body or "acknowledgement_reason" in body
+    acknowledgement = Acknowledgement(
+        frozenset(body.get("acknowledged_warnings", ())), body.get("acknowledgement_reason", "")
     )
-
-
-@blp.route("", methods=["POST"])
-@blp.response(CREATED, IssuedPrescriptionSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PRESCRIBER)
-@blp.arguments(PrescriptionIssueSchema)
-def issue(body: dict):
-    """Issue a prescription, signed with the prescriber's PIN; the access code is shown once."""
-    request = prescriptions.IssueRequest(
+    return prescription_drafts.IssueRequest(
         patient_nir=body["patient_nir"],
-        pin=body["pin"],
+        pin=body.get("pin", ""),
         items=[_item(item) for item in body["items"]],
         valid_from=body.get("valid_from"),
         valid_until=body.get("valid_until"),
         renewals=body.get("renewals", 0),
         pickup_mode=body.get("pickup_mode"),
         renewal_request_id=body.get("renewal_request"),
+        acknowledgement=acknowledgement if acknowledging else None,
     )
+
+
+@blp.operation("POST /review", Role.PRESCRIBER, response=PrescriptionReviewSchema)
+@blp.arguments(PrescriptionDraftSchema)
+def review(body: dict):
+    """What issuing would sign, and its warnings (duplicate therapy, allergy) grouped per
+    substance, each with the key to acknowledge it by; nothing is stored."""
     with unit_of_work(current_account()) as uow:
-        issued = prescriptions.issue(uow, request)
-    view = prescriptions.describe(issued.signed, prescriptions.today_of(uow.now))
-    return {**view, "access_code": issued.access_code, "qr_text": issued.qr_text}
+        found = issue_review.review(uow, _request(body))
+    return {"content": found.content, "warnings": [w.as_record() for w in found.warnings]}
 
 
-@blp.route("", methods=["GET"])
-@blp.response(OK, PrescriptionPageSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PRESCRIBER)
+@blp.operation("POST ", Role.PRESCRIBER, response=IssuedPrescriptionSchema, status=CREATED)
+@throttling.guesses("pin", by_status=False)
+@blp.arguments(PrescriptionIssueSchema)
+def issue(body: dict):
+    """Issue a prescription, signed with the prescriber's PIN; the access code is shown once."""
+    request = _request(body)
+    try:
+        with unit_of_work(current_account()) as uow:
+            issued = issuing.issue(uow, request)
+    except ValidationFailed as error:
+        # A wrong PIN is a guess (the key itself blocks at the third); so is a NIR nobody has.
+        if isinstance(error, WrongPin) or "patient_nir" in error.errors:
+            throttling.missed()
+        raise
+    view = prescription_views.describe(issued.signed, today_of(uow.now))
+    return {
+        **asdict(view),
+        "access_code": issued.access_code,
+        "qr_text": issued.qr_text,
+        "rule_notes": [{"line": n, "message": note} for n, note in issued.rule_notes],
+    }
+
+
+@blp.operation("GET ", Role.PRESCRIBER, response=PrescriptionPageSchema)
 @blp.arguments(PrescriptionListArgsSchema, location="query")
 def list_issued(args: dict):
     """The prescriptions the caller issued, newest first, filtered by patient NIR and status."""
     with unit_of_work(current_account()) as uow:
-        page = prescriptions.list_for_prescriber(
+        page = prescriber_lists.list_for_prescriber(
             uow,
             patient_nir=args.get("patient"),
             status=args.get("status"),
@@ -86,63 +112,52 @@ def list_issued(args: dict):
             page_size=args["page_size"],
         )
     return {
-        "items": [prescriptions.describe(item, page.today) for item in page.items],
+        "items": [prescription_views.describe(item, page.today) for item in page.items],
         "total": page.total,
         "page": page.page,
         "page_size": page.page_size,
     }
 
 
-@blp.route("/<string:prescription_id>", methods=["GET"])
-@blp.response(OK, PrescriptionSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PRESCRIBER, Role.PATIENT)
+@blp.operation("GET /<prescription_id>", Role.PRESCRIBER, Role.PATIENT, response=PrescriptionSchema)
 def get(prescription_id: str):
     """One prescription, for its prescriber, its patient and their representatives (else 404)."""
     with unit_of_work(current_account()) as uow:
-        prescription = prescriptions.get(uow, prescription_id)
-    return prescriptions.describe(prescription, prescriptions.today_of(uow.now))
+        prescription = prescription_reading.get(uow, prescription_id)
+    return prescription_views.describe(prescription, today_of(uow.now))
 
 
-@blp.route("/<string:prescription_id>/cancel", methods=["POST"])
-@blp.response(OK, PrescriptionSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PRESCRIBER)
+@blp.operation("POST /<prescription_id>/cancel", Role.PRESCRIBER, response=PrescriptionSchema)
 @blp.arguments(PrescriptionCancelSchema)
 def cancel(body: dict, prescription_id: str):
     """Cancel the whole prescription or some lines (nothing dispensed), signed with the PIN."""
     with unit_of_work(current_account()) as uow:
-        prescription = prescriptions.cancel(
+        prescription = cancelling.cancel(
             uow,
             prescription_id,
             pin=body["pin"],
             reason=body["reason"],
             lines=body.get("lines"),
         )
-    return prescriptions.describe(prescription, prescriptions.today_of(uow.now))
+    return prescription_views.describe(prescription, today_of(uow.now))
 
 
 def _qr_text(prescription_id: str) -> str:
     with unit_of_work(current_account()) as uow:
-        return prescriptions.qr_text(uow, prescription_id)
+        return prescription_qr.qr_text(uow, prescription_id)
 
 
-NO_STORE = {"Cache-Control": "no-store"}  # the image carries the access code
-
-
-@blp.route("/<string:prescription_id>/qr.svg", methods=["GET"])
-@blp.doc(security=SECURITY, responses={OK: {"description": "An SVG image"}})
-@roles_required(Role.PRESCRIBER, Role.PATIENT)
+@blp.operation(
+    "GET /<prescription_id>/qr.svg", Role.PRESCRIBER, Role.PATIENT, responses=qr_images.SVG
+)
 def qr_svg(prescription_id: str):
     """The QR code (number and access code) as SVG, for its patient and its prescriber."""
-    svg = qr.render_svg(_qr_text(prescription_id))
-    return Response(svg, mimetype="image/svg+xml", headers=NO_STORE)
+    return qr_images.svg(_qr_text(prescription_id))
 
 
-@blp.route("/<string:prescription_id>/qr.png", methods=["GET"])
-@blp.doc(security=SECURITY, responses={OK: {"description": "A PNG image"}})
-@roles_required(Role.PRESCRIBER, Role.PATIENT)
+@blp.operation(
+    "GET /<prescription_id>/qr.png", Role.PRESCRIBER, Role.PATIENT, responses=qr_images.PNG
+)
 def qr_png(prescription_id: str):
     """The QR code (number and access code) as PNG, for its patient and its prescriber."""
-    png = qr.render_png(_qr_text(prescription_id))
-    return Response(png, mimetype="image/png", headers=NO_STORE)
+    return qr_images.png(_qr_text(prescription_id))

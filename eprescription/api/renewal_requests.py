@@ -1,10 +1,9 @@
 """Renewal requests: the patient asks (/api/v1/me/…), the prescriber lists and declines
 (/api/v1/renewal-requests); renewing is POST /api/v1/prescriptions with `renewal_request`."""
 
-from flask_smorest import Blueprint
-
-from eprescription.api.security import current_account, roles_required
-from eprescription.errors import CREATED, OK
+from eprescription.api.operations import ApiBlueprint
+from eprescription.api.security import current_account
+from eprescription.errors import CREATED
 from eprescription.models import Role
 from eprescription.schemas.renewal_requests import (
     RenewalAskSchema,
@@ -16,19 +15,19 @@ from eprescription.schemas.renewal_requests import (
 from eprescription.services import renewal_requests
 from eprescription.use_cases import unit_of_work
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "api_renewal_requests",
-    __name__,
-    url_prefix="/api/v1",
-    description="Renewal requests: the patient asks, the prescriber renews or declines.",
+    "/api/v1",
+    "Renewal requests: the patient asks, the prescriber renews or declines.",
 )
-SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI: a bearer token
 
 
-@blp.route("/me/prescriptions/<string:prescription_id>/renewal-request", methods=["POST"])
-@blp.response(CREATED, RenewalRequestSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PATIENT)
+@blp.operation(
+    "POST /me/prescriptions/<prescription_id>/renewal-request",
+    Role.PATIENT,
+    response=RenewalRequestSchema,
+    status=CREATED,
+)
 @blp.arguments(RenewalAskSchema)
 def ask(body: dict, prescription_id: str):
     """Ask the prescriber to renew a long-term treatment (the patient or a representative)."""
@@ -37,10 +36,7 @@ def ask(body: dict, prescription_id: str):
     return made
 
 
-@blp.route("/me/renewal-requests", methods=["GET"])
-@blp.response(OK, RenewalRequestListSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PATIENT)
+@blp.operation("GET /me/renewal-requests", Role.PATIENT, response=RenewalRequestListSchema)
 def mine():
     """My requests and those on the prescriptions of the people I represent, newest first."""
     with unit_of_work(current_account()) as uow:
@@ -48,10 +44,7 @@ def mine():
     return {"items": items}
 
 
-@blp.route("/renewal-requests", methods=["GET"])
-@blp.response(OK, RenewalRequestListSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PRESCRIBER)
+@blp.operation("GET /renewal-requests", Role.PRESCRIBER, response=RenewalRequestListSchema)
 @blp.arguments(RenewalListArgsSchema, location="query")
 def for_prescriber(args: dict):
     """The requests on my prescriptions in a status (pending: the oldest first)."""
@@ -60,10 +53,11 @@ def for_prescriber(args: dict):
     return {"items": items}
 
 
-@blp.route("/renewal-requests/<row_id:request_id>/decline", methods=["POST"])
-@blp.response(OK, RenewalRequestSchema)
-@blp.doc(security=SECURITY)
-@roles_required(Role.PRESCRIBER)
+@blp.operation(
+    "POST /renewal-requests/<row_id:request_id>/decline",
+    Role.PRESCRIBER,
+    response=RenewalRequestSchema,
+)
 @blp.arguments(RenewalDeclineSchema)
 def decline(body: dict, request_id: int):
     """Decline a pending request with a message for the patient."""

@@ -7,6 +7,7 @@ from flask import request, session
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
+from eprescription import login_sessions
 from eprescription.domain.errors import AuthenticationRequired, PermissionDenied
 from eprescription.models import Account, Role
 from eprescription.services import accounts
@@ -36,15 +37,14 @@ def _resolve_account() -> Account | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationRequired("Use 'Authorization: Bearer <token>'.")
         return accounts.account_for_token(uow, token.strip())
-    account_id = session.get("account_id")
-    if account_id is None:
+    if session.get("account_id") is None:
         return None
     if request.method not in SAFE_METHODS:
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except ValidationError as error:  # what validate_csrf raises (CSRFError is protect()'s)
             raise PermissionDenied("A valid X-CSRFToken header is required.") from error
-    return accounts.active_account(uow, account_id)
+    return login_sessions.session_account(uow)
 
 
 def roles_required(*roles: Role) -> Callable:

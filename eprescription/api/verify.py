@@ -1,24 +1,18 @@
 """POST /api/v1/verify: check a signed document and report each check (public)."""
 
-from flask_smorest import Blueprint
-
-from eprescription.errors import OK
+from eprescription.api.operations import ApiBlueprint
 from eprescription.schemas.signing import VerificationSchema, VerifyRequestSchema
 from eprescription.services.verification import verify_document
 from eprescription.signing import certificates
 from eprescription.use_cases import unit_of_work
 
-blp = Blueprint(
-    "api_verify",
-    __name__,
-    url_prefix="/api/v1/verify",
-    description="Verify a signature against this service's CA and revocations.",
+blp = ApiBlueprint(
+    "api_verify", "/api/v1/verify", "Verify a signature against this service's CA and revocations."
 )
 
 
-@blp.route("", methods=["POST"])
+@blp.operation("POST ", response=VerificationSchema)
 @blp.arguments(VerifyRequestSchema)
-@blp.response(OK, VerificationSchema)
 def verify(body: dict):
     """{jws, payload?} → {valid, checks: [{name, ok, detail}]}; 200 even when not valid."""
     payload = body["payload"]

@@ -110,26 +110,30 @@ def split_lines(text: str) -> Iterable[tuple[int, list[str]]]:
             yield number, line.split("\t")
 
 
-def parse_price(text: str) -> int | None:
-    """A price in euros as the BDPM writes it ("1,466,29") → integer cents (146629)."""
+def _matched(pattern: re.Pattern, text: str, field: str, meaning: str) -> re.Match | None:
+    """`pattern` matched over all of `text` (trimmed); None when blank; MalformedLine ("price
+    '…' is not a number of euros") when it does not match."""
     text = text.strip()
     if not text:
         return None
-    match = PRICE.fullmatch(text)
+    match = pattern.fullmatch(text)
     if not match:
-        raise MalformedLine(f"price {text!r} is not a number of euros")
+        raise MalformedLine(f"{field} {text!r} is not {meaning}")
+    return match
+
+
+def parse_price(text: str) -> int | None:
+    """A price in euros as the BDPM writes it ("1,466,29") → integer cents (146629)."""
+    if (match := _matched(PRICE, text, "price", "a number of euros")) is None:
+        return None
     euros = re.sub(r"\D", "", match.group(1))
     return int(euros) * 100 + int(match.group(2))
 
 
 def parse_rate(text: str) -> int | None:
     """A reimbursement rate ("65%", "65 %") → 65."""
-    text = text.strip()
-    if not text:
+    if (match := _matched(RATE, text, "reimbursement rate", "a percentage")) is None:
         return None
-    match = RATE.fullmatch(text)
-    if not match:
-        raise MalformedLine(f"reimbursement rate {text!r} is not a percentage")
     return int(match.group(1))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from eprescription.catalog import bdpm, search_index
+from eprescription.catalog import bdpm, conditions, search_index
 from eprescription.catalog.bdpm import Release, SkippedLine
 from eprescription.models import (
     CatalogImport,
@@ -78,6 +78,8 @@ def load_bdpm(
     _upsert_products(session, release, started_at, report, say)
     _upsert_presentations(session, release, started_at, report, say)
     _replace_per_product(session, release, report, say)
+    say("Classifying the prescribing conditions")
+    report.counts["products_with_conditions"] = conditions.derive(session)
     say("Rebuilding the search index")
     search_index.rebuild(session)
     session.add(

@@ -6,9 +6,12 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register every command group on `app`."""
     from eprescription.cli.audit import audit_group
+    from eprescription.cli.backup import backup_command, restore_command
     from eprescription.cli.catalog import catalog_group
     from eprescription.cli.db import db_group
     from eprescription.cli.demo import demo_group
+    from eprescription.cli.idempotency import idempotency_group
+    from eprescription.cli.keys import keys_group
     from eprescription.cli.pki import pki_group
     from eprescription.cli.representatives import representatives_group
     from eprescription.cli.users import users_group
@@ -23,5 +26,9 @@ def init_app(app: Flask) -> None:
         verify_command,
         audit_group,
         representatives_group,
+        idempotency_group,
+        keys_group,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(group)

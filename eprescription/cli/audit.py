@@ -6,16 +6,12 @@ import time
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
-from eprescription.domain.errors import DomainError
+from eprescription.cli.operator import operator_work
 from eprescription.services import append_only, audit, audit_seal, audit_witness
-from eprescription.use_cases import unit_of_work
 
-
-@click.group("audit", help="The tamper-evident audit log.")
-def audit_group() -> None:
-    pass
+audit_group = AppGroup("audit", help="The tamper-evident audit log.")
 
 
 @audit_group.command(
@@ -23,9 +19,8 @@ def audit_group() -> None:
     help="Check every chain (position, link, hash) and rebuild the sealed log against every "
     "signed head; exit 1 naming the first broken event of each chain.",
 )
-@with_appcontext
 def verify() -> None:
-    with unit_of_work(actor=audit.OPERATOR) as uow:  # reads only
+    with operator_work() as uow:  # reads only
         chains = audit.verify_chains(uow.session)
         log = audit_seal.verify_log(uow)
     problems = [f"  broken at {problem}" for problem in chains.breaks]
@@ -49,10 +44,9 @@ def verify() -> None:
 )
 @click.option("--every", type=float, default=None, help="Keep sealing, every SECONDS.")
 @click.option("--quiet", is_flag=True, help="Print nothing when nothing was sealed.")
-@with_appcontext
 def seal(every: float | None, quiet: bool) -> None:
     while True:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
+        with operator_work() as uow:
             sealed = audit_seal.seal(uow)
         if sealed.head is not None:
             click.echo(
@@ -70,6 +64,7 @@ def seal(every: float | None, quiet: bool) -> None:
     "witness",
     help="Fetch a service's signed head, check it, and check it extends the last one this "
     "witness saw (kept in --state); exit 1 on a fork.",
+    with_appcontext=False,  # an outside party's check: nothing of this app's is read
 )
 @click.argument("url")
 @click.option(
@@ -107,13 +102,9 @@ def witness(url: str, state: Path, ca: Path | None) -> None:
     "rows, never update or delete them. Run as the tables' owner, after each `db upgrade`.",
 )
 @click.argument("role")
-@with_appcontext
 def protect(role: str) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            statements = append_only.protect(uow, role)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from error
+    with operator_work() as uow:
+        statements = append_only.protect(uow, role)
     for statement in statements:
         click.echo(statement + ";")
     click.echo(f"The audit tables are append-only for {role}.")

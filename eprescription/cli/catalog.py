@@ -5,10 +5,12 @@ from collections import Counter
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
 from eprescription.catalog import bdpm
+from eprescription.cli.operator import operator_work
 from eprescription.domain.errors import CatalogFileRefused
+from eprescription.domain.prescribing_conditions import Kind
 from eprescription.services import catalog
 from eprescription.use_cases import unit_of_work
 
@@ -36,20 +38,30 @@ DEMO_BRANDS = (
     "VENTOLINE",
     "KARDEGIC",
     "SPASFON",
+    # One product under each kind of prescribing rule (docs/rules.md), so that the demo meets
+    # them: a narcotic for specialists, a narcotic limited to 4 weeks, a fractioned narcotic,
+    # a liste II product, one limited to 4 weeks, hospital-only, hospital prescription,
+    # specialist-only, initial hospital prescription (CLAMOXYL above is a liste I antibiotic).
+    "RITALINE 10 mg",
+    "SKENAN L.P. 10 mg",
+    "DUROGESIC 50",
+    "FENOFIBRATE TEVA 100 mg",
+    "IMOVANE 7,5 mg",
+    "AVASTIN",
+    "AMMONAPS",
+    "FAMPYRA",
+    "DEFERASIROX ZENTIVA 90 mg",
 )
 SKIPPED_SHOWN = 20
 
 directory_argument = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
-@click.group("catalog", help="The medicine catalog (BDPM).")
-def catalog_group() -> None:
-    pass
+catalog_group = AppGroup("catalog", help="The medicine catalog (BDPM).")
 
 
 @catalog_group.command("import-bdpm", help="Import (or update from) the BDPM files in DIR.")
 @click.argument("directory", metavar="DIR", type=directory_argument)
-@with_appcontext
 def import_bdpm_command(directory: Path) -> None:
     try:
         with unit_of_work() as uow:
@@ -68,7 +80,31 @@ def import_bdpm_command(directory: Path) -> None:
 
 
 @catalog_group.command(
-    "make-demo", help="Write to OUT_DIR the demo subset of the BDPM files in SOURCE_DIR."
+    "conditions",
+    help="List every prescribing condition (CIS_CPD) of the catalog and the rule it was read "
+    "as; texts no rule reads come first (exit code 1 when there are some).",
+)
+def conditions_command() -> None:
+    with operator_work() as uow:
+        listed = catalog.conditions_listing(uow)
+    unknown = 0
+    for item in listed:
+        condition = item.condition
+        detail = condition.specialty or (f"{condition.days} days" if condition.days else "")
+        unknown += condition.kind is Kind.UNKNOWN
+        click.echo(
+            f"{condition.kind:<22} {item.products:>6,}  {condition.text}"
+            + (f"  [{detail}]" if detail else "")
+        )
+    click.echo(f"{len(listed):,} distinct conditions, {unknown:,} not read as a rule")
+    if unknown:
+        raise click.exceptions.Exit(1)
+
+
+@catalog_group.command(
+    "make-demo",
+    help="Write to OUT_DIR the demo subset of the BDPM files in SOURCE_DIR.",
+    with_appcontext=False,  # files to files: no database
 )
 @click.argument("source", metavar="SOURCE_DIR", type=directory_argument)
 @click.argument("target", metavar="OUT_DIR", type=click.Path(file_okay=False, path_type=Path))

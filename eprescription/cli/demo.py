@@ -2,29 +2,18 @@
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
-from eprescription.cli.users import Refused
-from eprescription.domain.errors import DomainError
-from eprescription.services import audit, demo
-from eprescription.use_cases import unit_of_work
+from eprescription.cli.operator import operator_work
+from eprescription.services import demo
 
-
-@click.group("demo", help="A demo database to try the service.")
-def demo_group() -> None:
-    pass
+demo_group = AppGroup("demo", help="A demo database to try the service.")
 
 
 @demo_group.command("seed", help="Create demo accounts (printed) and load the demo catalog.")
-@with_appcontext
 def seed() -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            result = demo.seed(
-                uow, environment=current_app.config["ENVIRONMENT"], progress=click.echo
-            )
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        result = demo.seed(uow, environment=current_app.config["ENVIRONMENT"], progress=click.echo)
     click.echo(result.catalog_summary)
     if result.prescription_number:
         click.echo(

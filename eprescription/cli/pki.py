@@ -4,20 +4,16 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
-from eprescription.cli.users import Refused
-from eprescription.domain.errors import DomainError
-from eprescription.services import audit, pki
-from eprescription.use_cases import unit_of_work
+from eprescription.cli.operator import operator_work
+from eprescription.services import pki
 
 PRODUCTION = "production"
 pem_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.group("pki", help="The prescriber certificate authority and signing keys.")
-def pki_group() -> None:
-    pass
+pki_group = AppGroup("pki", help="The prescriber certificate authority and signing keys.")
 
 
 @pki_group.command(
@@ -28,19 +24,15 @@ def pki_group() -> None:
 @click.option("--ca-cert", type=pem_file, help="PEM certificate of an external CA to import.")
 @click.option("--ca-key", type=pem_file, help="PEM private key (unencrypted) of that CA.")
 @click.option("--common-name", default=pki.DEVELOPMENT_CA_NAME, show_default=True)
-@with_appcontext
 def init(ca_cert: Path | None, ca_key: Path | None, common_name: str) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            authority = pki.init_ca(
-                uow,
-                common_name=common_name,
-                import_cert_pem=ca_cert.read_bytes() if ca_cert else None,
-                import_key_pem=ca_key.read_bytes() if ca_key else None,
-                production=current_app.config["ENVIRONMENT"] == PRODUCTION,
-            )
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        authority = pki.init_ca(
+            uow,
+            common_name=common_name,
+            import_cert_pem=ca_cert.read_bytes() if ca_cert else None,
+            import_key_pem=ca_key.read_bytes() if ca_key else None,
+            production=current_app.config["ENVIRONMENT"] == PRODUCTION,
+        )
     kind = "Imported the external" if authority.is_external else "Created the development"
     click.echo(
         f"{kind} CA {authority.common_name} (serial {authority.serial}), "
@@ -57,14 +49,10 @@ def init(ca_cert: Path | None, ca_key: Path | None, common_name: str) -> None:
     confirmation_prompt=True,
     help="Asked for (hidden, twice) when not given.",
 )
-@with_appcontext
 def enroll(username: str, pin: str) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            prescriber = pki.prescriber_for_username(uow, username)
-            credential = pki.enroll_prescriber(uow, prescriber, pin)
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        prescriber = pki.prescriber_for_username(uow, username)
+        credential = pki.enroll_prescriber(uow, prescriber, pin)
     click.echo(
         f"Enrolled {username}: certificate {credential.serial}, valid until "
         f"{credential.not_valid_after:%Y-%m-%d}."
@@ -73,13 +61,9 @@ def enroll(username: str, pin: str) -> None:
 
 @pki_group.command("unblock", help="Lift the block after three wrong PINs.")
 @click.argument("username")
-@with_appcontext
 def unblock(username: str) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            pki.unblock(uow, pki.prescriber_for_username(uow, username))
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        pki.unblock(uow, pki.prescriber_for_username(uow, username))
     click.echo(f"Unblocked the signing key of {username}.")
 
 
@@ -91,12 +75,8 @@ def unblock(username: str) -> None:
     is_flag=True,
     help="The key may be in other hands: distrust every signature it made, even earlier ones.",
 )
-@with_appcontext
 def revoke(username: str, reason: str, key_compromise: bool) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            prescriber = pki.prescriber_for_username(uow, username)
-            credential = pki.revoke(uow, prescriber, reason, key_compromise=key_compromise)
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        prescriber = pki.prescriber_for_username(uow, username)
+        credential = pki.revoke(uow, prescriber, reason, key_compromise=key_compromise)
     click.echo(f"Revoked certificate {credential.serial} of {username}.")

@@ -2,17 +2,14 @@
 representation."""
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
-from eprescription.cli.users import Refused
-from eprescription.domain.errors import DomainError
-from eprescription.services import audit, health_space
-from eprescription.use_cases import unit_of_work
+from eprescription.cli.operator import operator_work
+from eprescription.services import patient_representatives
 
-
-@click.group("representatives", help="Who may see and collect a person's prescriptions.")
-def representatives_group() -> None:
-    pass
+representatives_group = AppGroup(
+    "representatives", help="Who may see and collect a person's prescriptions."
+)
 
 
 @representatives_group.command(
@@ -23,18 +20,14 @@ def representatives_group() -> None:
 @click.option("--child-nir", required=True, help="The minor's national identifier.")
 @click.option("--parent-nir", required=True, help="The parent's national identifier.")
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
-@with_appcontext
 def add_parent(child_nir, parent_nir, until) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            row = health_space.record_parent(
-                uow,
-                child_nir=child_nir,
-                parent_nir=parent_nir,
-                valid_until=until.date() if until else None,
-            )
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        row = patient_representatives.record_parent(
+            uow,
+            child_nir=child_nir,
+            parent_nir=parent_nir,
+            valid_until=until.date() if until else None,
+        )
     click.echo(
         f"Recorded {row.representative.full_name} as parent of {row.patient.full_name} "
         f"until {row.valid_until} (representation {row.id})."
@@ -43,11 +36,7 @@ def add_parent(child_nir, parent_nir, until) -> None:
 
 @representatives_group.command("end", help="End a representation at once (any kind).")
 @click.argument("representation_id", type=int)
-@with_appcontext
 def end(representation_id) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            row = health_space.end_by_administrator(uow, representation_id)
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        row = patient_representatives.end_by_administrator(uow, representation_id)
     click.echo(f"Representation {row.id} ended at {row.revoked_at:%Y-%m-%d %H:%M} UTC.")

@@ -1,48 +1,44 @@
 """`flask users …`: create accounts and pharmacies; disable, enable, set a password, unlock."""
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
-from eprescription.domain.errors import DomainError
+from eprescription.cli.operator import operator_work
+from eprescription.domain import prescribing_rules
 from eprescription.models import Role
-from eprescription.services import accounts, audit, login_throttle, prescribing
-from eprescription.use_cases import unit_of_work
+from eprescription.services import accounts, allergies, login_throttle
 
-
-class Refused(click.ClickException):
-    """A domain refusal printed with every field's reason; exit code 1."""
-
-    def __init__(self, error: DomainError):
-        lines = [error.detail]
-        for field, messages in error.errors.items():
-            for message in [messages] if isinstance(messages, str) else messages:
-                lines.append(f"  {field}: {message}")
-        super().__init__("\n".join(lines))
-
-
-@click.group("users", help="Accounts and pharmacies.")
-def users_group() -> None:
-    pass
-
-
-@users_group.command("create", help="Create an account (and its person, prescriber or pharmacist).")
-@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
-@click.option("--username", required=True)
-@click.option(
+users_group = AppGroup("users", help="Accounts and pharmacies.")
+# The option of the commands that set a password.
+new_password = click.option(
     "--password",
     prompt=True,
     hide_input=True,
     confirmation_prompt=True,
     help="Asked for (hidden, twice) when not given.",
 )
+
+
+@users_group.command("create", help="Create an account (and its person, prescriber or pharmacist).")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--username", required=True)
+@new_password
 @click.option("--nir", "national_id", help="National identifier (NIR; isikukood in Estonia).")
 @click.option("--given-name")
 @click.option("--family-name")
 @click.option("--birth-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD")
 @click.option("--rpps", help="RPPS number (prescribers).")
-@click.option("--specialty", default="", help="Specialty (prescribers).")
+@click.option(
+    "--specialty", default="", help="Specialty (prescribers), as the BDPM names it: CARDIOLOGIE."
+)
+@click.option(
+    "--setting",
+    type=click.Choice(prescribing_rules.SETTINGS),
+    default=prescribing_rules.COMMUNITY,
+    show_default=True,
+    help="Where the prescriber practises (hospital-only prescriptions need hospital).",
+)
 @click.option("--finess", help="FINESS number of the pharmacy (pharmacists).")
-@with_appcontext
 def create(
     role,
     username,
@@ -53,6 +49,7 @@ def create(
     birth_date,
     rpps,
     specialty,
+    setting,
     finess,
 ) -> None:
     has_person = any((national_id, given_name, family_name, birth_date))
@@ -63,20 +60,18 @@ def create(
         if has_person
         else None
     )
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            account = accounts.create_account(
-                uow,
-                username=username,
-                password=password,
-                role=role,
-                person=person,
-                rpps=rpps,
-                specialty=specialty,
-                pharmacy_finess=finess,
-            )
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        account = accounts.create_account(
+            uow,
+            username=username,
+            password=password,
+            role=role,
+            person=person,
+            rpps=rpps,
+            specialty=specialty,
+            setting=setting,
+            pharmacy_finess=finess,
+        )
     click.echo(f"Created the {account.role} account {account.username}.")
 
 
@@ -84,13 +79,9 @@ def create(
 @click.option("--finess", required=True)
 @click.option("--name", required=True)
 @click.option("--address", default="")
-@with_appcontext
 def create_pharmacy(finess, name, address) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            pharmacy = accounts.create_pharmacy(uow, finess=finess, name=name, address=address)
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        pharmacy = accounts.create_pharmacy(uow, finess=finess, name=name, address=address)
     click.echo(f"Created the pharmacy {pharmacy.name} (FINESS {pharmacy.finess}).")
 
 
@@ -101,22 +92,17 @@ def create_pharmacy(finess, name, address) -> None:
 )
 @click.option("--nir", "national_id", required=True, help="The person's national identifier.")
 @click.option("--substance-code", required=True, help="BDPM substance code (CIS_COMPO_bdpm).")
-@with_appcontext
 def add_allergy(national_id, substance_code) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            allergy = prescribing.record_allergy(uow, national_id, substance_code)
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        allergy = allergies.record_allergy(uow, national_id, substance_code)
     click.echo(f"Recorded an allergy to {allergy.substance_name} ({allergy.substance_code}).")
 
 
 @users_group.command("unlock", help="Let a username log in again at once after too many failures.")
 @click.argument("username")
-@with_appcontext
 def unlock(username: str) -> None:
     key = accounts.normalise_username(username)[: accounts.USERNAME_MAX_LENGTH]
-    with unit_of_work(actor=audit.OPERATOR) as uow:
+    with operator_work() as uow:
         unlocked = login_throttle.unlock(uow, key)
     if unlocked:
         click.echo(f"{key}: unlocked.")
@@ -126,41 +112,26 @@ def unlock(username: str) -> None:
 
 @users_group.command("disable", help="Disable an account: its sessions and tokens stop at once.")
 @click.argument("username")
-@with_appcontext
 def disable(username: str) -> None:
     _set_active(username, False)
 
 
 @users_group.command("enable", help="Enable a disabled account again (same password).")
 @click.argument("username")
-@with_appcontext
 def enable(username: str) -> None:
     _set_active(username, True)
 
 
 def _set_active(username: str, active: bool) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            account = accounts.set_active(uow, username, active)
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        account = accounts.set_active(uow, username, active)
     click.echo(f"{account.username}: {'enabled' if active else 'disabled'}.")
 
 
 @users_group.command("set-password", help="Set a new password; the account's tokens are revoked.")
 @click.argument("username")
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="Asked for (hidden, twice) when not given.",
-)
-@with_appcontext
+@new_password
 def set_password(username: str, password: str) -> None:
-    try:
-        with unit_of_work(actor=audit.OPERATOR) as uow:
-            account = accounts.set_password(uow, username, password)
-    except DomainError as error:
-        raise Refused(error) from error
+    with operator_work() as uow:
+        account = accounts.set_password(uow, username, password)
     click.echo(f"{account.username}: new password set, its API tokens revoked.")

@@ -5,11 +5,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from eprescription.cli.users import Refused
-from eprescription.domain.errors import DomainError
-from eprescription.services import audit, prescriptions
+from eprescription.cli.operator import operator_work
+from eprescription.services import prescription_reading
 from eprescription.services.verification import verify_document
-from eprescription.use_cases import unit_of_work
 
 BINDING = "binding"
 AGREES = (
@@ -37,12 +35,9 @@ def verify_command(target: str, payload_file: Path | None) -> None:
     token, stored, found = None, None, None
     if path.is_file():
         token = path.read_text(encoding="ascii", errors="replace").strip()
-    with unit_of_work(actor=audit.OPERATOR) as uow:
+    with operator_work() as uow:
         if token is None:
-            try:
-                document = prescriptions.signed_document(uow, target.strip())
-            except DomainError as error:
-                raise Refused(error) from error
+            document = prescription_reading.signed_document(uow, target.strip())
             token, stored, found = document.jws, document.payload, document.signed
         if payload_file is not None:
             stored = payload_file.read_bytes()

@@ -2,13 +2,14 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from eprescription.domain.errors import (
     PrescriptionNotYetValid,
     QuantityExceeded,
     ValidationFailed,
 )
+from eprescription.domain.messages import Message
 from eprescription.domain.prescriptions import (
     Action,
     Problems,
@@ -18,6 +19,7 @@ from eprescription.domain.prescriptions import (
 )
 
 REVERSAL_WINDOW_HOURS = 24
+REVERSAL_WINDOW = timedelta(hours=REVERSAL_WINDOW_HOURS)
 FULL_COVER_RATE = 100  # an ALD line is covered in full (when the pack is reimbursable at all)
 
 
@@ -61,6 +63,11 @@ class LineProgress:
             return 0
         return self.quantity - self.dispensed % self.quantity
 
+    @property
+    def dispensable_now(self) -> bool:
+        """Whether the counter may give anything of this line today."""
+        return self.remaining_in_period > 0
+
 
 def check_dispensable(status: str, valid_from: date, today: date) -> None:
     """Refuse dispensing a closed prescription (409 with its state's code) or one not valid yet.
@@ -70,7 +77,9 @@ def check_dispensable(status: str, valid_from: date, today: date) -> None:
     ensure_allowed("pharmacist", Action.DISPENSE, status)
     if today < valid_from:
         raise PrescriptionNotYetValid(
-            f"This prescription can be dispensed from {valid_from.isoformat()}."
+            Message(
+                "dispensable_from", "This prescription can be dispensed from {day}.", day=valid_from
+            )
         )
 
 
@@ -87,13 +96,20 @@ def check_quantities(
     malformed, conflicts = Problems(), Problems()
     for number, quantity in requested:
         if number not in by_line:
-            malformed.add("lines", f"there is no line {number}")
+            malformed.add("lines", Message("no_such_line", "there is no line {line}", line=number))
         elif quantity < 1:
-            malformed.add("lines", f"line {number}: the quantity is at least 1 pack")
+            malformed.add(
+                "lines",
+                Message(
+                    "line_quantity_at_least_one",
+                    "line {line}: the quantity is at least 1 pack",
+                    line=number,
+                ),
+            )
         else:
             asked[number] = asked.get(number, 0) + quantity
     if not asked and not malformed:
-        malformed.add("lines", "dispense at least one line")
+        malformed.add("lines", Message("dispense_a_line", "dispense at least one line"))
     if malformed:
         raise ValidationFailed(
             "These lines cannot be read: " + "; ".join(malformed.errors["lines"]),
@@ -102,12 +118,21 @@ def check_quantities(
     for number, quantity in sorted(asked.items()):
         line = by_line[number]
         if line.cancelled:
-            conflicts.add("lines", f"line {number} is cancelled")
+            conflicts.add(
+                "lines", Message("line_is_cancelled", "line {line} is cancelled", line=number)
+            )
         elif quantity > line.remaining_in_period:
             conflicts.add(
                 "lines",
-                f"line {number}: {quantity} asked, {line.remaining_in_period} left "
-                f"in period {line.current_period} of {line.periods}",
+                Message(
+                    "more_than_left",
+                    "line {line}: {asked} asked, {left} left in period {period} of {periods}",
+                    line=number,
+                    asked=quantity,
+                    left=line.remaining_in_period,
+                    period=line.current_period,
+                    periods=line.periods,
+                ),
             )
     if conflicts:
         raise QuantityExceeded(
@@ -156,15 +181,22 @@ def _same(a: str | None, b: str | None) -> bool:
     return normalise_text(a).casefold() == normalise_text(b).casefold()
 
 
-def substitution_policy(line: PrescribedLine) -> tuple[bool, str]:
+def substitution_policy(line: PrescribedLine) -> tuple[bool, Message]:
     """What the pharmacist is told before choosing a pack: allowed or not, and why."""
     if line.cis is None:
-        return True, (
-            "prescribed by active substance: any pack with this substance, strength and form"
+        return True, Message(
+            "by_substance",
+            "prescribed by active substance: any pack with this substance, strength and form",
         )
     if not line.substitutable:
-        return False, f"not substitutable ({line.non_substitution_reason}): give this product"
-    return True, "substitutable within the product's generic group (CIS_GENER)"
+        return False, Message(
+            "not_substitutable",
+            "not substitutable ({reason}): give this product",
+            reason=line.non_substitution_reason,
+        )
+    return True, Message(
+        "substitutable", "substitutable within the product's generic group (CIS_GENER)"
+    )
 
 
 def check_pack(line: PrescribedLine, pack: Pack, prescribed_groups: frozenset[int]) -> Substitution:
@@ -179,8 +211,12 @@ def check_pack(line: PrescribedLine, pack: Pack, prescribed_groups: frozenset[in
         return Substitution(
             False,
             False,
-            f"this pack does not contain the prescribed substance at {line.strength} "
-            f"as {line.form}",
+            Message(
+                "not_the_substance",
+                "this pack does not contain the prescribed substance at {strength} as {form}",
+                strength=line.strength,
+                form=line.form,
+            ),
         )
     if pack.cis == line.cis:
         return Substitution(True, False, "the prescribed product")
@@ -188,12 +224,19 @@ def check_pack(line: PrescribedLine, pack: Pack, prescribed_groups: frozenset[in
         return Substitution(
             False,
             False,
-            f"the line is not substitutable ({line.non_substitution_reason}): "
-            "only the prescribed product",
+            Message(
+                "only_the_product",
+                "the line is not substitutable ({reason}): only the prescribed product",
+                reason=line.non_substitution_reason,
+            ),
         )
     if prescribed_groups & pack.generic_groups:
         return Substitution(True, True, "a substitute from the same generic group")
-    return Substitution(False, False, "not in the prescribed product's generic group")
+    return Substitution(
+        False,
+        False,
+        Message("not_in_group", "not in the prescribed product's generic group"),
+    )
 
 
 # -- reimbursement ----------------------------------------------------------------------------
@@ -234,10 +277,10 @@ def price_line(unit_price_cents: int, quantity: int, catalog_rate: int | None, a
 # -- the pack itself --------------------------------------------------------------------------
 
 
-def pack_expiry_problem(expiry: date, today: date) -> str | None:
+def pack_expiry_problem(expiry: date, today: date) -> Message | None:
     """A pack is given up to and including its expiry day."""
     if expiry < today:
-        return f"this pack expired on {expiry.isoformat()}"
+        return Message("pack_expired", "this pack expired on {day}", day=expiry)
     return None
 
 
@@ -267,6 +310,11 @@ SEEN_BY_CARD = {
 }
 
 
+# Lookup by card answers a page at a time (a patient may hold over a hundred prescriptions).
+CARD_PAGE_SIZE = 20
+CARD_PAGE_SIZE_MAX = 50
+
+
 def at_counter(identity_confirmed: bool, presenter: str) -> str:
     """Whom the card rules see: the presenter (the patient, or an active representative of
     theirs) once the pharmacist has checked their identity; anyone holding the card otherwise."""
@@ -280,24 +328,31 @@ def may_see_by_card(pickup_mode: str, who: str) -> bool:
     return pickup_mode in SEEN_BY_CARD[who]
 
 
-def card_problem(pickup_mode: str, who: str) -> str | None:
+def card_problem(pickup_mode: str, who: str) -> Message | None:
     """Why number + NIR does not open this prescription for `who`, or None."""
     if may_see_by_card(pickup_mode, who):
         return None
     if pickup_mode == "private":
-        return "it is opened by card for the patient in person only (confirm their identity)"
-    return (
+        return Message(
+            "card_patient_only",
+            "it is opened by card for the patient in person only (confirm their identity)",
+        )
+    return Message(
+        "card_patient_or_representative",
         "it is opened by card for the patient or a representative they authorised, "
-        "identity confirmed"
+        "identity confirmed",
     )
 
 
-COLLECTOR_UNIDENTIFIED = (
-    "someone other than the patient collects it: give their name or national id"
+COLLECTOR_UNIDENTIFIED = Message(
+    "collector_unidentified",
+    "someone other than the patient collects it: give their name or national id",
 )
 
 
-def collector_identity_problem(kind: str, national_id: str | None, name: str | None) -> str | None:
+def collector_identity_problem(
+    kind: str, national_id: str | None, name: str | None
+) -> Message | None:
     """Why the record of who collects is not enough, or None: anyone but the patient (a
     representative, someone else) is identified by a national id or a name, whatever the face
     the dispensation comes from."""
@@ -308,19 +363,22 @@ def collector_identity_problem(kind: str, national_id: str | None, name: str | N
 
 def collector_problem(
     presenter_nir: str | None, collector_kind: str, collector_nir: str | None
-) -> str | None:
+) -> Message | None:
     """With number + NIR, someone other than the patient at the counter (`presenter_nir`) is the
     one who collects: not the patient, and under that NIR (both compact)."""
     if presenter_nir is None:
         return None
     if collector_kind == "patient" or collector_nir != presenter_nir:
-        return "the person at the counter collects it: their NIR, as read from their card"
+        return Message(
+            "presenter_collects",
+            "the person at the counter collects it: their NIR, as read from their card",
+        )
     return None
 
 
 def pickup_problem(
     pickup_mode: str, collector_kind: str, identity_confirmed: bool, representative_known: bool
-) -> str | None:
+) -> Message | None:
     """Why this person may not collect under the pickup mode, or None.
 
     public: anyone presenting the code; private: the patient, identity confirmed (the
@@ -331,12 +389,21 @@ def pickup_problem(
     if pickup_mode == "public":
         return None
     if pickup_mode == "private" and not patient_in_person:
-        return "a private prescription is collected by the patient in person (confirm identity)"
+        return Message(
+            "private_in_person",
+            "a private prescription is collected by the patient in person (confirm identity)",
+        )
     if pickup_mode == "authorised" and not patient_in_person:
         if collector_kind != "representative":
-            return "collected by the patient in person or a representative they authorised"
+            return Message(
+                "authorised_collectors",
+                "collected by the patient in person or a representative they authorised",
+            )
         if not representative_known:
-            return "this person is not a representative authorised by the patient"
+            return Message(
+                "not_authorised_representative",
+                "this person is not a representative authorised by the patient",
+            )
     return None
 
 
@@ -344,3 +411,19 @@ def transition_for_dispensing(current: str, after: str) -> str:
     """The move a dispensation makes (active/partially_dispensed → partially_dispensed or
     completed), through the lifecycle's table so an illegal one is refused."""
     return transition(current, after)
+
+
+def reversal_problem(
+    dispensed_at: datetime, reversed_at: datetime | None, now: datetime
+) -> Message | None:
+    """Why a dispensation can no longer be reversed (reversed already, or past the window from
+    its receipt's time), or None while it can."""
+    if reversed_at is not None:
+        return Message("reversed_already", "This dispensation was reversed already.")
+    if now - dispensed_at > REVERSAL_WINDOW:
+        return Message(
+            "reversal_window",
+            "A dispensation can be reversed within {hours} hours only.",
+            hours=REVERSAL_WINDOW_HOURS,
+        )
+    return None

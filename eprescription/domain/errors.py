@@ -28,12 +28,38 @@ class InvalidIdentifier(ValidationFailed):
     title = "The identifier is not valid"
 
 
+class InvalidCharacters(ValidationFailed):
+    """A field holds what no text field may: a NUL character, or bytes that are not UTF-8."""
+
+    code = "invalid_characters"
+    title = "Some fields hold characters that are not allowed"
+
+
+class JsonTooDeep(DomainError):
+    """Refused before parsing: deeper than any request of this service."""
+
+    code = "json_too_deep"
+    title = "The JSON body is nested too deeply"
+
+
 class AuthenticationFailed(DomainError):
     code = "authentication_failed"
     title = "Wrong username or password"
 
 
-class TooManyLoginFailures(AuthenticationFailed):
+class TooManyAttempts(DomainError):
+    """Refused before anything is looked at: too many guesses from this client or at this
+    target; `retry_after` says in how many seconds to try again."""
+
+    code = "too_many_attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, errors: dict | None = None):
+        super().__init__(detail, errors=errors)
+        self.retry_after = max(1, retry_after)
+
+
+class TooManyLoginFailures(TooManyAttempts, AuthenticationFailed):
     code = "too_many_login_failures"
     title = "Too many wrong passwords"
 
@@ -46,6 +72,14 @@ class AuthenticationRequired(DomainError):
 class PermissionDenied(DomainError):
     code = "permission_denied"
     title = "You are not allowed to do this"
+
+
+class PatientConfirmationRequired(PermissionDenied):
+    """A prescriber asked who holds a NIR they never prescribed for: the same answer whether
+    anyone does or not, until they confirm the patient is with them."""
+
+    code = "patient_confirmation_required"
+    title = "Confirm that the patient is with you"
 
 
 class NotFound(DomainError):
@@ -149,6 +183,17 @@ class NoSigningCredential(PermissionDenied):
 class CertificateAuthorityMissing(Conflict):
     code = "certificate_authority_missing"
     title = "No certificate authority: run `flask pki init` first"
+
+
+class Gone(DomainError):
+    """An address that is served no more; `successor` names the one to use instead."""
+
+    code = "gone"
+    title = "This address is no longer served"
+
+    def __init__(self, detail: str, *, successor: str) -> None:
+        super().__init__(detail)
+        self.successor = successor
 
 
 class PreconditionFailed(DomainError):
@@ -276,3 +321,36 @@ class RenewalRequestDeclined(RenewalRequestClosed):
 class RenewalRequestExpired(RenewalRequestClosed):
     code = "renewal_request_expired"
     title = "This renewal request lapsed after 8 days"
+
+
+# The rules of French prescribing and dispensing (issue 12, docs/rules.md).
+
+
+class WarningsNotAcknowledged(ValidationFailed):
+    """Signing with a duplicate-therapy or allergy warning open: each must be ticked, or a
+    reason given (docs/prescriber-pages.md, "Warnings before signing")."""
+
+    code = "warnings_not_acknowledged"
+    title = "Acknowledge the warnings before signing"
+
+
+class PrescribingRuleRefused(ValidationFailed):
+    """A line breaks a rule of its product's conditions (CIS_CPD) or of the Code de la santé
+    publique; each field's message names the rule and its source."""
+
+    code = "prescribing_rule_refused"
+    title = "A prescribing rule refuses this prescription"
+
+
+class DispensingRuleRefused(Conflict):
+    """A dispensation goes beyond what a dispensing rule allows today (nothing was given)."""
+
+    code = "dispensing_rule_refused"
+    title = "A dispensing rule refuses this dispensation"
+
+
+class RenewalPeriodNotOpen(DispensingRuleRefused):
+    """The next renewal period of a line opens on a later day."""
+
+    code = "renewal_period_not_open"
+    title = "The next renewal period is not open yet"

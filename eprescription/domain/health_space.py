@@ -2,10 +2,12 @@
 access log in plain words, and the patient's choice of pickup mode."""
 
 import enum
-from dataclasses import dataclass
+import re
 from datetime import date, datetime
 
+from eprescription.domain.dispensing import LineProgress
 from eprescription.domain.errors import DuplicateRepresentative, ValidationFailed
+from eprescription.domain.messages import Message
 from eprescription.domain.prescriptions import (
     OPEN_STATES,
     PickupMode,
@@ -13,11 +15,13 @@ from eprescription.domain.prescriptions import (
     Status,
     add_months,
     refuse_closed,
-    total_quantity,
 )
 
 ADULT_AGE = 18
+# "1 place de la Gare, 75010 Paris" → "Paris"; without a postcode, the part after the last comma.
+POSTCODE_TOWN = re.compile(r"(?:^|[\s,])\d{5}\s+([^,\d][^,]*)$")
 PAGE_SIZE_MAX = 100
+PAGE_MAX = 10_000  # past any list; keeps the OFFSET a database can take (64 bits on PostgreSQL)
 
 
 class View(enum.StrEnum):
@@ -62,63 +66,22 @@ def packs(quantity: int) -> str:
     return "1 pack" if quantity == 1 else f"{quantity} packs"
 
 
-@dataclass(frozen=True)
-class LineProgress:
-    """How far dispensing of one line has gone, renewals included.
-
-    `period` is the dispensing period in progress: 1 for the first supply, 2 for the first
-    renewal, …; a line's quantity is given once per period.
-    """
-
-    quantity: int
-    periods: int
-    dispensed: int
-    cancelled: bool
-    total: int
-    remaining: int
-    period: int
-    remaining_in_period: int
-
-    @property
-    def renewal(self) -> int:
-        """The renewal being collected (0: the first supply)."""
-        return self.period - 1
-
-
-def line_progress(quantity: int, renewals: int, dispensed: int, cancelled: bool) -> LineProgress:
-    total = total_quantity(quantity, renewals)
-    periods = renewals + 1
-    remaining = 0 if cancelled else max(total - dispensed, 0)
-    period = min(dispensed // quantity + 1, periods) if quantity else 1
-    in_period = 0 if cancelled else max(min(quantity * period, total) - dispensed, 0)
-    return LineProgress(
-        quantity=quantity,
-        periods=periods,
-        dispensed=dispensed,
-        cancelled=cancelled,
-        total=total,
-        remaining=remaining,
-        period=period,
-        remaining_in_period=in_period,
-    )
-
-
 def renewal_in_progress(lines: list[LineProgress]) -> int:
     """The renewal being collected on the prescription (0: the first supply): the furthest
     period among lines that still have something to collect."""
-    open_lines = [line for line in lines if line.remaining > 0]
-    return max((line.renewal for line in open_lines), default=0)
+    open_lines = [line for line in lines if line.remaining_total > 0]
+    return max((line.current_period - 1 for line in open_lines), default=0)
 
 
 def remaining_words(progress: LineProgress) -> str:
     if progress.cancelled:
         return "cancelled"
-    if progress.remaining == 0:
+    if progress.remaining_total == 0:
         return "all collected"
     if progress.periods == 1:
-        return f"{packs(progress.remaining)} to collect"
+        return f"{packs(progress.remaining_total)} to collect"
     now = packs(progress.remaining_in_period)
-    return f"{now} to collect now, {packs(progress.remaining)} in all with the renewals"
+    return f"{now} to collect now, {packs(progress.remaining_total)} in all with the renewals"
 
 
 # -- pickup mode ----------------------------------------------------------------------------------
@@ -137,7 +100,7 @@ def pickup_change(status: Status | str, requested: str | None) -> PickupMode:
         mode = PickupMode(requested or "")
     except ValueError as error:
         raise ValidationFailed(
-            "Choose how it may be collected.",
+            Message("choose_pickup_mode", "Choose how it may be collected."),
             errors={"pickup_mode": ["one of " + ", ".join(PickupMode)]},
         ) from error
     refuse_closed(status)  # open states pass
@@ -164,16 +127,19 @@ def check_representative(
 ) -> None:
     """The rules of naming someone that need no database: not oneself, an end in the future."""
     if representative_person_id is not None and representative_person_id == patient_person_id:
-        problems.add("nir", "this is your own national identifier: name another person")
+        problems.add(
+            "nir",
+            Message("own_national_id", "this is your own national identifier: name another person"),
+        )
     if valid_until is not None and valid_until < today:
-        problems.add("valid_until", "the end date is in the past")
+        problems.add("valid_until", Message("end_date_past", "the end date is in the past"))
 
 
 def refuse_duplicate(already: bool) -> None:
     if already:
         raise DuplicateRepresentative(
             "This person is your representative already; revoke it first to change the end date.",
-            errors={"nir": ["already your representative"]},
+            errors={"nir": [Message("already_representative", "already your representative")]},
         )
 
 
@@ -245,3 +211,18 @@ def action_words(action: str, object_type: str, object_id: str, outcome: str) ->
     if outcome != SUCCESS:
         sentence = f"tried: {sentence} (refused: {outcome.replace('_', ' ')})"
     return sentence
+
+
+def medication_words(name: str, strength: str | None, form: str | None) -> str:
+    """A product by its name; an active substance with its strength and form."""
+    return f"{name} {strength}, {form}" if strength else name
+
+
+def town_of(address: str) -> str:
+    """The town of a pharmacy's address as recorded (no separate column): after the postcode,
+    else after the last comma; empty when it cannot be told."""
+    address = " ".join((address or "").split())
+    found = POSTCODE_TOWN.search(address)
+    if found:
+        return found.group(1).strip()
+    return address.rsplit(",", 1)[1].strip() if "," in address else ""

@@ -8,16 +8,17 @@ from stdnum.exceptions import ValidationError
 from stdnum.fr import nir
 
 from eprescription.domain.errors import InvalidIdentifier
+from eprescription.domain.messages import Message
 
 CORSICA = ("2A", "2B")
 NIR_SEX_DIGITS = "12378"  # 1 and 2 for men and women; 3, 7 and 8 for provisional numbers
 FRANCE, ESTONIA = "FR", "EE"
 
 
-def _compact(value: str | None, name: str) -> str:
+def _compact(value: str | None, missing: Message) -> str:
     number = "".join((value or "").split()).replace(".", "").replace("-", "").upper()
     if not number:
-        raise InvalidIdentifier(f"the {name} is missing")
+        raise InvalidIdentifier(missing)
     return number
 
 
@@ -28,21 +29,39 @@ def validate_national_id(value: str | None, country: str) -> str:
 
 def validate_nir(value: str | None) -> str:
     """The compact NIR (15 characters, 2A/2B allowed for Corsica), or InvalidIdentifier."""
-    number = _compact(value, "NIR")
+    number = _compact(value, Message("nir_missing", "the NIR is missing"))
     if len(number) != 15:
-        raise InvalidIdentifier(f"an NIR has 15 characters, not {len(number)}")
+        raise InvalidIdentifier(
+            Message("nir_length", "an NIR has 15 characters, not {count}", count=len(number))
+        )
     department = number[5:7]
     if not (number[:5] + number[7:]).isdigit() or not (
         department.isdigit() or department in CORSICA
     ):
         raise InvalidIdentifier(
-            "an NIR has only digits, except 2A or 2B (Corsica) in the 6th and 7th places"
+            Message(
+                "nir_characters",
+                "an NIR has only digits, except 2A or 2B (Corsica) in the 6th and 7th places",
+            )
         )
     if number[0] not in NIR_SEX_DIGITS:
-        raise InvalidIdentifier(f"an NIR starts with 1 or 2 (or 3, 7, 8), not {number[0]}")
+        raise InvalidIdentifier(
+            Message(
+                "nir_first_digit",
+                "an NIR starts with 1 or 2 (or 3, 7, 8), not {first}",
+                first=number[0],
+            )
+        )
     expected = nir.calc_check_digits(number)
     if expected != number[13:]:
-        raise InvalidIdentifier(f"the NIR's key should be {expected}, not {number[13:]}")
+        raise InvalidIdentifier(
+            Message(
+                "nir_key",
+                "the NIR's key should be {expected}, not {typed}",
+                expected=expected,
+                typed=number[13:],
+            )
+        )
     return number
 
 
@@ -59,7 +78,7 @@ def nir_agrees_with_birth_date(number: str, birth_date: date) -> bool:
 
 def validate_isikukood(value: str | None) -> str:
     """The Estonian personal code (11 digits: sex and century, birth date, serial, check digit)."""
-    number = _compact(value, "isikukood")
+    number = _compact(value, Message("isikukood_missing", "the isikukood is missing"))
     if not number.isdigit():
         raise InvalidIdentifier("an isikukood has only digits")
     if len(number) != 11:
@@ -85,7 +104,7 @@ def isikukood_birth_date(number: str) -> date:
 
 def validate_rpps(value: str | None) -> str:
     """The RPPS number of a health professional (11 digits, Luhn check digit)."""
-    number = _compact(value, "RPPS number")
+    number = _compact(value, Message("rpps_missing", "the RPPS number is missing"))
     if not number.isdigit():
         raise InvalidIdentifier("an RPPS number has only digits")
     if len(number) == 12 and number[0] == "8":
@@ -108,7 +127,7 @@ def validate_finess(value: str | None) -> str:
     Corsica's numbers start with 2A or 2B. No published rule for their key could be
     verified, so only their format is checked rather than refusing real pharmacies.
     """
-    number = _compact(value, "FINESS number")
+    number = _compact(value, Message("finess_missing", "the FINESS number is missing"))
     if len(number) != 9:
         raise InvalidIdentifier(f"a FINESS number has 9 characters, not {len(number)}")
     department, rest = number[:2], number[2:]

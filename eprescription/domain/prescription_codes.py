@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from stdnum.iso7064 import mod_37_36
 
 from eprescription.domain.errors import InvalidPrescriptionNumber
+from eprescription.domain.messages import Message
 
 # Crockford's base 32: no I, L, O or U, so nothing reads as another character.
 NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -63,18 +64,32 @@ def validate_number(value: str | None) -> str:
     """The compact number, or InvalidPrescriptionNumber saying what is wrong (typos included)."""
     number = compact_number(value)
     if not number:
-        raise InvalidPrescriptionNumber("The prescription number is missing.")
+        raise InvalidPrescriptionNumber(
+            Message("number_missing", "The prescription number is missing.")
+        )
     if len(number) != NUMBER_LENGTH:
         raise InvalidPrescriptionNumber(
-            f"A prescription number has {NUMBER_LENGTH} characters, not {len(number)}."
+            Message(
+                "number_length",
+                "A prescription number has {length} characters, not {count}.",
+                length=NUMBER_LENGTH,
+                count=len(number),
+            )
         )
     if any(character not in NUMBER_ALPHABET for character in number):
         raise InvalidPrescriptionNumber(
-            "A prescription number has only digits and the letters " + NUMBER_ALPHABET[10:] + "."
+            Message(
+                "number_characters",
+                "A prescription number has only digits and the letters {letters}.",
+                letters=NUMBER_ALPHABET[10:],
+            )
         )
     if not mod_37_36.is_valid(number):
         raise InvalidPrescriptionNumber(
-            "This prescription number has a typo: its check character does not match."
+            Message(
+                "number_typo",
+                "This prescription number has a typo: its check character does not match.",
+            )
         )
     return number
 

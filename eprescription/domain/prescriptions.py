@@ -5,7 +5,7 @@ import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from eprescription.domain.errors import (
@@ -15,7 +15,16 @@ from eprescription.domain.errors import (
     PrescriptionConflict,
     PrescriptionExpired,
     PrescriptionNotCancellable,
+    ValidationFailed,
 )
+from eprescription.domain.messages import Message
+
+OBJECT_TYPE = "prescription"  # what the audit log calls a prescription
+
+
+def today_of(now: datetime) -> date:
+    """The calendar day validity is counted in (UTC)."""
+    return now.astimezone(UTC).date()
 
 
 class Status(enum.StrEnum):
@@ -82,6 +91,7 @@ QUANTITY_MAX = 20  # packs per dispensing period; more is a typo, not a treatmen
 ITEMS_MAX = 20
 DOSAGE_TEXT_MAX = 500
 REASON_MAX = 500
+INITIAL_REFERENCE_MAX = 128
 DOSE_MAX = Decimal(10_000)
 FREQUENCY_PER_DAY_MAX = 24
 DURATION_DAYS_MAX = 366
@@ -114,6 +124,12 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
+    def refusal(self, kind: type[ValidationFailed] = ValidationFailed) -> ValidationFailed:
+        """One error naming every field that has a problem, and carrying them all."""
+        return kind(
+            "Some fields are not valid: " + ", ".join(map(str, self.errors)), errors=self.errors
+        )
+
 
 # -- lifecycle ------------------------------------------------------------------------------
 
@@ -144,11 +160,13 @@ def refuse_closed(status: Status | str) -> None:
     """Raise the refusal of a closed state (cancelled, expired, completed); open states pass."""
     status = Status(status)
     if status is Status.CANCELLED:
-        raise PrescriptionCancelled("This prescription has been cancelled.")
+        raise PrescriptionCancelled(Message("cancelled", "This prescription has been cancelled."))
     if status is Status.EXPIRED:
-        raise PrescriptionExpired("This prescription is past its validity.")
+        raise PrescriptionExpired(Message("expired", "This prescription is past its validity."))
     if status is Status.COMPLETED:
-        raise PrescriptionCompleted("Everything on this prescription has been dispensed.")
+        raise PrescriptionCompleted(
+            Message("completed", "Everything on this prescription has been dispensed.")
+        )
 
 
 def ensure_allowed(role: str, action: Action, status: Status | str) -> None:
@@ -219,13 +237,23 @@ def lines_to_cancel(
     for number in requested:
         line = by_number.get(number)
         if line is None:
-            problems.add("lines", f"there is no line {number}")
+            problems.add("lines", Message("no_such_line", "there is no line {line}", line=number))
         elif line.cancelled:
-            problems.add("lines", f"line {number} is cancelled already")
+            problems.add(
+                "lines", Message("line_cancelled", "line {line} is cancelled already", line=number)
+            )
         elif line.dispensed:
-            problems.add("lines", f"line {number} has been (partly) dispensed")
+            problems.add(
+                "lines",
+                Message("line_dispensed", "line {line} has been (partly) dispensed", line=number),
+            )
     if not requested:
-        problems.add("lines", "name at least one line, or leave lines out to cancel everything")
+        problems.add(
+            "lines",
+            Message(
+                "name_a_line", "name at least one line, or leave lines out to cancel everything"
+            ),
+        )
     if problems:
         raise PrescriptionNotCancellable(
             "These lines cannot be cancelled: " + "; ".join(problems.errors["lines"]),
@@ -264,24 +292,35 @@ def validity(
     """
     renewals = 0 if renewals is None else renewals
     if not 0 <= renewals <= RENEWALS_MAX:
-        problems.add("renewals", f"between 0 and {RENEWALS_MAX}")
+        problems.add("renewals", _between(0, RENEWALS_MAX))
     start = valid_from or issued_on
     if start < issued_on:
-        problems.add("valid_from", "cannot be before the issue date")
+        problems.add("valid_from", Message("before_issue_date", "cannot be before the issue date"))
     elif start > add_months(issued_on, START_MONTHS_AHEAD_MAX):
-        problems.add("valid_from", f"at most {START_MONTHS_AHEAD_MAX} months after the issue date")
+        problems.add(
+            "valid_from",
+            Message(
+                "months_after_issue",
+                "at most {months} months after the issue date",
+                months=START_MONTHS_AHEAD_MAX,
+            ),
+        )
     end = valid_until or add_months(start, VALIDITY_MONTHS_DEFAULT)
     longest = VALIDITY_MONTHS_MAX_WITH_RENEWALS if renewals > 0 else VALIDITY_MONTHS_MAX
     if end < start:
-        problems.add("valid_until", "cannot be before valid_from")
+        problems.add("valid_until", Message("before_valid_from", "cannot be before valid_from"))
     elif end > add_months(start, longest):
         problems.add(
             "valid_until",
-            f"at most {longest} months after valid_from"
-            + (
-                ""
-                if renewals > 0
-                else f" without renewals ({VALIDITY_MONTHS_MAX_WITH_RENEWALS} with)"
+            Message(
+                "months_after_start", "at most {months} months after valid_from", months=longest
+            )
+            if renewals > 0
+            else Message(
+                "months_without_renewals",
+                "at most {months} months after valid_from without renewals ({longer} with)",
+                months=longest,
+                longer=VALIDITY_MONTHS_MAX_WITH_RENEWALS,
             ),
         )
     if problems:
@@ -309,6 +348,8 @@ class ItemDraft:
     substitutable: bool = True
     non_substitution_reason: str | None = None
     ald: bool = False
+    renewal_authorised: bool = False  # "renouvelable" written expressly (liste I, R5132-22)
+    initial_prescription: str | None = None  # the initial (hospital) prescription it renews
 
 
 def normalise_text(value: str | None) -> str:
@@ -333,63 +374,111 @@ def check_item(problems: Problems, index: int, item: ItemDraft) -> None:
     by_product = bool(item.cis)
     by_substance = any((item.substance_code, item.strength, item.form))
     if by_product and by_substance:
-        add("medication", "name a product (cis) or a substance, not both")
+        add(
+            "medication",
+            Message("product_or_substance", "name a product (cis) or a substance, not both"),
+        )
     elif not by_product and not by_substance:
-        add("medication", "name a product (cis) or a substance with its strength and form")
+        add(
+            "medication",
+            Message(
+                "medication_required",
+                "name a product (cis) or a substance with its strength and form",
+            ),
+        )
     elif item.cis and not re.fullmatch(r"\d{8}", item.cis):
-        add("cis", "a CIS code has 8 digits")
+        add("cis", Message("cis_digits", "a CIS code has 8 digits"))
     elif by_substance:
         for field in ("substance_code", "strength", "form"):
             if not normalise_text(getattr(item, field)):
-                add(field, "required when prescribing by active substance")
+                add(
+                    field,
+                    Message(
+                        "substance_part_required", "required when prescribing by active substance"
+                    ),
+                )
     text = (item.dosage_text or "").strip()
     if not text:
-        add("dosage_text", "the dosage instructions are required")
+        add("dosage_text", Message("dosage_required", "the dosage instructions are required"))
     elif len(text) > DOSAGE_TEXT_MAX:
-        add("dosage_text", f"at most {DOSAGE_TEXT_MAX} characters")
+        add("dosage_text", _at_most_characters(DOSAGE_TEXT_MAX))
     if item.dose is not None:
         try:
             dose = Decimal(str(item.dose))
         except InvalidOperation:
-            add("dose", "a number")
+            add("dose", Message("a_number", "a number"))
         else:
             if not dose.is_finite() or not 0 < dose <= DOSE_MAX:
-                add("dose", f"more than 0 and at most {DOSE_MAX}")
+                add("dose", Message("dose_range", "more than 0 and at most {max}", max=DOSE_MAX))
     if item.dose_unit is not None and len(item.dose_unit.strip()) > DOSE_UNIT_MAX:
-        add("dose_unit", f"at most {DOSE_UNIT_MAX} characters")
+        add("dose_unit", _at_most_characters(DOSE_UNIT_MAX))
     if item.frequency_per_day is not None and not (
         1 <= item.frequency_per_day <= FREQUENCY_PER_DAY_MAX
     ):
-        add("frequency_per_day", f"between 1 and {FREQUENCY_PER_DAY_MAX}")
+        add("frequency_per_day", _between(1, FREQUENCY_PER_DAY_MAX))
     if item.duration_days is not None and not 1 <= item.duration_days <= DURATION_DAYS_MAX:
-        add("duration_days", f"between 1 and {DURATION_DAYS_MAX}")
+        add("duration_days", _between(1, DURATION_DAYS_MAX))
     if item.quantity is None:
-        add("quantity", "the quantity (packs) is required")
+        add("quantity", Message("quantity_required", "the quantity (packs) is required"))
     elif not 1 <= item.quantity <= QUANTITY_MAX:
-        add("quantity", f"between 1 and {QUANTITY_MAX} packs")
+        add(
+            "quantity",
+            Message("packs_between", "between 1 and {max} packs", max=QUANTITY_MAX),
+        )
+    if item.initial_prescription is not None and not (
+        0 < len(item.initial_prescription.strip()) <= INITIAL_REFERENCE_MAX
+    ):
+        add(
+            "initial_prescription",
+            Message(
+                "initial_reference_length",
+                "the initial prescription's reference and date, 1 to {max} characters",
+                max=INITIAL_REFERENCE_MAX,
+            ),
+        )
     reason = item.non_substitution_reason
     if item.substitutable:
         if reason:
-            add("non_substitution_reason", "only for a line that is not substitutable")
+            add(
+                "non_substitution_reason",
+                Message(
+                    "reason_only_if_not_substitutable", "only for a line that is not substitutable"
+                ),
+            )
     else:
         if reason not in set(NonSubstitutionReason):
             add(
                 "non_substitution_reason",
-                "a non-substitutable line needs a reason: " + ", ".join(NonSubstitutionReason),
+                Message(
+                    "reason_required",
+                    "a non-substitutable line needs a reason: {reasons}",
+                    reasons=", ".join(NonSubstitutionReason),
+                ),
             )
         if by_substance and not by_product:
             add(
                 "substitutable",
-                "a line prescribed by active substance is substitutable by nature; "
-                "name the product (cis) to forbid substitution",
+                Message(
+                    "substance_is_substitutable",
+                    "a line prescribed by active substance is substitutable by nature; "
+                    "name the product (cis) to forbid substitution",
+                ),
             )
+
+
+def _between(low: int, high: int) -> Message:
+    return Message("between", "between {low} and {high}", low=low, high=high)
+
+
+def _at_most_characters(count: int) -> Message:
+    return Message("at_most_characters", "at most {count} characters", count=count)
 
 
 def check_items(problems: Problems, items: list[ItemDraft]) -> None:
     if not items:
-        problems.add("items", "at least one line")
+        problems.add("items", Message("at_least_one_line", "at least one line"))
     elif len(items) > ITEMS_MAX:
-        problems.add("items", f"at most {ITEMS_MAX} lines")
+        problems.add("items", Message("lines_at_most", "at most {max} lines", max=ITEMS_MAX))
     for index, item in enumerate(items[:ITEMS_MAX]):
         check_item(problems, index, item)
 
@@ -398,7 +487,7 @@ def check_reason(problems: Problems, reason: str | None) -> str | None:
     """A cancellation reason: required, at most REASON_MAX characters."""
     reason = normalise_text(reason)
     if not reason:
-        problems.add("reason", "say why it is cancelled")
+        problems.add("reason", Message("reason_for_cancelling", "say why it is cancelled"))
     elif len(reason) > REASON_MAX:
-        problems.add("reason", f"at most {REASON_MAX} characters")
+        problems.add("reason", _at_most_characters(REASON_MAX))
     return reason or None

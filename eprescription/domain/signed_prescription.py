@@ -4,12 +4,15 @@ row that stores it, every disagreement named (pure; docs/signing.md)."""
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from eprescription.domain.dispensing import LineProgress
+from eprescription.domain.dispensing import LineProgress, PrescribedLine
+from eprescription.domain.dispensing_periods import LineRules
+from eprescription.domain.prescribing_conditions import from_items
 from eprescription.domain.prescriptions import (
     LineState,
     Status,
     effective_status,
     status_from_lines,
+    today_of,
 )
 
 PRESCRIPTION_TYPE = "eprescription.prescription"
@@ -49,6 +52,16 @@ RECEIPT_LINE_FIELDS = (
     "reimbursement_rate",
     "covered_cents",
     "patient_share_cents",
+)
+# The texts of the signed parties that faces show, by path (no column repeats these words).
+SIGNED_TEXTS = (
+    ("patient", "given_name"),
+    ("patient", "family_name"),
+    ("patient", "identifier", "system"),
+    ("patient", "identifier", "value"),
+    ("prescriber", "given_name"),
+    ("prescriber", "family_name"),
+    ("prescriber", "rpps"),
 )
 NOT_OURS = "the signed content is not a prescription as this service signs them"
 MALFORMED = (KeyError, TypeError, AttributeError, ValueError)  # content of another shape
@@ -170,6 +183,33 @@ class SignedLine:
     def progress(self) -> LineProgress:
         return LineProgress(self.line, self.quantity, self.periods, self.dispensed, self.cancelled)
 
+    @property
+    def rules(self) -> LineRules:
+        """What the dispensing rules need of the line, as it is signed (docs/rules.md)."""
+        return LineRules(
+            self.progress,
+            from_items(self.content.get("conditions")),
+            self.content["dosage"].get("duration_days"),
+        )
+
+    @property
+    def state(self) -> LineState:
+        """What the cancellation rules need of the line."""
+        return LineState(self.line, self.total, self.dispensed, self.cancelled)
+
+    @property
+    def prescribed(self) -> PrescribedLine:
+        """What the substitution rules need of the line, as it is signed."""
+        drug = self.content["medication"]
+        return PrescribedLine(
+            cis=drug.get("cis"),
+            substance_code=drug.get("substance_code"),
+            strength=drug.get("strength"),
+            form=drug.get("form"),
+            substitutable=self.content["substitutable"],
+            non_substitution_reason=self.content.get("non_substitution_reason"),
+        )
+
 
 @dataclass(frozen=True)
 class SignedPrescription:
@@ -203,6 +243,11 @@ class SignedPrescription:
     @property
     def valid_until(self) -> date:
         return date.fromisoformat(self.signed_content["valid_until"])
+
+    @property
+    def issued_on(self) -> date:
+        """The day it was written (UTC), from which the narcotics' 3 days count."""
+        return today_of(datetime.fromisoformat(self.signed_content["issued_at"]))
 
     @property
     def renewals(self) -> int:
@@ -299,6 +344,8 @@ def _binding(content: dict, columns: PrescriptionColumns, document: Document) ->
     problems = []
     if content.get("type") != PRESCRIPTION_TYPE or content.get("version") != VERSION:
         return [NOT_OURS]
+    if not _names_people(content):
+        return [NOT_OURS]
     if content["number"] != columns.number:
         problems.append("the signature is that of another prescription (its number differs)")
     if content["patient"]["identifier"]["value"] != columns.patient_national_id:
@@ -309,6 +356,18 @@ def _binding(content: dict, columns: PrescriptionColumns, document: Document) ->
     if document.signer_rpps != rpps:
         problems.append("it is not signed with the certificate of the prescriber it names")
     return problems
+
+
+def _names_people(content: dict) -> bool:
+    """The patient and the prescriber are named as the service signs them (no column repeats
+    these words, so nothing else checks them before every face shows them)."""
+    for path in SIGNED_TEXTS:
+        value: object = content
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, str):
+            return False
+    return isinstance(content["patient"].get("birth_date"), str | None)
 
 
 def _item_columns(signed: dict) -> dict:

@@ -19,6 +19,8 @@ from eprescription.models.catalog import (
     Product,
     SearchDocument,
     SearchTerm,
+    SubstanceLine,
+    SubstanceLineTerm,
 )
 from eprescription.models.dispensing import Dispensation, DispensationLine, IdempotencyKey
 from eprescription.models.health_space import Representative
@@ -76,4 +78,6 @@ __all__ = [
     "SearchDocument",
     "SearchTerm",
     "ServiceKey",
+    "SubstanceLine",
+    "SubstanceLineTerm",
 ]

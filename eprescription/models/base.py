@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Index, MetaData, TextClause
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -30,6 +30,11 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def partial_unique_index(name: str, *columns: str, where: TextClause) -> Index:
+    """Unique over the rows where `where` holds (an SQL text), on SQLite and PostgreSQL alike."""
+    return Index(name, *columns, unique=True, sqlite_where=where, postgresql_where=where)
 
 
 # The largest id of an INTEGER primary key (PostgreSQL's 32-bit integer).

@@ -28,6 +28,9 @@ class Product(Base):
     holders: Mapped[str] = mapped_column(String(512), default="")
     reinforced_monitoring: Mapped[bool] = mapped_column(Boolean, default=False)
     removed_from_bdpm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its CIS_CPD conditions classified (domain/prescribing_conditions.to_json), derived at
+    # each import: read with the product, so checking a line's rules costs no statement.
+    conditions: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
     presentations: Mapped[list["Presentation"]] = relationship(
         back_populates="product", order_by="Presentation.cip13"
@@ -156,6 +159,35 @@ class SearchDocument(Base):
 
     cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"), primary_key=True)
     document: Mapped[str] = mapped_column(Text)
+
+
+class SubstanceLine(Base):
+    """A substance at a strength in a form (a DCI line), as a search hit shows it, as JSON:
+    derived at each import from the prescribable single-substance products on the market."""
+
+    __tablename__ = "medication_substance_lines"
+
+    # The line's place in the catalog order (most prescribed first), renewed at each import.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[str] = mapped_column(Text)
+
+
+class SubstanceLineTerm(Base):
+    """A normalised word or strength that leads a search to a substance line."""
+
+    __tablename__ = "medication_substance_line_terms"
+    # As for SearchTerm: one finds the lines of a word, the other checks a line for another.
+    __table_args__ = (
+        Index("ix_medication_substance_line_terms_term_covering", "term", "line_id", "kind"),
+        Index("ix_medication_substance_line_terms_line_term", "line_id", "term", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(
+        String(128).with_variant(String(128, collation="C"), "postgresql")
+    )
+    line_id: Mapped[int] = mapped_column(ForeignKey("medication_substance_lines.id"))
+    kind: Mapped[str] = mapped_column(String(16))
 
 
 class CatalogImport(Base):

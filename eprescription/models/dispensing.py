@@ -21,14 +21,29 @@ from eprescription.models.people import Pharmacy
 from eprescription.models.prescriptions import Prescription, PrescriptionItem
 
 
-class Dispensation(Base):
+class CostShares:
+    """What a dispensation, or one of its lines, costs: in all, paid by insurance, by the
+    patient; the two shares add up (shares_add_up in each table's constraints)."""
+
+    total_cents: Mapped[int] = mapped_column(Integer)
+    covered_cents: Mapped[int] = mapped_column(Integer)
+    patient_share_cents: Mapped[int] = mapped_column(Integer)
+
+
+def _shares_add_up() -> CheckConstraint:
+    return CheckConstraint(
+        "covered_cents + patient_share_cents = total_cents", name="shares_add_up"
+    )
+
+
+class Dispensation(CostShares, Base):
     """One handing-over at a pharmacy; `payload` is exactly what the service's receipt signs."""
 
     __tablename__ = "dispensations"
     __table_args__ = (
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
         CheckConstraint("covered_cents >= 0", name="covered_not_negative"),
-        CheckConstraint("covered_cents + patient_share_cents = total_cents", name="shares_add_up"),
+        _shares_add_up(),
         CheckConstraint(
             "collected_by_kind IN ('patient', 'representative', 'other')", name="collector_kind"
         ),
@@ -43,9 +58,6 @@ class Dispensation(Base):
     collected_by_kind: Mapped[str] = mapped_column(String(16))
     collected_by_national_id: Mapped[str | None] = mapped_column(String(32))
     collected_by_name: Mapped[str | None] = mapped_column(String(256))
-    total_cents: Mapped[int] = mapped_column(Integer)
-    covered_cents: Mapped[int] = mapped_column(Integer)
-    patient_share_cents: Mapped[int] = mapped_column(Integer)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     jws: Mapped[str] = mapped_column(Text)
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -67,7 +79,7 @@ class Dispensation(Base):
         return (self.dispensed_at, min((line.id for line in self.lines), default=0))
 
 
-class DispensationLine(Base):
+class DispensationLine(CostShares, Base):
     """A pack (or several of one batch) given for one prescription line."""
 
     __tablename__ = "dispensation_lines"
@@ -76,7 +88,7 @@ class DispensationLine(Base):
         CheckConstraint("period >= 1", name="period_positive"),
         CheckConstraint("rate >= 0 AND rate <= 100", name="rate_range"),
         CheckConstraint("unit_price_cents >= 0", name="price_not_negative"),
-        CheckConstraint("covered_cents + patient_share_cents = total_cents", name="shares_add_up"),
+        _shares_add_up(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,10 +103,7 @@ class DispensationLine(Base):
     expiry: Mapped[date] = mapped_column(Date)
     serial: Mapped[str | None] = mapped_column(String(20))
     unit_price_cents: Mapped[int] = mapped_column(Integer)
-    total_cents: Mapped[int] = mapped_column(Integer)
     rate: Mapped[int] = mapped_column(Integer)
-    covered_cents: Mapped[int] = mapped_column(Integer)
-    patient_share_cents: Mapped[int] = mapped_column(Integer)
 
     dispensation: Mapped[Dispensation] = relationship(back_populates="lines")
     item: Mapped[PrescriptionItem] = relationship()
@@ -103,7 +112,8 @@ class DispensationLine(Base):
 class IdempotencyKey(Base):
     """A client's Idempotency-Key: the request it was first used for, and the answer given.
 
-    `response_body` is NULL while the first call runs; it is written in that call's transaction.
+    `response_body` (sealed) is NULL while the first call runs; it is written in that call's
+    transaction, so a committed row always has it.
     """
 
     __tablename__ = "idempotency_keys"
@@ -114,6 +124,7 @@ class IdempotencyKey(Base):
     scope: Mapped[str] = mapped_column(String(128))  # method and path
     key: Mapped[str] = mapped_column(String(128))
     request_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed: `flask idempotency prune` deletes what is older than a day.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)

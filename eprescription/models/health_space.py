@@ -2,11 +2,11 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eprescription.domain.health_space import representation_is_active
-from eprescription.models.base import Base, UTCDateTime
+from eprescription.models.base import Base, UTCDateTime, partial_unique_index
 from eprescription.models.people import Person
 
 ONGOING = text("revoked_at IS NULL")
@@ -20,13 +20,11 @@ class Representative(Base):
     __table_args__ = (
         CheckConstraint("patient_person_id <> representative_person_id", name="not_oneself"),
         # One ongoing representation per pair; revoked ones may pile up.
-        Index(
+        partial_unique_index(
             "uq_representatives_ongoing_pair",
             "patient_person_id",
             "representative_person_id",
-            unique=True,
-            sqlite_where=ONGOING,
-            postgresql_where=ONGOING,
+            where=ONGOING,
         ),
     )
 

@@ -1,4 +1,4 @@
-"""Wrong passwords in a row per username, and until when that username may not log in."""
+"""Wrong passwords in a row per username (or per known device), and when the last one came."""
 
 from datetime import datetime
 
@@ -10,10 +10,12 @@ from eprescription.models.base import Base, UTCDateTime
 
 class LoginThrottle(Base):
     """Kept per username as typed (normalised), whether or not an account has it, so that a
-    lock says nothing about which usernames exist. Deleted by a successful login."""
+    wait says nothing about which usernames exist; a known device's wrong passwords are kept
+    under `<username>/<the device's id>`. Deleted by a successful login. The wait is derived
+    from both columns (domain/login_throttle.py), which one atomic statement updates."""
 
     __tablename__ = "login_throttles"
 
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -3,7 +3,7 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, String
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eprescription.models.base import Base, UTCDateTime, utcnow
@@ -48,6 +48,10 @@ class Prescriber(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
     rpps: Mapped[str] = mapped_column(String(11), unique=True)
     specialty: Mapped[str] = mapped_column(String(128), default="")
+    # Where they practise, "community" or "hospital" (domain/prescribing_rules.SETTINGS).
+    setting: Mapped[str] = mapped_column(
+        String(16), default="community", server_default="community"
+    )
 
     person: Mapped[Person] = relationship()
 
@@ -97,6 +101,8 @@ class Account(Base):
     )
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Named by each session cookie; raised to end all the account's sessions (services/sessions.py).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -52,12 +53,17 @@ class Prescription(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     jws: Mapped[str] = mapped_column(Text)
     access_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # The access code under AES-GCM (server secret), only to show its QR code again.
+    # The access code under AES-GCM (server secret), only to show its QR code again, and the
+    # id of the key-encryption key that sealed it (docs/signing.md, key management).
     access_code_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    access_code_key_id: Mapped[str] = mapped_column(String(32))
     # The patient's choice of pickup mode (when they changed the prescriber's), a document the
     # service signs: `pickup_mode` must say what it says (docs/signing.md).
     pickup_choice_payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     pickup_choice_jws: Mapped[str | None] = mapped_column(Text)
+    # The review's warnings the prescriber acknowledged at signing (issue_review.as_record, with
+    # the reason given); None: issued by a caller that does not acknowledge (the API).
+    acknowledged_warnings: Mapped[list | None] = mapped_column(JSON)
 
     patient: Mapped[Person] = relationship()
     prescriber: Mapped[Prescriber] = relationship()

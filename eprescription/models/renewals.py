@@ -6,7 +6,6 @@ from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
     ForeignKey,
-    Index,
     String,
     Text,
     and_,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eprescription.domain.renewals import RequestStatus, effective_status
-from eprescription.models.base import Base, UTCDateTime
+from eprescription.models.base import Base, UTCDateTime, partial_unique_index
 from eprescription.models.people import Person, Prescriber
 from eprescription.models.prescriptions import Prescription
 
@@ -41,13 +40,7 @@ class RenewalRequest(Base):
         ),
         # At most one request stored pending per prescription (a lapsed one is stored expired
         # by the new request's use case, in its transaction, before the new row goes in).
-        Index(
-            "uq_renewal_requests_pending",
-            "prescription_id",
-            unique=True,
-            sqlite_where=PENDING,
-            postgresql_where=PENDING,
-        ),
+        partial_unique_index("uq_renewal_requests_pending", "prescription_id", where=PENDING),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

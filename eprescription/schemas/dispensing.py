@@ -5,6 +5,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from eprescription.domain import dispensing as rules
 from eprescription.domain import prescriptions as prescription_rules
+from eprescription.schemas import inputs
+from eprescription.schemas.pages import page_argument, page_size_argument
 from eprescription.schemas.prescriptions import VerifiedSchema
 
 PRESENTER_NIR = (
@@ -24,10 +26,7 @@ class ScanSchema(Schema):
         validate=validate.Length(min=1, max=32),
         metadata={"description": "Manual entry: the prescription number, with patient_nir."},
     )
-    patient_nir = fields.String(
-        validate=validate.Length(min=1, max=32),
-        metadata={"description": "Manual entry: the patient's NIR as read from their card."},
-    )
+    patient_nir = inputs.national_id("Manual entry: the patient's NIR as read from their card.")
     identity_confirmed = fields.Boolean(
         load_default=False,
         metadata={
@@ -35,10 +34,7 @@ class ScanSchema(Schema):
             "the patient, or the representative named by presenter_nir."
         },
     )
-    presenter_nir = fields.String(
-        validate=validate.Length(min=1, max=32),
-        metadata={"description": PRESENTER_NIR},
-    )
+    presenter_nir = inputs.national_id(PRESENTER_NIR)
 
     @validates_schema
     def _one_way(self, data, **_):
@@ -106,7 +102,12 @@ class ReversalSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
-class CardLookupArgsSchema(Schema):
+class CardLookupRequestSchema(Schema):
+    """POST /pharmacy/card-lookup: the NIR goes in the body, never in a URL (a URL is logged)."""
+
+    nir = inputs.national_id("The patient's NIR, as read from their card.", required=True)
+    page = page_argument()
+    page_size = page_size_argument(rules.CARD_PAGE_SIZE, rules.CARD_PAGE_SIZE_MAX)
     identity_confirmed = fields.Boolean(
         load_default=False,
         metadata={
@@ -114,9 +115,7 @@ class CardLookupArgsSchema(Schema):
             "the patient (all their prescriptions), or the representative of presenter_nir."
         },
     )
-    presenter_nir = fields.String(
-        validate=validate.Length(min=1, max=32), metadata={"description": PRESENTER_NIR}
-    )
+    presenter_nir = inputs.national_id(PRESENTER_NIR)
 
 
 class DispensingCheckSchema(Schema):
@@ -129,6 +128,10 @@ class RenewalPeriodSchema(Schema):
     current = fields.Integer()
     of = fields.Integer()
     remaining = fields.Integer()
+    opens = fields.Date(
+        allow_none=True,
+        metadata={"description": "When the current renewal period opens, if after today."},
+    )
 
 
 class SubstitutionPolicySchema(Schema):
@@ -149,6 +152,10 @@ class PharmacistLineSchema(Schema):
     remaining_total = fields.Integer()
     period = fields.Nested(RenewalPeriodSchema)
     substitution = fields.Nested(SubstitutionPolicySchema)
+    conditions = fields.List(
+        fields.Dict(),
+        metadata={"description": "The product's prescribing conditions as signed (kind, text)."},
+    )
 
 
 class VerifiedSignatureSchema(Schema):
@@ -175,13 +182,19 @@ class PharmacistPrescriptionSchema(VerifiedSchema):
 
 
 class CardLookupSchema(Schema):
-    prescriptions = fields.List(fields.Nested(PharmacistPrescriptionSchema))
+    prescriptions = fields.List(
+        fields.Nested(PharmacistPrescriptionSchema),
+        metadata={"description": "This page of them, newest first."},
+    )
     withheld = fields.Integer(
         metadata={
             "description": "Private or authorised ones not shown to the person at the counter "
             "(identity not confirmed, or not the patient)."
         }
     )
+    total = fields.Integer(metadata={"description": "All those shown, on every page."})
+    page = fields.Integer()
+    page_size = fields.Integer()
 
 
 class ReversalDocumentSchema(Schema):
@@ -212,6 +225,13 @@ class ReceiptSchema(Schema):
     total_cents = fields.Integer()
     covered_cents = fields.Integer()
     patient_share_cents = fields.Integer()
+    limited_by = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "The dispensing rule that limited each line given less than its "
+            "period: line, rule (docs/rules.md)."
+        },
+    )
     prescription_status = fields.String()
     prescription_version = fields.Integer()
     reversed_at = fields.String(allow_none=True)
@@ -229,8 +249,8 @@ class DispensationSchema(ReceiptSchema):
 
 
 class DispensationListArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = page_argument()
+    per_page = page_size_argument(20, 100)
 
 
 class DispensationSummarySchema(Schema):

@@ -3,16 +3,16 @@
 from marshmallow import Schema, fields, validate
 
 from eprescription.domain import health_space as rules
-from eprescription.domain.prescriptions import PickupMode, Status
+from eprescription.domain.prescriptions import PickupMode
+from eprescription.schemas import inputs
 from eprescription.schemas.audit import InclusionProofSchema
-from eprescription.schemas.prescriptions import VerifiedSchema
+from eprescription.schemas.pages import PageSchema, page_argument, page_size_argument
+from eprescription.schemas.prescriptions import NamesSchema, PrescriptionHeadSchema
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-    page_size = fields.Integer(
-        load_default=20, validate=validate.Range(min=1, max=rules.PAGE_SIZE_MAX)
-    )
+    page = page_argument()
+    page_size = page_size_argument(20, rules.PAGE_SIZE_MAX)
 
 
 class MyPrescriptionsArgsSchema(PageArgsSchema):
@@ -25,9 +25,7 @@ class MyPrescriptionsArgsSchema(PageArgsSchema):
     )
 
 
-class PersonNameSchema(Schema):
-    given_name = fields.String(required=True)
-    family_name = fields.String(required=True)
+class PersonNameSchema(NamesSchema):
     name = fields.String(required=True)
 
 
@@ -133,10 +131,7 @@ class MyDispensationSchema(Schema):
     reversal_reason = fields.String(allow_none=True)
 
 
-class MyPrescriptionSchema(VerifiedSchema):
-    id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
-    number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
-    status = fields.String(required=True, metadata={"enum": list(Status)})
+class MyPrescriptionSchema(PrescriptionHeadSchema):
     view = fields.String(required=True, metadata={"enum": list(rules.View)})
     relation = fields.String(
         required=True,
@@ -147,14 +142,10 @@ class MyPrescriptionSchema(VerifiedSchema):
     )
     patient = fields.Nested(PersonNameSchema, required=True)
     prescriber = fields.Nested(PrescriberNameSchema, required=True)
-    issued_at = fields.String(required=True)
-    valid_from = fields.String(required=True)
-    valid_until = fields.String(required=True)
     days_left = fields.Integer(
         required=True, metadata={"description": "0 on the last day; negative once expired."}
     )
     validity_text = fields.String(required=True)
-    renewals = fields.Integer(required=True)
     renewal_in_progress = fields.Integer(
         required=True, metadata={"description": "The renewal being collected; 0: first supply."}
     )
@@ -167,7 +158,6 @@ class MyPrescriptionSchema(VerifiedSchema):
         required=True,
         metadata={"description": "What pharmacies gave, oldest first, reversals included."},
     )
-    version = fields.Integer(required=True)
     qr_svg_url = fields.String(
         allow_none=True, metadata={"description": "The QR code image, while it can be collected."}
     )
@@ -180,11 +170,8 @@ class MyPrescriptionDetailSchema(MyPrescriptionSchema):
     )
 
 
-class MyPrescriptionPageSchema(Schema):
+class MyPrescriptionPageSchema(PageSchema):
     items = fields.List(fields.Nested(MyPrescriptionSchema), required=True)
-    total = fields.Integer(required=True)
-    page = fields.Integer(required=True)
-    page_size = fields.Integer(required=True)
 
 
 class PickupModeSchema(Schema):
@@ -215,19 +202,12 @@ class AccessLogEntrySchema(Schema):
     )
 
 
-class AccessLogPageSchema(Schema):
+class AccessLogPageSchema(PageSchema):
     items = fields.List(fields.Nested(AccessLogEntrySchema), required=True)
-    total = fields.Integer(required=True)
-    page = fields.Integer(required=True)
-    page_size = fields.Integer(required=True)
 
 
 class RepresentativeInSchema(Schema):
-    nir = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=32),
-        metadata={"description": "Their NIR (isikukood in Estonia), as on their card."},
-    )
+    nir = inputs.national_id("Their NIR (isikukood in Estonia), as on their card.", required=True)
     family_name = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),

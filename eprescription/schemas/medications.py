@@ -4,11 +4,14 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from eprescription.catalog.search import PAGE_SIZE_MAX, QUERY_MAX_LENGTH
 from eprescription.catalog.search_index import GENERIC_TYPES
-from eprescription.catalog.text import words
+from eprescription.catalog.text import query_words
+from eprescription.domain.prescribing_conditions import Kind
+from eprescription.schemas.pages import PageSchema, page_argument, page_size_argument
+from eprescription.schemas.prescriptions import SubstanceInSchema
 
 
 def _has_a_word(q: str) -> None:
-    if not words(q):
+    if not query_words(q):
         raise ValidationError("Type at least one letter or digit to search.")
 
 
@@ -22,8 +25,8 @@ class MedicationSearchArgsSchema(Schema):
             "example": "doliprane 1000",
         },
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=PAGE_SIZE_MAX))
+    page = page_argument()
+    page_size = page_size_argument(20, PAGE_SIZE_MAX)
 
 
 class SubstanceSchema(Schema):
@@ -74,6 +77,20 @@ class GenericGroupSchema(Schema):
     )
 
 
+class ConditionSchema(Schema):
+    kind = fields.String(required=True, metadata={"enum": [kind.value for kind in Kind]})
+    text = fields.String(
+        required=True, metadata={"description": "The BDPM's text, the rule's source."}
+    )
+    days = fields.Integer(
+        metadata={
+            "description": "A duration limit, a fractioned dispensing, an initial "
+            "hospital prescription's validity."
+        }
+    )
+    specialty = fields.String(metadata={"description": "The specialty a prescriber must have."})
+
+
 class MedicationSchema(Schema):
     cis = fields.String(required=True)
     name = fields.String(required=True)
@@ -92,10 +109,53 @@ class MedicationSchema(Schema):
         metadata={"description": "Packs still listed in the BDPM."},
     )
     generic_groups = fields.List(fields.Nested(GenericGroupSchema), required=True)
+    conditions = fields.List(
+        fields.Nested(ConditionSchema),
+        required=True,
+        metadata={"description": "Prescribing and dispensing conditions (CIS_CPD), classified."},
+    )
 
 
-class MedicationPageSchema(Schema):
+class SubstanceLineSchema(Schema):
+    name = fields.String(
+        required=True,
+        metadata={
+            "description": "What to show.",
+            "example": "amoxicilline 1 g, comprimé dispersible",
+        },
+    )
+    substance_name = fields.String(required=True, metadata={"example": "amoxicilline"})
+    substance = fields.Nested(
+        SubstanceInSchema,
+        required=True,
+        metadata={
+            "description": "The `substance` of a prescription item that prescribes this line "
+            "by DCI (POST /api/v1/prescriptions), as it is."
+        },
+    )
+    per = fields.String(
+        required=True,
+        metadata={"description": "What the strength is for.", "example": "un comprimé"},
+    )
+    products = fields.Integer(
+        required=True,
+        metadata={"description": "Prescribable products on the market that the line gathers."},
+    )
+    reimbursed = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether one of their packs is reimbursed."},
+    )
+
+
+class MedicationPageSchema(PageSchema):
     items = fields.List(fields.Nested(MedicationSchema), required=True)
     total = fields.Integer(required=True, metadata={"description": "Matches on every page."})
-    page = fields.Integer(required=True)
-    page_size = fields.Integer(required=True)
+    substances = fields.List(
+        fields.Nested(SubstanceLineSchema),
+        required=True,
+        metadata={
+            "description": "Prescribing by DCI: the substances at a strength in a form that "
+            "match `q` at least as well as the best product, most prescribed first, to show "
+            "before the products; up to `page_size`, on the first page only (empty on the others)."
+        },
+    )

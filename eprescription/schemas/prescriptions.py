@@ -3,20 +3,10 @@
 from marshmallow import Schema, fields, validate
 
 from eprescription.domain import prescriptions as rules
+from eprescription.domain.acknowledgements import REASON_MAX
 from eprescription.models.base import ROW_ID_MAX
-
-
-def pin_field() -> fields.String:
-    """The prescriber's signing PIN, asked by every signing request (a new field each time)."""
-    return fields.String(
-        required=True,
-        load_only=True,
-        validate=validate.Length(min=1, max=64),
-        metadata={
-            "description": "The prescriber's signing PIN (4 to 8 digits).",
-            "example": "1234",
-        },
-    )
+from eprescription.schemas import inputs
+from eprescription.schemas.pages import PageSchema, page_argument, page_size_argument
 
 
 class SubstanceInSchema(Schema):
@@ -76,15 +66,26 @@ class ItemInSchema(Schema):
     ald = fields.Boolean(
         load_default=False, metadata={"description": "Affection de longue durée (100 % cover)."}
     )
+    renewal_authorised = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The prescriber expressly allows a liste I line to be renewed "
+            "(CSP R5132-22; docs/rules.md)."
+        },
+    )
+    initial_prescription = fields.String(
+        validate=validate.Length(min=1, max=rules.INITIAL_REFERENCE_MAX),
+        metadata={
+            "description": "The reference and date of the initial (hospital or specialist) "
+            "prescription this line renews, for products whose initial prescription is "
+            "reserved (docs/rules.md)."
+        },
+    )
 
 
 class PrescriptionIssueSchema(Schema):
-    patient_nir = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=32),
-        metadata={"description": "The patient's NIR (isikukood in Estonia)."},
-    )
-    pin = pin_field()
+    patient_nir = inputs.national_id("The patient's NIR (isikukood in Estonia).", required=True)
+    pin = inputs.pin()
     valid_from = fields.Date(metadata={"description": "Default: the issue date."})
     valid_until = fields.Date(
         metadata={"description": "Default: valid_from + 3 months; at most 3 (12 with renewals)."}
@@ -109,10 +110,54 @@ class PrescriptionIssueSchema(Schema):
             "answers: it is marked renewed with it, in the same transaction."
         },
     )
+    acknowledged_warnings = fields.List(
+        fields.String(validate=validate.Length(max=500)),
+        validate=validate.Length(max=4 * rules.ITEMS_MAX),
+        metadata={
+            "description": "The keys of the review's warnings the prescriber ticked (POST "
+            "/api/v1/prescriptions/review). With it (or acknowledgement_reason) every "
+            "duplicate-therapy and allergy warning must be acknowledged: 422 "
+            "warnings_not_acknowledged otherwise; stored with the prescription, audited."
+        },
+    )
+    acknowledgement_reason = fields.String(
+        validate=validate.Length(max=REASON_MAX),
+        metadata={"description": "Why the prescriber signs anyway: covers every warning."},
+    )
+
+
+class PrescriptionDraftSchema(PrescriptionIssueSchema):
+    """A prescription to review: what issuing takes, but the PIN."""
+
+    class Meta:
+        exclude = ("pin",)
+
+
+class WarningSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "Stable while the line is."})
+    kind = fields.String(
+        required=True,
+        metadata={"description": "duplicate_therapy, duplicate_line, allergy, rule_not_judged"},
+    )
+    line = fields.Integer(required=True)
+    substances = fields.List(fields.String(), required=True)
+    message = fields.String(required=True)
+    needs_acknowledgement = fields.Boolean(required=True)
+
+
+class PrescriptionReviewSchema(Schema):
+    content = fields.Dict(
+        required=True, metadata={"description": "What the signature will cover (no number yet)."}
+    )
+    warnings = fields.List(
+        fields.Nested(WarningSchema),
+        required=True,
+        metadata={"description": "Grouped per substance: one of each kind per line at most."},
+    )
 
 
 class PrescriptionCancelSchema(Schema):
-    pin = pin_field()
+    pin = inputs.pin()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=rules.REASON_MAX))
     lines = fields.List(
         fields.Integer(strict=True, validate=validate.Range(min=1, max=rules.ITEMS_MAX)),
@@ -122,12 +167,10 @@ class PrescriptionCancelSchema(Schema):
 
 
 class PrescriptionListArgsSchema(Schema):
-    patient = fields.String(
-        validate=validate.Length(min=1, max=32), metadata={"description": "The patient's NIR."}
-    )
+    patient = inputs.national_id("The patient's NIR.")
     status = fields.String(validate=validate.OneOf(list(rules.Status)))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = page_argument()
+    page_size = page_size_argument(20, 100)
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -150,6 +193,15 @@ class DosageOutSchema(Schema):
     duration_days = fields.Integer()
 
 
+class ConditionOutSchema(Schema):
+    kind = fields.String(
+        required=True, metadata={"description": "The rule it was read as (docs/rules.md)."}
+    )
+    text = fields.String(required=True, metadata={"description": "The BDPM's text."})
+    days = fields.Integer()
+    specialty = fields.String()
+
+
 class ItemOutSchema(Schema):
     line = fields.Integer(required=True)
     medication = fields.Nested(MedicationOutSchema, required=True)
@@ -158,21 +210,33 @@ class ItemOutSchema(Schema):
     substitutable = fields.Boolean(required=True)
     non_substitution_reason = fields.String(allow_none=True)
     ald = fields.Boolean(required=True)
+    conditions = fields.List(
+        fields.Nested(ConditionOutSchema),
+        metadata={"description": "The product's prescribing conditions as signed (CIS_CPD)."},
+    )
+    renewal_authorised = fields.Boolean()
+    initial_prescription = fields.String()
+    quantity_in_words = fields.String(
+        metadata={"description": "On a secure prescription, the quantity written in full."}
+    )
     status = fields.String(required=True, metadata={"enum": ["active", "cancelled"]})
     dispensed_quantity = fields.Integer(required=True)
 
 
-class PatientOutSchema(Schema):
-    identifier = fields.Dict(required=True)
+class NamesSchema(Schema):
+    """A person's family and given names, as every view of a prescription gives them."""
+
     family_name = fields.String(required=True)
     given_name = fields.String(required=True)
+
+
+class PatientOutSchema(NamesSchema):
+    identifier = fields.Dict(required=True)
     birth_date = fields.String(allow_none=True)
 
 
-class PrescriberOutSchema(Schema):
+class PrescriberOutSchema(NamesSchema):
     rpps = fields.String(required=True)
-    family_name = fields.String(required=True)
-    given_name = fields.String(required=True)
 
 
 class CancellationOutSchema(Schema):
@@ -198,15 +262,25 @@ class VerifiedSchema(Schema):
     )
 
 
-class PrescriptionSchema(VerifiedSchema):
+class PrescriptionRefSchema(Schema):
+    """A prescription named: the id its URLs carry, and its number."""
+
     id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
     number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
+
+
+class PrescriptionHeadSchema(VerifiedSchema, PrescriptionRefSchema):
+    """What the prescriber's and the patient's views of a prescription both begin with."""
+
     status = fields.String(required=True, metadata={"enum": list(rules.Status)})
     version = fields.Integer(required=True)
     issued_at = fields.String(required=True)
     valid_from = fields.String(required=True)
     valid_until = fields.String(required=True)
     renewals = fields.Integer(required=True)
+
+
+class PrescriptionSchema(PrescriptionHeadSchema):
     pickup_mode = fields.String(required=True)
     patient = fields.Nested(PatientOutSchema, required=True)
     prescriber = fields.Nested(PrescriberOutSchema, required=True)
@@ -218,15 +292,21 @@ class PrescriptionSchema(VerifiedSchema):
     )
 
 
+class RuleNoteSchema(Schema):
+    line = fields.Integer(required=True)
+    message = fields.String(required=True)
+
+
 class IssuedPrescriptionSchema(PrescriptionSchema):
     access_code = fields.String(
         required=True, metadata={"description": "Shown once: only its hash is kept."}
     )
     qr_text = fields.String(required=True, metadata={"example": "EP1.H24VYEBTSCH.<code>"})
+    rule_notes = fields.List(
+        fields.Nested(RuleNoteSchema),
+        metadata={"description": "What the prescribing rules could not judge (docs/rules.md)."},
+    )
 
 
-class PrescriptionPageSchema(Schema):
+class PrescriptionPageSchema(PageSchema):
     items = fields.List(fields.Nested(PrescriptionSchema), required=True)
-    total = fields.Integer(required=True)
-    page = fields.Integer(required=True)
-    page_size = fields.Integer(required=True)

@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from eprescription.domain import renewals as rules
+from eprescription.schemas.prescriptions import PrescriptionRefSchema
 
 
 class RenewalAskSchema(Schema):
@@ -31,11 +32,6 @@ class RenewalListArgsSchema(Schema):
 
 class NameSchema(Schema):
     name = fields.String(required=True)
-
-
-class PrescriptionRefSchema(Schema):
-    id = fields.String(required=True, metadata={"description": "The number, used in URLs."})
-    number = fields.String(required=True, metadata={"example": "H24V-YEBT-SCH"})
 
 
 class RenewalRequestSchema(Schema):

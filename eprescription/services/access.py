@@ -19,13 +19,14 @@ from eprescription.domain.errors import (
     PermissionDenied,
     PrescriptionNotFound,
 )
+from eprescription.domain.messages import Message
 from eprescription.models import Dispensation, Pharmacist, Prescription, RenewalRequest, Role
 from eprescription.services import audit, counter, representation, signed_documents
 from eprescription.services.uow import UnitOfWork
 
 T = TypeVar("T", Prescription, Dispensation, RenewalRequest)
 
-NOT_VISIBLE = "No prescription with this number is visible to you."
+NOT_VISIBLE = Message("not_visible", "No prescription with this number is visible to you.")
 NO_MATCH = "No prescription matches this code. Scan it again or check the number."
 NO_DISPENSATION = "Your pharmacy has no dispensation with this id."
 NO_RENEWAL_REQUEST = "No renewal request with this id is visible to you."
@@ -100,7 +101,13 @@ RULES: dict[tuple[Kind, Action], Rule] = {
     (Kind.PRESCRIPTION, Action.CHANGE_PICKUP_MODE): Rule(
         frozenset({R.PATIENT}),
         told=frozenset({R.REPRESENTATIVE}),
-        refusal=(PermissionDenied, "Only the patient can change how a prescription is collected."),
+        refusal=(
+            PermissionDenied,
+            Message(
+                "only_patient_changes_pickup",
+                "Only the patient can change how a prescription is collected.",
+            ),
+        ),
     ),
     (Kind.PRESCRIPTION, Action.REQUEST_RENEWAL): Rule(frozenset({R.PATIENT, R.REPRESENTATIVE})),
     (Kind.PRESCRIPTION, Action.READ_DISPENSATIONS): Rule(_OF_THE_PATIENT | {R.DISPENSING_PHARMACY}),

@@ -10,10 +10,10 @@ from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from eprescription.domain import identifiers
+from eprescription.domain import identifiers, prescribing_rules
 from eprescription.domain.errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -22,8 +22,9 @@ from eprescription.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from eprescription.domain.messages import Message
 from eprescription.models import Account, ApiToken, Person, Pharmacist, Pharmacy, Prescriber, Role
-from eprescription.services import login_throttle
+from eprescription.services import login_throttle, sessions
 from eprescription.services.uow import UnitOfWork
 
 USERNAME_MAX_LENGTH = 64
@@ -31,7 +32,7 @@ USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 1024  # hashing megabytes of "password" would be a cheap denial of service
 NAME_MAX_LENGTH = 128
-WRONG_CREDENTIALS = "Wrong username or password."
+WRONG_CREDENTIALS = Message("wrong_credentials", "Wrong username or password.")
 ROLES_WITH_A_PERSON = (Role.PRESCRIBER, Role.PHARMACIST, Role.PATIENT)
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile); raising them later
@@ -159,6 +160,7 @@ def add_account(
     person: PersonDetails | None = None,
     rpps: str | None = None,
     specialty: str = "",
+    setting: str = prescribing_rules.COMMUNITY,
     pharmacy_finess: str | None = None,
     is_demo: bool = False,
 ) -> Account:
@@ -188,6 +190,8 @@ def add_account(
         rpps = problems.identifier("rpps", identifiers.validate_rpps, rpps)
         if len(specialty or "") > NAME_MAX_LENGTH:
             problems.add("specialty", f"at most {NAME_MAX_LENGTH} characters")
+        if setting not in prescribing_rules.SETTINGS:
+            problems.add("setting", "one of " + ", ".join(prescribing_rules.SETTINGS))
     pharmacy = None
     if account_role is Role.PHARMACIST:
         finess = problems.identifier(
@@ -227,7 +231,12 @@ def add_account(
     session.add(account)
     if account_role is Role.PRESCRIBER:
         session.add(
-            Prescriber(person=person_record, rpps=rpps, specialty=(specialty or "").strip())
+            Prescriber(
+                person=person_record,
+                rpps=rpps,
+                specialty=(specialty or "").strip(),
+                setting=setting,
+            )
         )
     elif account_role is Role.PHARMACIST:
         session.add(Pharmacist(person=person_record, pharmacy=pharmacy))
@@ -297,16 +306,18 @@ def _account_named(uow: UnitOfWork, username: str) -> Account:
 
 
 def set_active(uow: UnitOfWork, username: str, active: bool) -> Account:
-    """An administrator disables an account (its sessions and tokens stop at their next
-    request) or enables it again with its old password."""
+    """An administrator disables an account (every session and token of it ends at once, for
+    good) or enables it again with its old password."""
     account = _account_named(uow, username)
     account.is_active = active
+    if not active:
+        sessions.end_all(uow, account)
     return account
 
 
 def set_password(uow: UnitOfWork, username: str, password: str) -> Account:
-    """An administrator sets a new password: the account's tokens are revoked and a login
-    lock on its username lifted."""
+    """An administrator sets a new password: every session and token of the account ends,
+    and a wait on its username is lifted."""
     account = _account_named(uow, username)
     if not PASSWORD_MIN_LENGTH <= len(password or "") <= PASSWORD_MAX_LENGTH:
         raise ValidationFailed(
@@ -314,26 +325,34 @@ def set_password(uow: UnitOfWork, username: str, password: str) -> Account:
             errors={"password": [f"at least {PASSWORD_MIN_LENGTH} characters"]},
         )
     account.password_hash = hash_password(password)
-    uow.session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
-    login_throttle.clear(uow, account.username)
+    sessions.end_all(uow, account)
+    login_throttle.unlock(uow, account.username)
     return account
 
 
-def authenticate(uow: UnitOfWork, username: str, password: str) -> Account:
-    """The active account with these credentials, or AuthenticationFailed."""
-    return _check_credentials(uow, username, password)
+def authenticate(
+    uow: UnitOfWork, username: str, password: str, *, device: str | None = None
+) -> Account:
+    """The active account with these credentials, or AuthenticationFailed; `device` is the
+    id of a device its owner logged in from before (the caller checked its signed cookie)."""
+    return _check_credentials(uow, username, password, device)
 
 
-def _check_credentials(uow: UnitOfWork, username: str, password: str) -> Account:
+def _check_credentials(
+    uow: UnitOfWork, username: str, password: str, device: str | None = None
+) -> Account:
     """Verify the password, rehash it if the parameters changed, note the login (a wrong
-    password is counted even though the use case rolls back; a locked username is refused).
+    password is counted even though the use case rolls back; a username or device that must
+    wait is refused before its password is tried).
 
-    An unknown username costs one hash verification too, and is throttled the same way, so
-    that neither timing nor a lock tells which usernames exist.
+    Wrong passwords from a known device count against that device only, the others against
+    the username: guesses from elsewhere slow down guesses from elsewhere, never the owner on
+    their own device. An unknown username costs one hash verification too, and is throttled
+    the same way, so that neither timing nor a wait tells which usernames exist.
     """
     now = uow.now
     name = normalise_username(username)
-    throttle_key = name[:USERNAME_MAX_LENGTH]  # longer ones match no account anyway
+    throttle_key = login_throttle.key(name[:USERNAME_MAX_LENGTH], device)  # longer: no account
     login_throttle.check(uow, throttle_key, now)
     account = uow.session.scalar(select(Account).where(Account.username == name))
     password = password or ""
@@ -350,7 +369,9 @@ def _check_credentials(uow: UnitOfWork, username: str, password: str) -> Account
         login_throttle.record_failure(uow, throttle_key, now)
         raise
     if not account.is_active:
-        raise AuthenticationFailed("This account is disabled; ask an administrator.")
+        raise AuthenticationFailed(
+            Message("account_disabled", "This account is disabled; ask an administrator.")
+        )
     if password_hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     account.last_login_at = now
@@ -369,11 +390,17 @@ def issue_token(uow: UnitOfWork, account: Account, lifetime_seconds: int) -> tup
 
 
 def token_for_credentials(
-    uow: UnitOfWork, username: str, password: str, lifetime_seconds: int
-) -> tuple[str, datetime]:
+    uow: UnitOfWork,
+    username: str,
+    password: str,
+    lifetime_seconds: int,
+    *,
+    device: str | None = None,
+) -> tuple[Account, str, datetime]:
     """Log in with a username and password and get a bearer token, in one transaction."""
-    account = _check_credentials(uow, username, password)
-    return _add_token(uow, account, lifetime_seconds)
+    account = _check_credentials(uow, username, password, device)
+    token, expires_at = _add_token(uow, account, lifetime_seconds)
+    return account, token, expires_at
 
 
 def _add_token(uow: UnitOfWork, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:

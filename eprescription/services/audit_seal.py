@@ -9,9 +9,9 @@ from sqlalchemy import RowMapping, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from eprescription.domain.errors import NotFound, ValidationFailed
+from eprescription.domain.signed_prescription import iso_seconds
 from eprescription.models import AuditCheckpoint, AuditEvent, AuditLogEntry, AuditTreeNode
 from eprescription.services import audit, pki
-from eprescription.services.prescriptions import iso_seconds
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing import jws, merkle
 from eprescription.signing.canonical import canonical_json

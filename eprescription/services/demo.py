@@ -8,11 +8,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from eprescription.catalog import importer
+from eprescription.domain import prescribing_rules
 from eprescription.domain.errors import Conflict, PermissionDenied
 from eprescription.domain.identifiers import ESTONIA
-from eprescription.domain.prescriptions import OPEN_STATES, ItemDraft
+from eprescription.domain.prescriptions import OPEN_STATES, ItemDraft, today_of
 from eprescription.models import Account, Person, Pharmacy, Prescription, Product, Role
-from eprescription.services import accounts, pki, prescriptions
+from eprescription.services import accounts, issuing, pki, prescription_drafts
 from eprescription.services.accounts import PersonDetails
 from eprescription.services.uow import UnitOfWork
 
@@ -40,6 +41,7 @@ class DemoUser:
     rpps: str | None = None
     specialty: str = ""
     pin: str | None = None  # signing PIN (prescribers), published like the password
+    setting: str = prescribing_rules.COMMUNITY  # prescribers: community or hospital
 
 
 DEMO_USERS = (
@@ -74,6 +76,20 @@ DEMO_USERS = (
         {"FR": "285037505612306", "EE": "48503120124"},
     ),
     DemoUser(Role.ADMIN, "demo-admin", "demo-admin-2026"),
+    # A hospital neurologist, who may prescribe what the GP above is refused (docs/rules.md).
+    DemoUser(
+        Role.PRESCRIBER,
+        "demo-hospital",
+        "demo-hospital-2026",
+        "Hugo",
+        "Lefèvre",
+        date(1978, 6, 15),
+        {"FR": "178067505612458", "EE": "37806150100"},
+        rpps="10005555551",
+        specialty="NEUROLOGIE",
+        pin=DEMO_PIN,
+        setting=prescribing_rules.HOSPITAL,
+    ),
 )
 
 
@@ -151,6 +167,7 @@ def _ensure(uow: UnitOfWork, user: DemoUser) -> DemoLogin:
         person=person,
         rpps=user.rpps,
         specialty=user.specialty,
+        setting=user.setting,
         pharmacy_finess=pharmacy_finess,
         is_demo=True,
     )
@@ -189,7 +206,7 @@ def _ensure_demo_prescription(uow: UnitOfWork) -> str | None:
         .join(Account, Account.person_id == Person.id)
         .where(Account.username == DEMO_USERS[2].username)
     ).one()
-    today = prescriptions.today_of(uow.now)
+    today = today_of(uow.now)
     has_active = session.scalar(
         select(func.count(Prescription.id)).where(
             Prescription.patient_person_id == patient.id,
@@ -198,13 +215,14 @@ def _ensure_demo_prescription(uow: UnitOfWork) -> str | None:
         )
     )
     items = [
-        ItemDraft(cis=cis, dosage_text=text, quantity=quantity)
+        # A long-term treatment the doctor renews expressly, as liste I requires (R5132-22).
+        ItemDraft(cis=cis, dosage_text=text, quantity=quantity, renewal_authorised=True)
         for cis, text, quantity in DEMO_LINES
         if (product := session.get(Product, cis)) is not None and product.is_prescribable
     ]
     if has_active or not items:
         return None
-    request = prescriptions.IssueRequest(
+    request = prescription_drafts.IssueRequest(
         patient_nir=patient.national_id,
         pin=DEMO_PIN,
         items=items,
@@ -213,5 +231,5 @@ def _ensure_demo_prescription(uow: UnitOfWork) -> str | None:
     # The demo prescriber acts, in the seed's transaction: their events are buffered on the
     # same session and written when the seed commits (the PIN is right, nothing is refused).
     as_doctor = UnitOfWork(session, uow.settings, doctor, now=uow.now)
-    issued = prescriptions.issue(as_doctor, request)
+    issued = issuing.issue(as_doctor, request)
     return issued.prescription.number

@@ -1,14 +1,19 @@
 """Idempotency-Key records: claim a key in the use case's own transaction, replay the first
-answer. A refused or failed call rolls its claim back with everything else, so the client may
-correct and retry with the same key."""
+answer (sealed at rest), prune answers after a day. A refused or failed call, or a killed
+worker, rolls its claim back with everything else, so the client may retry at once."""
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import CursorResult, Table, select, update
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from eprescription.domain.errors import (
@@ -19,9 +24,12 @@ from eprescription.domain.errors import (
 from eprescription.models import IdempotencyKey
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
+from eprescription.signing.keyring import UnknownKeyId
 
 KEY_MAX = 128
-IN_PROGRESS_TIMEOUT = timedelta(minutes=5)  # a claim left without an answer is taken over
+RETENTION = timedelta(hours=24)  # `flask idempotency prune` deletes older answers
+SEALED_V1 = b"\x01"  # the version byte of a sealed answer (AES-256-GCM, see _seal)
+NONCE_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,10 @@ def claim(uow: UnitOfWork, scope: str, key: str, digest: str) -> StoredResponse 
     The key's row goes in with INSERT … ON CONFLICT DO NOTHING (one statement): a concurrent
     call with the same key waits on the unique index until the first one ends. If it
     committed, nothing is inserted and this call reads its answer; if it rolled back (it was
-    refused), this claim goes through. Another body with the same key is refused
-    (IdempotencyKeyReused), and so is, while it is recent, a claim stored without an answer
-    (IdempotencyKeyInProgress).
+    refused, it failed, its worker was killed and the database ended its transaction), this
+    claim goes through at once. Another body with the same key is refused
+    (IdempotencyKeyReused). A claim commits only with its answer, so a row without one was
+    left by an earlier release: this call takes it over at once.
     """
     if not 1 <= len(key) <= KEY_MAX or not key.isascii() or not key.isprintable():
         raise ValidationFailed(
@@ -59,18 +68,18 @@ def claim(uow: UnitOfWork, scope: str, key: str, digest: str) -> StoredResponse 
     session, account_id = uow.session, uow.require_account().id
     table = cast(Table, IdempotencyKey.__table__)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    claimed = session.execute(
-        insert(table)
-        .values(
-            account_id=account_id, scope=scope, key=key, request_hash=digest, created_at=uow.now
-        )
-        .on_conflict_do_nothing(index_elements=[table.c.account_id, table.c.scope, table.c.key])
-        .returning(table.c.id)
-    ).first()
-    if claimed is not None:
-        return None
-    # The key is taken: its first call has ended, committed.
-    for _ in range(2):
+    for _ in range(2):  # a second round only if the row went (pruned) or moved meanwhile
+        claimed = session.execute(
+            insert(table)
+            .values(
+                account_id=account_id, scope=scope, key=key, request_hash=digest, created_at=uow.now
+            )
+            .on_conflict_do_nothing(index_elements=[table.c.account_id, table.c.scope, table.c.key])
+            .returning(table.c.id)
+        ).first()
+        if claimed is not None:
+            return None
+        # The key is taken: its first call has ended, committed.
         row = session.scalar(
             select(IdempotencyKey)
             .where(IdempotencyKey.account_id == account_id)
@@ -79,41 +88,98 @@ def claim(uow: UnitOfWork, scope: str, key: str, digest: str) -> StoredResponse 
             .execution_options(populate_existing=True)
         )
         if row is None:
-            break
-        if row.request_hash != digest:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was first used with another request body; use a new key."
-            )
+            continue
         if row.response_status is not None and row.response_body is not None:
-            return StoredResponse(row.response_status, row.response_body)
-        if uow.now - row.created_at < IN_PROGRESS_TIMEOUT:
-            raise IdempotencyKeyInProgress(
-                "The first request with this Idempotency-Key is still running; retry later."
-            )
-        if _take_over(uow, row):  # a claim left without an answer: this call answers it
+            if row.request_hash != digest:
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was first used with another request body; use a new key."
+                )
+            return StoredResponse(row.response_status, _open(uow, row))
+        if _take_over(uow, row, digest):
             return None
     raise IdempotencyKeyInProgress("The Idempotency-Key is being claimed; retry.")
 
 
-def _take_over(uow: UnitOfWork, row: IdempotencyKey) -> bool:
-    """Move a stale answerless claim to this call, unless another call did it first."""
+def _take_over(uow: UnitOfWork, row: IdempotencyKey, digest: str) -> bool:
+    """Move an answerless row to this call, unless another call did it first."""
     result = uow.session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == row.id)
-        .where(IdempotencyKey.created_at == row.created_at)
         .where(IdempotencyKey.response_body.is_(None))
-        .values(created_at=uow.now)
+        .values(created_at=uow.now, request_hash=digest)
         .execution_options(synchronize_session=False)
     )
     return cast(CursorResult, result).rowcount == 1  # an UPDATE's result, typed as Result
 
 
 def store(uow: UnitOfWork, scope: str, key: str, response: StoredResponse) -> None:
-    """Record the answer to a claimed key, in the use case's transaction."""
+    """Record the answer to a claimed key, sealed, in the use case's transaction."""
+    account_id = uow.require_account().id
     uow.session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.account_id == uow.require_account().id)
+        .where(IdempotencyKey.account_id == account_id)
         .where(IdempotencyKey.scope == scope)
         .where(IdempotencyKey.key == key)
-        .values(response_status=response.status, response_body=response.body)
+        .values(
+            response_status=response.status,
+            response_body=_seal(uow, account_id, scope, key, response.body),
+        )
     )
+
+
+def prune(uow: UnitOfWork, older_than: timedelta = RETENTION) -> int:
+    """Delete the keys claimed more than `older_than` ago (their answers with them): a retry
+    later than that is a new request. Returns how many went."""
+    result = uow.session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < uow.now - older_than)
+    )
+    return cast(CursorResult, result).rowcount
+
+
+# A receipt names the pharmacist and whoever collected (with their NIR when given): stored
+# answers are sealed so the table holds nothing readable for a day (docs/security.md).
+
+
+def _sealing_key(key_encryption_key: bytes) -> AESGCM:
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"eprescription idempotency v1"
+    ).derive(key_encryption_key)
+    return AESGCM(key)
+
+
+def _bound_to(account_id: int, scope: str, key: str) -> bytes:
+    """The associated data: an answer copied onto another key or account does not open."""
+    return f"{account_id}\n{scope}\n{key}".encode()
+
+
+def _seal(uow: UnitOfWork, account_id: int, scope: str, key: str, body: bytes) -> bytes:
+    """1 ‖ key id length ‖ key id ‖ nonce ‖ ciphertext, under the current key-encryption key."""
+    keyring = uow.settings.keyring
+    key_id = keyring.current_id.encode()
+    nonce = os.urandom(NONCE_LENGTH)
+    sealed = _sealing_key(keyring.current).encrypt(nonce, body, _bound_to(account_id, scope, key))
+    return SEALED_V1 + bytes([len(key_id)]) + key_id + nonce + sealed
+
+
+def _open(uow: UnitOfWork, row: IdempotencyKey) -> bytes:
+    """The stored answer; one stored in clear before sealing (a JSON body) is returned as is
+    until `prune` removes it."""
+    blob = cast(bytes, row.response_body)
+    if not blob.startswith(SEALED_V1):
+        return blob
+    id_end = 2 + blob[1]
+    key_id, nonce, sealed = (
+        blob[2:id_end],
+        blob[id_end : id_end + NONCE_LENGTH],
+        blob[id_end + NONCE_LENGTH :],
+    )
+    try:
+        key_encryption_key = uow.settings.keyring.key(key_id.decode("ascii", "replace"))
+        return _sealing_key(key_encryption_key).decrypt(
+            nonce, sealed, _bound_to(row.account_id, row.scope, row.key)
+        )
+    except (InvalidTag, UnknownKeyId) as error:
+        raise IdempotencyKeyReused(
+            "The first answer to this Idempotency-Key cannot be opened; look the dispensation "
+            "up and use a new key."
+        ) from error

@@ -23,6 +23,7 @@ from eprescription.domain.errors import (
     ValidationFailed,
     WrongPin,
 )
+from eprescription.domain.messages import Message
 from eprescription.models import (
     Account,
     CertificateAuthority,
@@ -35,12 +36,13 @@ from eprescription.services import trust_cache
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing import certificates, jws, keywrap
 from eprescription.signing.certificates import CertificateRefused, PrescriberIdentity
+from eprescription.signing.keyring import Keyring, UnknownKeyId
 
 DEVELOPMENT_CA_NAME = "eprescription development CA"
 SERVICE_NAME = "eprescription service"
 MAX_PIN_ATTEMPTS = 3
 REASON_MAX_LENGTH = 256
-PIN_RULE = "the PIN is 4 to 8 digits"
+PIN_RULE = Message("pin_rule", "the PIN is 4 to 8 digits")
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,15 @@ def init_ca(
     if active_authority(uow) is not None:
         raise AlreadyExists("A certificate authority is already set up.")
     key: PrivateKeyTypes
-    if import_cert_pem is None or import_key_pem is None:  # both None (checked above)
-        certificate, key = certificates.create_ca(common_name, now)
-    else:
-        try:
+    try:
+        if import_cert_pem is None or import_key_pem is None:  # both None (checked above)
+            certificate, key = certificates.create_ca(common_name, now)
+        else:
             certificate = certificates.certificate_from_pem(import_cert_pem)
             key = certificates.private_key_from_pem(import_key_pem)
             certificates.check_ca(certificate, key, now)
-        except CertificateRefused as error:
-            raise ValidationFailed(f"The CA was refused: {error}") from error
+    except CertificateRefused as error:
+        raise ValidationFailed(f"The CA was refused: {error}") from error
     serial = certificates.serial_hex(certificate)
     authority = CertificateAuthority(
         common_name=certificates.common_name_of(certificate),
@@ -138,8 +140,9 @@ def init_ca(
         not_valid_before=certificate.not_valid_before_utc,
         not_valid_after=certificate.not_valid_after_utc,
         wrapped_key=keywrap.wrap_private_key(
-            key, server_secret=uow.settings.key_encryption_key, purpose=f"ca:{serial}"
+            key, server_secret=uow.settings.keyring.current, purpose=f"ca:{serial}"
         ),
+        wrapping_key_id=uow.settings.keyring.current_id,
         is_external=import_cert_pem is not None,
         is_active=True,
     )
@@ -148,16 +151,29 @@ def init_ca(
     return authority
 
 
-def _authority_key(authority: CertificateAuthority, server_secret: bytes):
+def _authority_key(authority: CertificateAuthority, keys: Keyring):
     try:
         return keywrap.unwrap_private_key(
             authority.wrapped_key,
-            server_secret=server_secret,
+            server_secret=server_secret(keys, authority.wrapping_key_id, "the CA's key"),
             purpose=f"ca:{authority.serial}",
         )
     except keywrap.UnwrapFailed as error:
         raise ConfigurationError(
-            "KEY_ENCRYPTION_KEY does not open the CA's key: is it the key it was created with?"
+            f"KEY_ENCRYPTION_KEY {authority.wrapping_key_id} does not open the CA's key: is "
+            "it the key it was created with?"
+        ) from error
+
+
+def server_secret(keys: Keyring, key_id: str, what: str) -> bytes:
+    """The key-encryption key `key_id` that wraps `what`, or ConfigurationError saying it is
+    missing from KEY_ENCRYPTION_KEYS (removed before `flask keys rewrap` moved everything)."""
+    try:
+        return keys.key(key_id)
+    except UnknownKeyId as error:
+        raise ConfigurationError(
+            f"{what} is wrapped under the key-encryption key {key_id}, which is not in "
+            "KEY_ENCRYPTION_KEYS: put it back, then run flask keys rewrap."
         ) from error
 
 
@@ -206,7 +222,7 @@ def enroll_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str) -> Pres
         raise AlreadyExists(
             "This prescriber already has a signing key; revoke it first (flask pki revoke)."
         )
-    secret = uow.settings.key_encryption_key
+    keys = uow.settings.keyring
     person = prescriber.person
     identity = PrescriberIdentity(
         person.given_name, person.family_name, prescriber.rpps, person.country
@@ -214,7 +230,7 @@ def enroll_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str) -> Pres
     key = certificates.generate_key()
     certificate = certificates.issue_prescriber_certificate(
         _certificate(authority.certificate_pem),
-        _authority_key(authority, secret),
+        _authority_key(authority, keys),
         key.public_key(),
         identity,
         now,
@@ -228,8 +244,9 @@ def enroll_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str) -> Pres
         not_valid_before=certificate.not_valid_before_utc,
         not_valid_after=certificate.not_valid_after_utc,
         wrapped_key=keywrap.wrap_private_key(
-            key, server_secret=secret, pin=pin, purpose=f"prescriber:{serial}"
+            key, server_secret=keys.current, pin=pin, purpose=f"prescriber:{serial}"
         ),
+        wrapping_key_id=keys.current_id,
         failed_pin_attempts=0,
     )
     uow.session.add(credential)
@@ -255,39 +272,51 @@ def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payloa
         .with_for_update(of=PrescriberCredential)
         .execution_options(populate_existing=True)
     )
-    if credential is None:
-        raise NoSigningCredential("This prescriber has no signing key: ask an administrator.")
-    if credential.revoked_at is not None:
-        raise CertificateRevoked(
-            f"The signing certificate was revoked on {credential.revoked_at:%Y-%m-%d}."
-        )
-    if not credential.is_valid_at(now):
-        raise CertificateExpired(
-            f"The signing certificate is valid from {credential.not_valid_before:%Y-%m-%d} "
-            f"to {credential.not_valid_after:%Y-%m-%d}."
-        )
-    if credential.blocked_at is not None:
-        raise SigningKeyBlocked(_blocked_detail())
+    refusal = signing_refusal(credential, now)
+    if refusal is not None:
+        raise refusal
+    assert credential is not None  # signing_refusal says so
+    keys = uow.settings.keyring
+    purpose = f"prescriber:{credential.serial}"
+    secret = server_secret(keys, credential.wrapping_key_id, "This prescriber's signing key")
     try:
         if not keywrap.is_valid_pin(pin):
             raise keywrap.UnwrapFailed(PIN_RULE)
         key = keywrap.unwrap_private_key(
-            credential.wrapped_key,
-            server_secret=uow.settings.key_encryption_key,
-            pin=pin,
-            purpose=f"prescriber:{credential.serial}",
+            credential.wrapped_key, server_secret=secret, pin=pin, purpose=purpose
         )
+    except keywrap.ServerSecretRefused as error:  # not the PIN's fault: nothing is counted
+        raise ConfigurationError(
+            f"KEY_ENCRYPTION_KEY {credential.wrapping_key_id} does not open this "
+            "prescriber's signing key: is it the key it was wrapped with?"
+        ) from error
     except keywrap.UnwrapFailed as error:
         _count_wrong_pin(uow, credential.id, now)
         left = MAX_PIN_ATTEMPTS - (credential.failed_pin_attempts + 1)
         if left <= 0:
             raise SigningKeyBlocked(_blocked_detail()) from error
-        message = f"wrong PIN: {left} {'try' if left == 1 else 'tries'} left before it is blocked"
+        message = (
+            Message("wrong_pin_last_try", "wrong PIN: 1 try left before it is blocked")
+            if left == 1
+            else Message(
+                "wrong_pin", "wrong PIN: {left} tries left before it is blocked", left=left
+            )
+        )
         raise WrongPin(f"Wrong signing PIN; {message}.", errors={"pin": [message]}) from error
     if credential.failed_pin_attempts:
         credential.failed_pin_attempts = 0
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ConfigurationError("The prescriber's signing key is not an EC private key.")
+    if (
+        credential.wrapping_key_id != keys.current_id
+        or keywrap.format_version(credential.wrapped_key) != keywrap.FORMAT_VERSION
+    ):
+        # The one moment the PIN is at hand: a key under an older key-encryption key, or in
+        # the legacy one-layer format that `flask keys rewrap` cannot move without it.
+        credential.wrapped_key = keywrap.wrap_private_key(
+            key, server_secret=keys.current, pin=pin, purpose=purpose
+        )
+        credential.wrapping_key_id = keys.current_id
     chain = [
         _certificate(credential.certificate_pem),
         _certificate(credential.authority.certificate_pem),
@@ -295,10 +324,43 @@ def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payloa
     return jws.sign_compact(payload, key, chain)
 
 
-def _blocked_detail() -> str:
-    return (
-        f"{MAX_PIN_ATTEMPTS} wrong PINs in a row: the signing key is blocked until an "
-        "administrator unblocks it (flask pki unblock)."
+def signing_refusal(
+    credential: PrescriberCredential | None, now: datetime
+) -> NoSigningCredential | CertificateRevoked | CertificateExpired | SigningKeyBlocked | None:
+    """Why this credential cannot sign now (None: it can, given the right PIN); also told to
+    the prescriber before they fill a form."""
+    if credential is None:
+        return NoSigningCredential(
+            Message("no_signing_key", "This prescriber has no signing key: ask an administrator.")
+        )
+    if credential.revoked_at is not None:
+        return CertificateRevoked(
+            Message(
+                "certificate_revoked_on",
+                "The signing certificate was revoked on {day}.",
+                day=credential.revoked_at.date(),
+            )
+        )
+    if not credential.is_valid_at(now):
+        return CertificateExpired(
+            Message(
+                "certificate_validity",
+                "The signing certificate is valid from {start} to {end}.",
+                start=credential.not_valid_before.date(),
+                end=credential.not_valid_after.date(),
+            )
+        )
+    if credential.blocked_at is not None:
+        return SigningKeyBlocked(_blocked_detail())
+    return None
+
+
+def _blocked_detail() -> Message:
+    return Message(
+        "signing_key_blocked",
+        "{attempts} wrong PINs in a row: the signing key is blocked until an administrator "
+        "unblocks it (flask pki unblock).",
+        attempts=MAX_PIN_ATTEMPTS,
     )
 
 
@@ -453,6 +515,7 @@ class _ServiceSigningKey:
 
     serial: str
     wrapped_key: bytes
+    wrapping_key_id: str
     certificate_pem: str
     authority_certificate_pem: str
     not_valid_before: datetime
@@ -482,25 +545,22 @@ def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
     if key_row is None or not key_row.usable_at(now):
         key_row = trust_cache.shared(uow.session, SERVICE_KEY, usable, fresh=True)
     if key_row is None:
-        authority = uow.session.scalar(
-            select(CertificateAuthority)
-            .where(CertificateAuthority.is_active.is_(True))
-            .order_by(CertificateAuthority.id.desc())
-            .limit(1)
-            .with_for_update()
-        )
+        authority = _locked_active_authority(uow)
         if authority is None:
             raise CertificateAuthorityMissing()
         key_row = usable() or _signing_key(_new_service_key(uow, authority, now))
     try:
         key = keywrap.unwrap_private_key(
             key_row.wrapped_key,
-            server_secret=uow.settings.key_encryption_key,
+            server_secret=server_secret(
+                uow.settings.keyring, key_row.wrapping_key_id, "The service key"
+            ),
             purpose=f"service:{key_row.serial}",
         )
     except keywrap.UnwrapFailed as error:
         raise ConfigurationError(
-            "KEY_ENCRYPTION_KEY does not open the service key: is it the key it was made with?"
+            f"KEY_ENCRYPTION_KEY {key_row.wrapping_key_id} does not open the service key: "
+            "is it the key it was made with?"
         ) from error
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ConfigurationError("The service signing key is not an EC private key.")
@@ -515,6 +575,7 @@ def _signing_key(row: ServiceKey) -> _ServiceSigningKey:
     return _ServiceSigningKey(
         serial=row.serial,
         wrapped_key=row.wrapped_key,
+        wrapping_key_id=row.wrapping_key_id,
         certificate_pem=row.certificate_pem,
         authority_certificate_pem=row.authority.certificate_pem,
         not_valid_before=row.not_valid_before,
@@ -535,12 +596,32 @@ def _usable_service_key(uow: UnitOfWork, now: datetime) -> ServiceKey | None:
     )
 
 
+def new_service_key(uow: UnitOfWork) -> ServiceKey:
+    """A new service key and certificate from the active CA, which signs from now on (the
+    older ones stay, to verify what they signed): `flask keys rotate service`."""
+    authority = _locked_active_authority(uow)
+    if authority is None:
+        raise CertificateAuthorityMissing()
+    return _new_service_key(uow, authority, uow.now)
+
+
+def _locked_active_authority(uow: UnitOfWork) -> CertificateAuthority | None:
+    """The active CA, its row locked: parallel makers of a service key take turns."""
+    return uow.session.scalar(
+        select(CertificateAuthority)
+        .where(CertificateAuthority.is_active.is_(True))
+        .order_by(CertificateAuthority.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
 def _new_service_key(uow: UnitOfWork, authority: CertificateAuthority, now: datetime) -> ServiceKey:
-    server_secret = uow.settings.key_encryption_key
+    keys = uow.settings.keyring
     key = certificates.generate_key()
     certificate = certificates.issue_service_certificate(
         _certificate(authority.certificate_pem),
-        _authority_key(authority, server_secret),
+        _authority_key(authority, keys),
         key.public_key(),
         SERVICE_NAME,
         now,
@@ -553,8 +634,9 @@ def _new_service_key(uow: UnitOfWork, authority: CertificateAuthority, now: date
         not_valid_before=certificate.not_valid_before_utc,
         not_valid_after=certificate.not_valid_after_utc,
         wrapped_key=keywrap.wrap_private_key(
-            key, server_secret=server_secret, purpose=f"service:{serial}"
+            key, server_secret=keys.current, purpose=f"service:{serial}"
         ),
+        wrapping_key_id=keys.current_id,
         created_at=now,
     )
     uow.session.add(row)

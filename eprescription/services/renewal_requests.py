@@ -16,14 +16,16 @@ from eprescription.domain.errors import (
     SignatureInvalid,
     ValidationFailed,
 )
-from eprescription.domain.prescriptions import Problems
+from eprescription.domain.prescriptions import Problems, today_of
 from eprescription.domain.renewals import RequestStatus
 from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import Account, Prescription, RenewalRequest, Role
 from eprescription.services import (
     access,
-    health_space,
-    prescriptions,
+    paging,
+    patient_prescriptions,
+    prescriber_lists,
+    prescribers,
     renewal_claims,
     signed_documents,
 )
@@ -97,11 +99,7 @@ def _person_id(account: Account | None) -> int:
 
 def _renewal_in_progress(found: SignedPrescription) -> int:
     """The supply being collected (0: the first), as the health space counts it."""
-    progresses = [
-        space_rules.line_progress(line.quantity, found.renewals, line.dispensed, line.cancelled)
-        for line in found.lines
-    ]
-    return space_rules.renewal_in_progress(progresses)
+    return space_rules.renewal_in_progress([line.progress for line in found.lines])
 
 
 def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None) -> dict:
@@ -109,7 +107,7 @@ def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None)
     treatment, with an optional short message; one pending request per prescription."""
     session = uow.session
     now = _now(uow)
-    today = prescriptions.today_of(now)
+    today = today_of(now)
     _person_id(uow.account)
     opened = access.open_prescription(uow, number, access.Action.REQUEST_RENEWAL, today)
     prescription, relation = opened.object, opened.relation
@@ -192,7 +190,7 @@ def list_for_patient(uow: UnitOfWork) -> list:
     """The requests on the account's prescriptions and those of the people it represents,
     newest first, each with its outcome; every prescription shown is audited."""
     now = _now(uow)
-    seen = _persons_seen(uow, prescriptions.today_of(now))
+    seen = _persons_seen(uow, today_of(now))
     rows = uow.session.scalars(
         select(RenewalRequest)
         .where(RenewalRequest.patient_person_id.in_(seen))
@@ -237,7 +235,7 @@ def _renewal_state(card: dict, row: RenewalRequest | None, now: datetime) -> dic
         renewals=card["renewals"],
         renewal_in_progress=card["renewal_in_progress"],
         valid_until=date.fromisoformat(card["valid_until"]),
-        today=prescriptions.today_of(now),
+        today=today_of(now),
     )
     waiting = latest is not None and latest["status"] in OPEN
     return {
@@ -249,10 +247,12 @@ def _renewal_state(card: dict, row: RenewalRequest | None, now: datetime) -> dic
 
 def list_with_requests(
     uow: UnitOfWork, *, view: str, page: int = 1, page_size: int = 20
-) -> health_space.Page:
+) -> paging.Page:
     """The health space's list (audited there), each prescription with its renewal state."""
     now = _now(uow)
-    listing = health_space.list_prescriptions(uow, view=view, page=page, page_size=page_size)
+    listing = patient_prescriptions.list_prescriptions(
+        uow, view=view, page=page, page_size=page_size
+    )
     latest = _latest(uow, [card["id"] for card in listing.items])
     for card in listing.items:
         card["renewal"] = _renewal_state(card, latest.get(card["id"]), now)
@@ -262,7 +262,7 @@ def list_with_requests(
 def get_with_request(uow: UnitOfWork, number: str) -> dict:
     """One prescription of the health space (audited there) with its renewal state."""
     now = _now(uow)
-    card = health_space.get_prescription(uow, number)
+    card = patient_prescriptions.get_prescription(uow, number)
     card["renewal"] = _renewal_state(card, _latest(uow, [card["id"]]).get(card["id"]), now)
     return card
 
@@ -275,7 +275,7 @@ def list_for_prescriber(uow: UnitOfWork, *, status: str | None = RequestStatus.P
     the oldest first: it lapses first; else newest first; a lapsed one is listed as expired);
     every prescription shown is audited."""
     now = _now(uow)
-    prescriber = prescriptions.prescriber_of(uow)
+    prescriber = prescribers.prescriber_of(uow)
     try:
         wanted = RequestStatus(status or RequestStatus.PENDING)
     except ValueError as error:
@@ -306,7 +306,7 @@ class Desk:
     """The prescriber's list page: the pending renewal requests, then their prescriptions."""
 
     requests: list[dict]
-    prescriptions: prescriptions.Page
+    prescriptions: prescriber_lists.Page
 
 
 def desk(
@@ -317,7 +317,7 @@ def desk(
     page: int = 1,
 ) -> Desk:
     """The prescriptions as filtered (a bad filter is refused first), and the pending requests."""
-    listing = prescriptions.list_for_prescriber(
+    listing = prescriber_lists.list_for_prescriber(
         uow, patient_nir=patient_nir, status=status, page=page
     )
     return Desk(list_for_prescriber(uow), listing)
@@ -327,12 +327,12 @@ def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, SignedPrescrip
     """A pending request of this prescriber and its prescription as verified, to answer it
     (the renewal form prefilled from it, or the decline form); the read is audited."""
     now = _now(uow)
-    prescriptions.prescriber_of(uow)
+    prescribers.prescriber_of(uow)
     row = renewal_claims.handled_by(
         uow,
         request_id,
         access.Action.READ,
-        prescriptions.today_of(now),
+        today_of(now),
         target=RequestStatus.RENEWED,
     )
     found = signed_documents.require(uow, row.prescription, "read")
@@ -343,12 +343,12 @@ def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, SignedPrescrip
 def decline(uow: UnitOfWork, request_id: int, *, message: str | None) -> dict:
     """The prescriber declines a pending request with a message for the patient (required)."""
     now = _now(uow)
-    prescriptions.prescriber_of(uow)
+    prescribers.prescriber_of(uow)
     row = renewal_claims.handled_by(
         uow,
         request_id,
         access.Action.DECLINE,
-        prescriptions.today_of(now),
+        today_of(now),
         target=RequestStatus.DECLINED,
     )
     problems = Problems()

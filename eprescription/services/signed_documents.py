@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from eprescription.domain import signed_prescription as signed
 from eprescription.domain.errors import SignatureInvalid
+from eprescription.domain.messages import Message
 from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import Dispensation, Person, Prescriber, Prescription
 from eprescription.services import pki, verification
@@ -133,11 +134,13 @@ def require(
     return found
 
 
-def cannot_be_verified(found: SignedPrescription) -> str:
+def cannot_be_verified(found: SignedPrescription) -> Message:
     """Why, in words, for every face."""
-    return (
+    return Message(
+        "signature_unverified",
         "This prescription cannot be verified against its signature, so nothing can be "
-        "dispensed from it: " + "; ".join(found.problems) + "."
+        "dispensed from it: {problems}.",
+        problems="; ".join(found.problems),
     )
 
 

@@ -13,6 +13,7 @@ from eprescription.domain.errors import AuthenticationRequired
 from eprescription.models import Account
 from eprescription.models.base import utcnow
 from eprescription.services import audit as audit_log
+from eprescription.signing.keyring import Keyring
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,20 @@ class Settings:
     """What services need from the configuration, read once by the caller."""
 
     country: str
-    key_encryption_key: bytes  # wraps the CA, service and prescribers' keys; seals access codes
+    key_encryption_key: bytes  # the current one: wraps the CA, service and prescribers' keys,
+    # seals access codes
     token_lifetime_seconds: int = 3600
+    # Every key-encryption key by id, key_encryption_key the current (None: a keyring of one).
+    key_encryption_keys: Keyring | None = None
+    # A renewal may be given this many days before its period opens (docs/rules.md).
+    dispensing_early_days: int = 3
+
+    @property
+    def keyring(self) -> Keyring:
+        """The key-encryption keys by id: the current one for new material, older ones to read."""
+        if self.key_encryption_keys is None:
+            return Keyring.of_one(self.key_encryption_key)
+        return self.key_encryption_keys
 
 
 class UnitOfWork:

@@ -2,12 +2,12 @@
 one reported check at a time."""
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 from cryptography import x509
 from sqlalchemy import Boolean, String, Text, literal, null, select, union_all
 
+from eprescription.domain import bounded_json
 from eprescription.domain.signed_prescription import Document
 from eprescription.models import CertificateAuthority, PrescriberCredential, ServiceKey
 from eprescription.models.base import UTCDateTime
@@ -130,7 +130,7 @@ def document(uow: UnitOfWork, token: str | None, stored_payload: bytes | None) -
         failed = tuple(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
         return Document(None, failed, payload_sha256=payload_sha256, checks=checks)
     try:
-        content = json.loads(report.payload or b"")
+        content = bounded_json.loads(report.payload or b"")
     except ValueError:
         content = None
     if not isinstance(content, dict):

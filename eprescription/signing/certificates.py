@@ -1,22 +1,40 @@
 """X.509 for prescribers: the development CA, prescriber certificates, chain checks, PEM/DER."""
 
+import binascii
+import threading
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
     PrivateKeyTypes,
 )
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 CA_VALIDITY = timedelta(days=10 * 365)
 PRESCRIBER_VALIDITY = timedelta(days=3 * 365)
 BACKDATE = timedelta(minutes=5)  # tolerate clocks slightly behind ours
+COMMON_NAME_MAX = 64  # RFC 5280, ub-common-name
+# What reading bytes that are not a certificate we can use raises (cryptography parses lazily,
+# and only warns, for now, of what RFC 5280 forbids, such as a serial number that is not positive).
+UNREADABLE = (
+    binascii.Error,
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.InvalidVersion,
+    CryptographyDeprecationWarning,
+)
+_WARNINGS_AS_ERRORS = threading.Lock()  # warning filters are global to the process
 
 
 class CertificateRefused(ValueError):
@@ -34,7 +52,26 @@ class PrescriberIdentity:
 
     @property
     def common_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip() or self.rpps
+        """The name in full, else shortened to fit (fit_common_name); the RPPS if there is none."""
+        return fit_common_name(self.given_name, self.family_name) or self.rpps
+
+
+def fit_common_name(given_name: str, family_name: str) -> str:
+    """A holder's name as an X.509 commonName holds it (at most COMMON_NAME_MAX characters,
+    RFC 5280's ub-common-name): "Given Family" in full when it fits; else the given names as
+    initials ("J.-P. M. Family"); else the family name alone, cut with "…". The certificate's
+    givenName and surname keep the full names (docs/signing.md)."""
+    given, family = " ".join(given_name.split()), " ".join(family_name.split())
+    full = f"{given} {family}".strip()
+    if len(full) <= COMMON_NAME_MAX:
+        return full
+    initials = " ".join(
+        "-".join(part[:1] + "." for part in word.split("-") if part) for word in given.split()
+    )
+    shortened = f"{initials} {family}".strip()
+    if len(shortened) <= COMMON_NAME_MAX:
+        return shortened
+    return (family or given)[: COMMON_NAME_MAX - 1] + "…"
 
 
 def generate_key() -> ec.EllipticCurvePrivateKey:
@@ -45,7 +82,10 @@ def generate_key() -> ec.EllipticCurvePrivateKey:
 def create_ca(
     common_name: str, now: datetime, *, organization: str = "eprescription"
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A self-signed ECDSA P-256 CA: basicConstraints CA (path length 0), keyCertSign+cRLSign."""
+    """A self-signed ECDSA P-256 CA: basicConstraints CA (path length 0), keyCertSign+cRLSign;
+    CertificateRefused for a name that is empty or longer than COMMON_NAME_MAX characters."""
+    if not 1 <= len(common_name) <= COMMON_NAME_MAX:
+        raise CertificateRefused(f"a CA's name has 1 to {COMMON_NAME_MAX} characters")
     key = generate_key()
     name = x509.Name(
         [
@@ -120,6 +160,19 @@ def issue_prescriber_certificate(
             x509.NameAttribute(NameOID.SERIAL_NUMBER, identity.rpps),
         ]
     )
+    return _issue_signing_certificate(subject, ca_certificate, ca_key, public_key, now, validity)
+
+
+def _issue_signing_certificate(
+    subject: x509.Name,
+    ca_certificate: x509.Certificate,
+    ca_key: CertificateIssuerPrivateKeyTypes,
+    public_key: ec.EllipticCurvePublicKey,
+    now: datetime,
+    validity: timedelta,
+) -> x509.Certificate:
+    """A certificate for `subject` that signs documents (digitalSignature, nonRepudiation),
+    issued by the CA, never outliving it."""
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -173,6 +226,24 @@ def serial_hex(certificate: x509.Certificate) -> str:
     return format(certificate.serial_number, "x")
 
 
+def loaded(load: Callable[[], x509.Certificate]) -> x509.Certificate:
+    """The certificate `load` reads, with every part the service uses read now, so that bytes
+    that are not a usable certificate raise one of UNREADABLE here rather than later."""
+    with _WARNINGS_AS_ERRORS, warnings.catch_warnings():
+        warnings.simplefilter("error", CryptographyDeprecationWarning)
+        certificate = load()
+        certificate.version  # noqa: B018 — each property parses its part on first use
+        certificate.serial_number  # noqa: B018
+        certificate.not_valid_before_utc  # noqa: B018
+        certificate.not_valid_after_utc  # noqa: B018
+        certificate.signature_hash_algorithm  # noqa: B018
+        certificate.public_key()
+        certificate.extensions  # noqa: B018
+        certificate.subject.rfc4514_string()
+        certificate.issuer.rfc4514_string()
+    return certificate
+
+
 def to_pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
@@ -194,8 +265,8 @@ def private_key_from_pem(pem: bytes, password: bytes | None = None) -> PrivateKe
 
 def certificate_from_pem(pem: bytes) -> x509.Certificate:
     try:
-        return x509.load_pem_x509_certificate(pem)
-    except ValueError as error:
+        return loaded(lambda: x509.load_pem_x509_certificate(pem))
+    except UNREADABLE as error:
         raise CertificateRefused(f"not a readable PEM certificate: {error}") from error
 
 
@@ -244,17 +315,4 @@ def issue_service_certificate(
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "eprescription"),
         ]
     )
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_certificate.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(min(now + validity, ca_certificate.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(_authority_key_identifier(ca_certificate), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    return _issue_signing_certificate(subject, ca_certificate, ca_key, public_key, now, validity)

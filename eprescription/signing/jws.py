@@ -1,8 +1,6 @@
 """JWS compact serialization (RFC 7515) with ES256 and an x5c chain: signing and every check."""
 
 import base64
-import binascii
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -18,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from eprescription.domain import bounded_json
 from eprescription.signing import certificates
 from eprescription.signing.canonical import canonical_json
 
@@ -137,8 +136,8 @@ def parse_compact(token: str) -> ParsedJws:
         raise MalformedJws("a compact JWS has three parts separated by dots")
     header_bytes, payload, signature = (b64url_decode(part) for part in parts)
     try:
-        header = json.loads(header_bytes)
-    except (UnicodeDecodeError, ValueError) as error:
+        header = bounded_json.loads(header_bytes)
+    except ValueError as error:
         raise MalformedJws("the protected header is not JSON") from error
     if not isinstance(header, dict):
         raise MalformedJws("the protected header is not a JSON object")
@@ -151,13 +150,7 @@ def parse_compact(token: str) -> ParsedJws:
         raise MalformedJws("the header has no x5c certificate chain")
     try:
         chain = [_x5c_certificate(c) for c in x5c]
-    except (
-        binascii.Error,
-        ValueError,
-        TypeError,
-        UnsupportedAlgorithm,
-        x509.DuplicateExtension,
-    ) as error:
+    except certificates.UNREADABLE as error:
         raise MalformedJws("an x5c entry is not a readable DER certificate") from error
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
     return ParsedJws(header, payload, signature, signing_input, chain)
@@ -165,27 +158,24 @@ def parse_compact(token: str) -> ParsedJws:
 
 @lru_cache(maxsize=4096)
 def _x5c_certificate(entry: str) -> x509.Certificate:
-    """An x5c entry (base64 DER) as a certificate, every part read now, while errors are ours
-    (the library parses lazily). Certificates are immutable: parsed once per process."""
-    certificate = x509.load_der_x509_certificate(base64.b64decode(entry, validate=True))
-    certificate.public_key()
-    certificate.extensions  # noqa: B018
-    certificate.subject.rfc4514_string()
-    certificate.issuer.rfc4514_string()
-    return certificate
+    """An x5c entry (base64 DER) as a certificate, every part read now (certificates.loaded).
+    Certificates are immutable: parsed once per process."""
+    return certificates.loaded(
+        lambda: x509.load_der_x509_certificate(base64.b64decode(entry, validate=True))
+    )
 
 
 def signing_time(payload: bytes) -> datetime | None:
     """The payload's `issued_at` (ISO 8601) when it is a JSON object that has one."""
     try:
-        content = json.loads(payload)
-        value = content[SIGNING_TIME_FIELD] if isinstance(content, dict) else None
+        content = bounded_json.loads(payload)
+        value = content.get(SIGNING_TIME_FIELD) if isinstance(content, dict) else None
         when = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except (UnicodeDecodeError, ValueError, KeyError):
+        if when is None:
+            return None
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # not JSON, not a time, or a time past year 1 or 9999
         return None
-    if when is None:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def verify_compact(

@@ -10,12 +10,14 @@ def init_app(app: Flask) -> None:
     """Enable CSRF protection, page languages and the shared template filters, and register
     the page blueprints."""
     from eprescription.web import (
+        admin,
         auth,
         filters,
         home,
         language,
+        own_account,
         patient,
-        patient_words,
+        patient_filters,
         pharmacy,
         prescriber,
     )
@@ -23,5 +25,5 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     language.init_app(app)
     filters.init_app(app)
-    for module in (auth, home, prescriber, pharmacy, patient, patient_words):
+    for module in (auth, home, prescriber, pharmacy, patient, patient_filters, admin, own_account):
         app.register_blueprint(module.bp)

@@ -1,4 +1,5 @@
-"""Login and logout with a CSRF-protected form; the session cookie holds the account id."""
+"""Login and logout with a CSRF-protected form; the session cookie names the account and its
+session version (eprescription/login_sessions.py), checked on every request."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -11,9 +12,12 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from eprescription.domain.errors import AuthenticationFailed, PermissionDenied
+from eprescription import login_sessions, throttling
+from eprescription.domain.errors import AuthenticationFailed, PermissionDenied, TooManyAttempts
+from eprescription.domain.messages import Message
+from eprescription.errors import OK, status_for
 from eprescription.models import Account, Role
-from eprescription.services import accounts
+from eprescription.services import accounts, sessions
 from eprescription.use_cases import unit_of_work
 
 bp = Blueprint("auth", __name__)
@@ -43,12 +47,9 @@ class LoginForm(FlaskForm):
 def current_account() -> Account | None:
     """The logged-in account of this request, or None (the session's identity map makes
     repeated calls cheap; `g` would outlive the request when an app context is shared)."""
-    account_id = session.get("account_id")
-    if account_id is None:
-        return None
     # Read before the request's unit of work opens, on the same session (so in the same
     # transaction): this one is never entered, it ends nothing.
-    return accounts.active_account(unit_of_work(), account_id)
+    return login_sessions.session_account(unit_of_work())
 
 
 def landing_url(account: Account) -> str:
@@ -65,7 +66,13 @@ def login_required(*roles: Role) -> Callable:
             if account is None:
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if roles and account.role not in roles:
-                raise PermissionDenied(f"This page is for the role {' or '.join(roles)}.")
+                raise PermissionDenied(
+                    Message(
+                        "role_required",
+                        "This page is for the role {role}.",
+                        role=" or ".join(roles),
+                    )
+                )
             return view(*args, **kwargs)
 
         return wrapper
@@ -84,27 +91,42 @@ def safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttling.guesses("password")
 def login():
     form = LoginForm(next=request.args.get("next", ""))
     error = None
+    status, headers = OK, {}
     if form.validate_on_submit():
+        username = form.username.data
         try:
             with unit_of_work() as uow:
-                account = accounts.authenticate(uow, form.username.data, form.password.data)
+                account = accounts.authenticate(
+                    uow,
+                    username,
+                    form.password.data,
+                    device=login_sessions.known_device(username),
+                )
         except AuthenticationFailed as failure:
+            throttling.missed()
             error = failure.detail
+            if isinstance(failure, TooManyAttempts):
+                status, headers = status_for(failure), {"Retry-After": str(failure.retry_after)}
         else:
-            # A fresh session on login: nothing set before (a planted cookie) survives.
-            session.clear()
-            session["account_id"] = account.id
-            return redirect(safe_next(form.next.data) or landing_url(account))
+            login_sessions.open_session(account, uow.now)
+            response = redirect(safe_next(form.next.data) or landing_url(account))
+            return login_sessions.remember_device(response, account)
     elif form.is_submitted():
         error = gettext("Enter your username and your password.")
-    return render_template("login.html", form=form, error=error)
+    return render_template("login.html", form=form, error=error), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """End every session and API token of the account (on every device), not only this one."""
+    account = current_account()
+    if account is not None:
+        with unit_of_work(account) as uow:
+            sessions.end_all(uow, account)
     session.clear()
     flash(gettext("You have logged out."), "success")
     return redirect(url_for("auth.login"))

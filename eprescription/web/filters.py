@@ -4,20 +4,11 @@ from typing import Any
 
 from flask import Flask
 
-from eprescription.web import patient_words
-
-
-def euros(cents: int | None) -> str:
-    """Cents as the counter and the health space show them: 4.71 €."""
-    if cents is None:
-        return "—"
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d} €"
+from eprescription.web import formats, messages, patient_filters, script_words
 
 
 def field_errors(errors: dict, *path) -> list[str]:
-    """The messages at `path` of a (nested) errors dict; [] when there are none."""
+    """The messages at `path` of a (nested) errors dict, in the page language; [] when none."""
     node: Any = errors  # nested dicts, then a message or a list of them
     for key in path:
         if not isinstance(node, dict):
@@ -27,13 +18,18 @@ def field_errors(errors: dict, *path) -> list[str]:
             return []
     if isinstance(node, dict):  # messages about the parts: shown next to them
         return []
-    return [node] if isinstance(node, str) else list(node)
+    return [messages.message(item) for item in ([node] if isinstance(node, str) else node)]
 
 
 def init_app(app: Flask) -> None:
-    """Make them available to every template; the words in the page language stay with the
-    health space's (patient_words), whose translations test_languages checks."""
-    app.add_template_filter(euros)
-    app.add_template_filter(patient_words.message)
-    app.add_template_filter(patient_words.role_label)
+    """Make them available to every template: dates, times and money (formats), the domain's
+    messages by code (messages), the scripts' words (script_words), the actor's role."""
+    app.add_template_filter(formats.day)
+    app.add_template_filter(formats.when)
+    app.add_template_filter(formats.money)
+    app.add_template_filter(messages.message)
+    app.add_template_filter(messages.error_title)
+    app.add_template_filter(messages.check_label)
+    app.add_template_filter(patient_filters.role_label)
     app.add_template_global(field_errors)
+    app.context_processor(script_words.inject)

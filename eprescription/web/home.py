@@ -1,10 +1,12 @@
 """The start page and each role's landing page, with `current_account` for every template."""
 
 from flask import Blueprint, redirect, render_template, url_for
+from flask_babel import gettext
 
 from eprescription.models import Role
 from eprescription.services import accounts
 from eprescription.use_cases import unit_of_work
+from eprescription.web import prescriber as prescriber_pages
 from eprescription.web.auth import current_account, landing_url, login_required
 
 bp = Blueprint("home", __name__)
@@ -30,16 +32,16 @@ def _landing(title: str):
 @bp.route("/prescriber/")
 @login_required(Role.PRESCRIBER)
 def prescriber():
-    return _landing("Prescriber")
+    return prescriber_pages.home()
 
 
 @bp.route("/pharmacy/")
 @login_required(Role.PHARMACIST)
 def pharmacy():
-    return _landing("Pharmacy")
+    return _landing(gettext("Pharmacy"))
 
 
 @bp.route("/admin/")
 @login_required(Role.ADMIN)
 def admin():
-    return _landing("Administration")
+    return _landing(gettext("Administration"))

@@ -1,9 +1,7 @@
 """The page language: French or English, from the visitor's choice (a cookie) or their browser."""
 
-from datetime import date
-
 from flask import Blueprint, Flask, redirect, request, url_for
-from flask_babel import Babel, format_date, get_locale, refresh
+from flask_babel import Babel, get_locale, refresh
 
 from eprescription.web.auth import safe_next
 
@@ -36,12 +34,6 @@ def inject_languages() -> dict:
     return {"page_lang": str(get_locale()), "languages": LANGUAGES}
 
 
-@bp.app_template_filter("day")
-def day(value: date | str) -> str:
-    """A date in words in the page language: '3 mai 2026', 'May 3, 2026'."""
-    return format_date(date.fromisoformat(value) if isinstance(value, str) else value, "long")
-
-
 @bp.route("/language/<code>", methods=["POST"])
 def choose(code: str):
     """Remember the chosen language and go back to the page the visitor was on."""
@@ -54,7 +46,11 @@ def choose(code: str):
 
 
 def init_app(app: Flask) -> None:
+    """Pages in the chosen language; times in DISPLAY_TIME_ZONE (Babel's user time zone)."""
     babel.init_app(
-        app, locale_selector=select_language, default_translation_directories="translations"
+        app,
+        locale_selector=select_language,
+        default_translation_directories="translations",
+        default_timezone=app.config["DISPLAY_TIME_ZONE"],
     )
     app.register_blueprint(bp)

@@ -14,10 +14,16 @@ from eprescription.domain.health_space import PAGE_SIZE_MAX, View
 from eprescription.domain.prescriptions import PickupMode
 from eprescription.errors import OK, status_for
 from eprescription.models import Role
-from eprescription.services import accounts, health_space, renewal_requests
+from eprescription.services import (
+    accounts,
+    patient_access_log,
+    patient_prescriptions,
+    patient_representatives,
+    renewal_requests,
+)
 from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, login_required
-from eprescription.web.patient_words import PICKUP_LABELS
+from eprescription.web.patient_filters import PICKUP_LABELS
 
 bp = Blueprint("patient", __name__, url_prefix="/me")
 
@@ -105,7 +111,9 @@ def show(number: str):
 @login_required(Role.PATIENT)
 def pickup_mode(number: str):
     with unit_of_work(current_account()) as uow:
-        view = health_space.change_pickup_mode(uow, number, request.form.get("pickup_mode"))
+        view = patient_prescriptions.change_pickup_mode(
+            uow, number, request.form.get("pickup_mode")
+        )
     who = PICKUP_LABELS[view["pickup_mode"]]
     flash(gettext("From now on it can be collected by %(who)s.", who=who), "success")
     return redirect(url_for("patient.show", number=view["id"]))
@@ -141,7 +149,7 @@ def access_log():
     """Who looked at or changed my prescriptions, newest first."""
     page_number = request.args.get("page", 1, type=int) or 1
     with unit_of_work(current_account()) as uow:
-        page = health_space.access_log(uow, page=max(page_number, 1), page_size=20)
+        page = patient_access_log.read(uow, page=max(page_number, 1), page_size=20)
     last_page = max((page.total + page.page_size - 1) // page.page_size, 1)
     return render_template(
         "patient/access_log.html",
@@ -167,7 +175,7 @@ def representatives():
         else:
             try:
                 with unit_of_work(account) as uow:
-                    named = health_space.add_representative(
+                    named = patient_representatives.add_representative(
                         uow, nir=form["nir"], family_name=form["family_name"], valid_until=until
                     )
             except ValidationFailed as error:
@@ -177,14 +185,14 @@ def representatives():
             else:
                 flash(
                     gettext(
-                        "%(name)s can now see and collect your prescriptions.", name=named["name"]
+                        "%(name)s can now see and collect your prescriptions.", name=named.name
                     ),
                     "success",
                 )
                 return redirect(url_for("patient.representatives"))
     # A refused name was rolled back with its unit of work; the page is read afresh.
     with unit_of_work(account) as uow:
-        listing = health_space.representatives(uow)
+        listing = patient_representatives.overview(uow)
     return (
         render_template(
             "patient/representatives.html",
@@ -203,9 +211,9 @@ def representatives():
 @login_required(Role.PATIENT)
 def revoke(representative_id: int):
     with unit_of_work(current_account()) as uow:
-        ended = health_space.revoke_representative(uow, representative_id)
+        ended = patient_representatives.revoke_representative(uow, representative_id)
     flash(
-        gettext("%(name)s can no longer see or collect your prescriptions.", name=ended["name"]),
+        gettext("%(name)s can no longer see or collect your prescriptions.", name=ended.name),
         "success",
     )
     return redirect(url_for("patient.representatives"))

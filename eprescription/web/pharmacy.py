@@ -17,22 +17,40 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
+from eprescription import throttling
 from eprescription.domain import dispensing as rules
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain.errors import (
     DomainError,
+    InvalidGs1Code,
     InvalidPrescriptionNumber,
     NotFound,
     ValidationFailed,
 )
+from eprescription.domain.messages import Message
 from eprescription.errors import CREATED, SEE_OTHER, status_for
 from eprescription.models import Role
-from eprescription.services import dispensations, dispensing, verification
+from eprescription.services import (
+    card_lookup,
+    counter_access,
+    counter_packs,
+    dispensation_reversal,
+    dispensed_packs,
+    dispensing,
+    pharmacy_dispensations,
+    pharmacy_scan,
+    pharmacy_view,
+    verification,
+)
 from eprescription.signing.canonical import canonical_json
 from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, login_required
+from eprescription.web.formats import day
+from eprescription.web.messages import message
 
 bp = Blueprint("pharmacy", __name__, url_prefix="/pharmacy")
 
@@ -49,30 +67,42 @@ RECEIPT_EXTRAS = (
     "reversible_until",
     "reversal",
     "jws",
+    "limits",
 )
 PICKUP_TEXTS = {
-    "public": "Public: anyone presenting the code",
-    "private": "Private: the patient in person only (check their identity)",
-    "authorised": "Authorised: the patient in person, or a representative they named",
+    "public": _l("Public: anyone presenting the code"),
+    "private": _l("Private: the patient in person only (check their identity)"),
+    "authorised": _l("Authorised: the patient in person, or a representative they named"),
 }
 STATUS_TEXTS = {
-    "active": "Active",
-    "partially_dispensed": "Partially dispensed",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "expired": "Expired",
+    "active": _l("Active"),
+    "partially_dispensed": _l("Partially dispensed"),
+    "completed": _l("Completed"),
+    "cancelled": _l("Cancelled"),
+    "expired": _l("Expired"),
 }
 CARD_BLANK = {"nir": "", "presenter": "patient", "presenter_nir": "", "identity_confirmed": False}
 COLLECTOR_TEXTS = {
-    "patient": "The patient",
-    "representative": "A representative of the patient",
-    "other": "Someone else",
+    "patient": _l("The patient"),
+    "representative": _l("A representative of the patient"),
+    "other": _l("Someone else"),
+}
+COLLECTED_BY_TEXTS = {
+    "patient": _l("the patient"),
+    "representative": _l("a representative"),
+    "other": _l("another person"),
 }
 
 
 @bp.app_template_filter("dispensing_status")
 def dispensing_status(status: str) -> str:
-    return STATUS_TEXTS.get(status, status)
+    return str(STATUS_TEXTS.get(status, status))
+
+
+@bp.app_template_filter("collected_by")
+def collected_by(kind: str) -> str:
+    """Who collected a dispensation, as the receipt says it."""
+    return str(COLLECTED_BY_TEXTS.get(kind, kind))
 
 
 @bp.app_template_filter("grouped_number")
@@ -80,23 +110,17 @@ def grouped_number(number: str) -> str:
     return codes.display_number(number)
 
 
-@bp.app_template_filter("utc_time")
-def utc_time(moment: str | None) -> str:
-    """A signed document's time (2026-11-28T13:15:01Z) as the pages show it."""
-    return (moment or "").replace("T", " ").replace("Z", " UTC")
-
-
 def _text(form: MultiDict, name: str) -> str:
     return form.get(name, "")[:INPUT_MAX].strip()
 
 
-def _credentials(form: MultiDict) -> dispensing.Credentials:
+def _credentials(form: MultiDict) -> counter_access.Credentials:
     """The QR text (wedge scanner), or the number with the patient's NIR (typed) and, when a
     representative is at the counter, their NIR."""
     confirmed = bool(form.get("identity_confirmed"))
     if "code" in form:
-        return dispensing.Credentials(qr_text=_text(form, "code"), identity_confirmed=confirmed)
-    return dispensing.Credentials(
+        return counter_access.Credentials(qr_text=_text(form, "code"), identity_confirmed=confirmed)
+    return counter_access.Credentials(
         number=_text(form, "number"),
         patient_nir=_text(form, "patient_nir"),
         identity_confirmed=confirmed,
@@ -121,7 +145,7 @@ def _scan_page(*, manual=None, errors=None, refusal=None, status=None):
     )
 
 
-def _scan_errors(error: ValidationFailed, credentials: dispensing.Credentials) -> dict:
+def _scan_errors(error: ValidationFailed, credentials: counter_access.Credentials) -> dict:
     """The service's messages next to the field they are about."""
     if error.errors:
         return error.errors
@@ -137,6 +161,7 @@ def _refusal(error: DomainError) -> dict:
 
 
 @bp.route("/scan", methods=["GET", "POST"])
+@throttling.guesses("prescription_code", target=throttling.typed_number)
 @login_required(Role.PHARMACIST)
 def scan():
     """GET: the scan field (focused) and manual entry. POST: open the prescription, signature
@@ -152,36 +177,33 @@ def scan():
     }
     try:
         with unit_of_work(current_account()) as uow:
-            view = dispensing.scan(uow, credentials)
+            view = pharmacy_scan.scan(uow, credentials)
+            offers = counter_packs.offered(uow, view)
     except ValidationFailed as error:
         errors = _scan_errors(error, credentials)
         return _scan_page(manual=manual, errors=errors, status=status_for(error))
     except DomainError as error:
         return _scan_page(manual=manual, refusal=_refusal(error), status=status_for(error))
-    return _prescription_page(view, credentials)
+    return _prescription_page(view, credentials, offers)
 
 
 # -- the prescription and the dispensing form -------------------------------------------------
 
 
-def _dispensable(item: dict) -> bool:
-    return item["status"] == "active" and item["period"]["remaining"] > 0
-
-
-def _blank_values(view: dict, credentials: dispensing.Credentials) -> dict:
+def _blank_values(view: pharmacy_view.CounterView, credentials: counter_access.Credentials) -> dict:
     """The form as first shown: the rest of the current period of each open line; collected by
     the patient, or by the representative at the counter."""
     presenter = credentials.presenter_nir
     return {
         "lines": {
-            item["line"]: {
+            item.line: {
                 "pack": "",
-                "quantity": str(item["period"]["remaining"]),
+                "quantity": str(item.period["remaining"]),
                 "batch": "",
                 "expiry": "",
             }
-            for item in view["items"]
-            if _dispensable(item)
+            for item in view.items
+            if item.dispensable
         },
         "collected_kind": "representative" if presenter else "patient",
         "collected_national_id": presenter or "",
@@ -189,8 +211,11 @@ def _blank_values(view: dict, credentials: dispensing.Credentials) -> dict:
     }
 
 
-def _prescription_page(view, credentials, *, values=None, errors=None, refusal=None, status=None):
-    """What the pharmacist sees, with the dispensing form and a fresh Idempotency-Key."""
+def _prescription_page(
+    view, credentials, offers, *, values=None, errors=None, refusal=None, status=None
+):
+    """What the pharmacist sees, with the dispensing form (each line's packs to pick from) and
+    a fresh Idempotency-Key."""
     return (
         render_template(
             "pharmacy/prescription.html",
@@ -199,7 +224,8 @@ def _prescription_page(view, credentials, *, values=None, errors=None, refusal=N
             values=values or _blank_values(view, credentials),
             errors=errors or {},
             refusal=refusal,
-            open_lines=[item for item in view["items"] if _dispensable(item)],
+            open_lines=[item for item in view.items if item.dispensable],
+            offers=offers,
             idempotency_key=uuid.uuid4().hex,
             pickup_texts=PICKUP_TEXTS,
             collector_texts=COLLECTOR_TEXTS,
@@ -248,7 +274,7 @@ def _expiry(text: str) -> date:
     return date(year, number, calendar.monthrange(year, number)[1])
 
 
-def _pack_lines(values: dict, problems: dict) -> tuple[list[dispensing.PackLine], list[int]]:
+def _pack_lines(values: dict, problems: dict) -> tuple[list[dispensed_packs.PackLine], list[int]]:
     """The packs to record (lines whose pack is given), and the line number of each."""
     packs, numbers = [], []
     for number, line in values["lines"].items():
@@ -256,19 +282,23 @@ def _pack_lines(values: dict, problems: dict) -> tuple[list[dispensing.PackLine]
             continue
         path, pack, readable = ("lines", number), line["pack"], True
         if not WHOLE.fullmatch(line["quantity"]) or int(line["quantity"]) < 1:
-            _add(problems, (*path, "quantity"), "a whole number of packs, at least 1")
+            _add(problems, (*path, "quantity"), gettext("a whole number of packs, at least 1"))
             readable = False
         expiry = None
         if line["expiry"]:
             try:
                 expiry = _expiry(line["expiry"])
             except ValueError:
-                _add(problems, (*path, "expiry"), "a date: MM/YYYY as on the box, or YYYY-MM-DD")
+                _add(
+                    problems,
+                    (*path, "expiry"),
+                    gettext("a date: MM/YYYY as on the box, or YYYY-MM-DD"),
+                )
                 readable = False
         if not readable:
             continue
         packs.append(
-            dispensing.PackLine(
+            dispensed_packs.PackLine(
                 line=number,
                 quantity=int(line["quantity"]),
                 cip13=pack if CIP13.fullmatch(pack) else None,
@@ -279,14 +309,18 @@ def _pack_lines(values: dict, problems: dict) -> tuple[list[dispensing.PackLine]
         )
         numbers.append(number)
     if not packs and not problems:
-        _add(problems, ("lines_form",), "Give the pack (CIP13 or its scanned code) of a line.")
+        _add(
+            problems,
+            ("lines_form",),
+            gettext("Give the pack (CIP13 or its scanned code) of a line."),
+        )
     return packs, numbers
 
 
 def _collector(values: dict, problems: dict) -> dispensing.Collector:
     kind = values["collected_kind"]
     if kind not in rules.COLLECTOR_KINDS:
-        _add(problems, ("collected_kind",), "choose who collects it")
+        _add(problems, ("collected_kind",), gettext("choose who collects it"))
     elif problem := rules.collector_identity_problem(
         kind, values["collected_national_id"], values["collected_name"]
     ):
@@ -394,12 +428,34 @@ def _again(credentials, values, errors, refusal, status):
     the scan page when it can no longer be opened (completed, cancelled…)."""
     try:
         with unit_of_work(current_account()) as uow:
-            view = dispensing.scan(uow, credentials)
+            view = pharmacy_scan.scan(uow, credentials)
+            offers = counter_packs.offered(uow, view)
     except DomainError as error:
         return _scan_page(refusal=_refusal(error), status=status_for(error))
     return _prescription_page(
-        view, credentials, values=values, errors=errors, refusal=refusal, status=status
+        view, credentials, offers, values=values, errors=errors, refusal=refusal, status=status
     )
+
+
+@bp.route("/packs/read", methods=["POST"])
+@login_required(Role.PHARMACIST)
+def read_pack():
+    """A box's DataMatrix read back for the dispensing form (its script shows the pack, batch
+    and expiry before anything is dispensed): JSON, the refusal in the pharmacist's words."""
+    try:
+        with unit_of_work(current_account()) as uow:
+            reading = counter_packs.read(uow, _text(request.form, "code"))
+    except InvalidGs1Code as error:
+        return {"error": message(error.detail)}, status_for(error), NO_STORE
+    return {
+        "cip13": reading.cip13,
+        "text": gettext(
+            "Read from the box: %(pack)s, batch %(batch)s, expires %(expiry)s",
+            pack=reading.name or reading.cip13,
+            batch=reading.batch or "—",
+            expiry=day(reading.expiry) if reading.expiry else "—",
+        ),
+    }, NO_STORE
 
 
 # -- lookup by the patient's card ---------------------------------------------------------------
@@ -420,6 +476,7 @@ def _card_page(*, values=None, result=None, errors=None, status=None):
 
 
 @bp.route("/card", methods=["GET", "POST"])
+@throttling.guesses("nir")
 @login_required(Role.PHARMACIST)
 def card():
     """GET: the NIR field (a card reader types it), who is at the counter (the patient, or a
@@ -436,15 +493,18 @@ def card():
     }
     try:
         with unit_of_work(current_account()) as uow:
-            result = dispensing.lookup_by_card(
+            result = card_lookup.lookup_by_card(
                 uow,
                 values["nir"],
                 identity_confirmed=values["identity_confirmed"],
                 presenter_nir=values["presenter_nir"] if values["presenter"] != "patient" else None,
+                page=max(1, _page_number(_text(form, "page"))),
             )
     except ValidationFailed as error:
         errors = error.errors or {"nir": [error.detail]}
         return _card_page(values=values, errors=errors, status=status_for(error))
+    if not result["prescriptions"]:
+        throttling.missed()  # a card that shows nothing is a guess, as far as throttles go
     return _card_page(values=values, result=result)
 
 
@@ -461,7 +521,7 @@ def recent():
     """This pharmacy's dispensations, newest first, a page at a time."""
     page = _page_number(request.args.get("page", "1"))
     with unit_of_work(current_account()) as uow:
-        result = dispensations.recent(uow, page=page)
+        result = pharmacy_dispensations.recent(uow, page=page)
     return render_template("pharmacy/dispensations.html", result=result), NO_STORE
 
 
@@ -487,7 +547,7 @@ def dispensation(dispensation_id: str):
     """A receipt of this pharmacy reopened (another pharmacy's answers like an unknown one),
     with the reversal form while it can still be reversed."""
     with unit_of_work(current_account()) as uow:
-        receipt = dispensations.read(uow, dispensation_id)
+        receipt = pharmacy_dispensations.read(uow, dispensation_id)
     return _receipt_page(receipt)
 
 
@@ -497,10 +557,10 @@ def signed_document(dispensation_id: str, document: str):
     """The receipt's or the reversal's compact JWS as a file (any JOSE library, or
     `flask verify FILE`, checks it)."""
     with unit_of_work(current_account()) as uow:
-        receipt = dispensations.read(uow, dispensation_id)
+        receipt = pharmacy_dispensations.read(uow, dispensation_id)
     token = receipt["jws"] if document == "receipt" else (receipt["reversal"] or {}).get("jws")
     if not token:
-        raise NotFound("This dispensation has no signed reversal.")
+        raise NotFound(Message("no_signed_reversal", "This dispensation has no signed reversal."))
     filename = f"{document}-{receipt['id']}.jws"
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'}
     return Response(token + "\n", mimetype="application/jose", headers=headers)
@@ -511,17 +571,17 @@ def signed_document(dispensation_id: str, document: str):
 def reverse(dispensation_id: str):
     """Reverse with a reason, then the receipt again showing it reversed; a refusal is
     explained on the receipt."""
-    reason = request.form.get("reason", "")[: dispensations.REASON_MAX + 1]
+    reason = request.form.get("reason", "")[: dispensation_reversal.REASON_MAX + 1]
     try:
         with unit_of_work(current_account()) as uow:
-            dispensations.reverse(uow, dispensation_id, reason)
+            dispensation_reversal.reverse(uow, dispensation_id, reason)
     except DomainError as error:
         with unit_of_work(current_account()) as uow:
-            receipt = dispensations.read(uow, dispensation_id)
+            receipt = pharmacy_dispensations.read(uow, dispensation_id)
         errors = error.errors if isinstance(error, ValidationFailed) else None
         refusal = None if errors else _refusal(error)
         return _receipt_page(
             receipt, refusal=refusal, errors=errors, reason=reason, status=status_for(error)
         )
-    flash("The dispensation is reversed: the quantities are available again.", "success")
+    flash(gettext("The dispensation is reversed: the quantities are available again."), "success")
     return redirect(url_for("pharmacy.dispensation", dispensation_id=dispensation_id), SEE_OTHER)

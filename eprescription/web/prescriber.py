@@ -2,6 +2,7 @@
 answer the patients' renewal requests."""
 
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -15,26 +16,45 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from eprescription import qr
+from eprescription import qr, throttling
+from eprescription.domain.acknowledgements import Acknowledgement
 from eprescription.domain.errors import (
     DomainError,
     NotFound,
     RenewalRequestClosed,
     ValidationFailed,
+    WarningsNotAcknowledged,
     WrongPin,
 )
 from eprescription.domain.prescriptions import (
+    OPEN_STATES,
     RENEWALS_MAX,
     ItemDraft,
     NonSubstitutionReason,
     PickupMode,
     Status,
+    today_of,
 )
 from eprescription.errors import OK, status_for
 from eprescription.models import Role
-from eprescription.services import prescribing, prescriptions, renewal_requests
+from eprescription.services import (
+    accounts,
+    allergies,
+    cancelling,
+    issue_review,
+    issuing,
+    prescriber_patients,
+    prescribers,
+    prescription_drafts,
+    prescription_qr,
+    prescription_reading,
+    prescription_views,
+    renewal_requests,
+)
 from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, login_required
 
@@ -64,6 +84,7 @@ TOP_FIELDS = (
     "valid_until",
     "pickup_mode",
     "renewal_request",  # the id of the patient's request this prescription answers
+    "renewing",  # the number of the prescription renewed (its lines are no duplicates)
 )
 JUST_ISSUED = "just_issued"  # the access code, shown once on the page after the redirect
 # Templates fill the dosage text and its structure; the doctor edits what does not fit.
@@ -76,23 +97,29 @@ DOSAGE_TEMPLATES = (
     ("1 sachet 3 fois par jour pendant 5 jours", "1", "sachet", 3, 5),
 )
 REASON_TEXTS = {
-    NonSubstitutionReason.MTE: "narrow therapeutic margin (marge thérapeutique étroite)",
-    NonSubstitutionReason.EFG: "child under 6, no suitable generic form",
-    NonSubstitutionReason.CIF: "formal contraindication to an excipient",
+    NonSubstitutionReason.MTE: _l("narrow therapeutic margin"),
+    NonSubstitutionReason.EFG: _l("child under 6, no suitable generic form"),
+    NonSubstitutionReason.CIF: _l("formal contraindication to an excipient"),
 }
 PICKUP_TEXTS = {
-    PickupMode.PUBLIC: "Anyone presenting the code (public)",
-    PickupMode.PRIVATE: "The patient in person only (private)",
-    PickupMode.AUTHORISED: "The patient or a representative they authorised",
+    PickupMode.PUBLIC: _l("Anyone presenting the code (public)"),
+    PickupMode.PRIVATE: _l("The patient in person only (private)"),
+    PickupMode.AUTHORISED: _l("The patient or a representative they authorised"),
 }
 BLANK_ITEM = dict.fromkeys(ITEM_FIELDS, "") | {"quantity": "1"}
 STATUS_LABELS = {
-    Status.ACTIVE: "Active",
-    Status.PARTIALLY_DISPENSED: "Partially dispensed",
-    Status.COMPLETED: "Completed",
-    Status.CANCELLED: "Cancelled",
-    Status.EXPIRED: "Expired",
+    Status.ACTIVE: _l("Active"),
+    Status.PARTIALLY_DISPENSED: _l("Partially dispensed"),
+    Status.COMPLETED: _l("Completed"),
+    Status.CANCELLED: _l("Cancelled"),
+    Status.EXPIRED: _l("Expired"),
 }
+
+
+@bp.app_template_filter("prescriber_pickup")
+def prescriber_pickup(mode: str) -> str:
+    """Who may collect a prescription, in the prescriber's words."""
+    return next((str(text) for key, text in PICKUP_TEXTS.items() if key == mode), mode)
 
 
 # -- reading the form -------------------------------------------------------------------------
@@ -122,7 +149,7 @@ def _number(problems: dict, path: tuple, text: str, kind=int):
     try:
         return kind(text) if kind is int else str(Decimal(text))
     except (ValueError, ArithmeticError):
-        _add(problems, path, "a whole number" if kind is int else "a number")
+        _add(problems, path, gettext("a whole number") if kind is int else gettext("a number"))
         return None
 
 
@@ -132,7 +159,7 @@ def _day(problems: dict, name: str, text: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _add(problems, (name,), "a date (YYYY-MM-DD)")
+        _add(problems, (name,), gettext("a date (YYYY-MM-DD)"))
         return None
 
 
@@ -143,7 +170,7 @@ def _add(problems: dict, path: tuple, message: str) -> None:
     node.setdefault(path[-1], []).append(message)
 
 
-def _issue_request(draft: dict, pin: str = "") -> tuple[prescriptions.IssueRequest, dict]:
+def _issue_request(draft: dict, pin: str = "") -> tuple[prescription_drafts.IssueRequest, dict]:
     """The service's request from the draft, and the fields that are not even numbers/dates."""
     problems: dict = {}
     items = []
@@ -173,7 +200,7 @@ def _issue_request(draft: dict, pin: str = "") -> tuple[prescriptions.IssueReque
         )
     renewals = _number(problems, ("renewals",), draft["renewals"])
     renewal_request = _number(problems, ("renewal_request",), draft["renewal_request"])
-    issue_request = prescriptions.IssueRequest(
+    issue_request = prescription_drafts.IssueRequest(
         patient_nir=draft["patient_nir"],
         pin=pin,
         items=items,
@@ -182,6 +209,7 @@ def _issue_request(draft: dict, pin: str = "") -> tuple[prescriptions.IssueReque
         renewals=0 if renewals is None else renewals,
         pickup_mode=draft["pickup_mode"] or None,
         renewal_request_id=renewal_request,
+        renewing=draft["renewing"] or None,
     )
     return issue_request, problems
 
@@ -197,11 +225,14 @@ def _merge(errors: dict, parsed: dict) -> dict:
     return merged
 
 
-def _draft_from(content: dict) -> dict:
-    """A draft prefilled from a prescription's signed content (renewal)."""
+def _draft_from(content: prescription_views.PrescriptionView) -> dict:
+    """A draft prefilled from a prescription's signed content, its cancelled lines left out
+    (renewal)."""
     items = []
-    for item in content["items"]:
-        drug, dosage = item["medication"], item["dosage"]
+    for item in content.items:
+        if item.status == "cancelled":
+            continue
+        drug, dosage = item.medication, item.dosage
         items.append(
             {
                 "cis": drug.get("cis", ""),
@@ -214,19 +245,20 @@ def _draft_from(content: dict) -> dict:
                 "dose_unit": dosage.get("dose_unit", ""),
                 "frequency_per_day": str(dosage.get("frequency_per_day", "")),
                 "duration_days": str(dosage.get("duration_days", "")),
-                "quantity": str(item["quantity"]),
-                "not_substitutable": "" if item["substitutable"] else "1",
-                "non_substitution_reason": item.get("non_substitution_reason") or "",
-                "ald": "1" if item["ald"] else "",
+                "quantity": str(item.quantity),
+                "not_substitutable": "" if item.substitutable else "1",
+                "non_substitution_reason": item.non_substitution_reason or "",
+                "ald": "1" if item.ald else "",
             }
         )
     return {
-        "patient_nir": content["patient"]["identifier"]["value"],
-        "renewals": str(content["renewals"]),
+        "patient_nir": content.patient["identifier"]["value"],
+        "renewals": str(content.renewals),
         "valid_from": "",
         "valid_until": "",
-        "pickup_mode": content["pickup_mode"],
+        "pickup_mode": content.pickup_mode,
         "renewal_request": "",
+        "renewing": content.number,
         "items": items,
     }
 
@@ -238,7 +270,7 @@ def _recent_patients() -> list:
     """The form's recent patients, when the page has no unit of work of its own to read them
     in (the form shown at first, or again after a use case that failed and rolled back)."""
     with unit_of_work(current_account()) as uow:
-        return prescribing.recent_patients(uow)
+        return prescriber_patients.recent_patients(uow)
 
 
 def _form_page(
@@ -248,6 +280,7 @@ def _form_page(
     recent: list | None = None,
     renewing=None,
     asked=None,
+    signing_refusal=None,
     status=OK,
 ):
     return render_template(
@@ -257,6 +290,7 @@ def _form_page(
         recent=_recent_patients() if recent is None else recent,
         renewing=renewing,
         asked=asked,
+        signing_refusal=signing_refusal,
         templates=DOSAGE_TEMPLATES,
         reasons=list(REASON_TEXTS.items()),
         pickup_modes=list(PICKUP_TEXTS.items()),
@@ -266,25 +300,42 @@ def _form_page(
 
 
 @bp.route("/prescriptions/new", methods=["GET", "POST"])
+@throttling.guesses("nir", by_status=False)
 @login_required(Role.PRESCRIBER)
 def new():
     """GET: the empty form. POST: check everything and show the review, or the form again."""
     if request.method == "GET":
-        return _form_page()
+        with unit_of_work(current_account()) as uow:
+            recent = prescriber_patients.recent_patients(uow)
+            refusal = prescribers.signing_refusal(uow)
+        return _form_page(recent=recent, signing_refusal=refusal)
     draft = _draft(request.form)
     issue_request, parsed = _issue_request(draft)
     try:
         with unit_of_work(current_account()) as uow:
-            review = prescribing.review(uow, issue_request)
-            recent = prescribing.recent_patients(uow) if parsed else None
+            review = issue_review.review(uow, issue_request)
+            recent = prescriber_patients.recent_patients(uow) if parsed else None
     except ValidationFailed as error:
+        if "patient_nir" in error.errors:  # a NIR nobody has: the review names whoever has one
+            throttling.missed()
         return _form_page(draft, _merge(error.errors, parsed))
     if parsed:
         return _form_page(draft, parsed, recent=recent)
     return _review_page(draft, review)
 
 
-def _review_page(draft: dict, review, *, pin_error: str = "", blocked: str = ""):
+def _review_page(
+    draft: dict,
+    review,
+    *,
+    pin_error: str = "",
+    blocked: str = "",
+    acknowledgement: Acknowledgement | None = None,
+    unacknowledged: bool = False,
+    asked=None,
+    allergy_error: str = "",
+    allergy_typed: str = "",
+):
     return render_template(
         "prescriber/review.html",
         draft=draft,
@@ -292,10 +343,16 @@ def _review_page(draft: dict, review, *, pin_error: str = "", blocked: str = "")
         content=review.content,
         pin_error=pin_error,
         blocked=blocked,
+        acknowledgement=acknowledgement or Acknowledgement(),
+        unacknowledged=unacknowledged,
+        asked=asked,
+        allergy_error=allergy_error,
+        allergy_typed=allergy_typed,
     )
 
 
 @bp.route("/prescriptions/sign", methods=["POST"])
+@throttling.guesses("pin", by_status=False)
 @login_required(Role.PRESCRIBER)
 def sign():
     """Sign what the review showed; back to the review on a wrong PIN, to the form if the
@@ -304,14 +361,26 @@ def sign():
     if request.form.get("action") == "edit":
         return _form_page(draft)
     issue_request, parsed = _issue_request(draft, request.form.get("pin", ""))
+    acknowledgement = Acknowledgement(
+        frozenset(request.form.getlist("acknowledged")),
+        request.form.get("acknowledgement_reason", "").strip(),
+    )
+    issue_request = replace(issue_request, acknowledgement=acknowledgement)
     if parsed:
         return _form_page(draft, parsed)
     try:
         with unit_of_work(current_account()) as uow:
-            issued = prescriptions.issue(uow, issue_request)
+            issued = issuing.issue(uow, issue_request)
     except WrongPin as error:
-        message = "; ".join(error.errors.get("pin", [])) or error.detail
-        return _again(draft, issue_request, pin_error=message[:1].upper() + message[1:] + ".")
+        throttling.missed()
+        return _again(
+            draft,
+            issue_request,
+            pin_error=(error.errors.get("pin") or [error.detail])[0],
+            acknowledgement=acknowledgement,
+        )
+    except WarningsNotAcknowledged:  # nothing signed, no PIN tried: tick them, or a reason
+        return _again(draft, issue_request, acknowledgement=acknowledgement, unacknowledged=True)
     except (RenewalRequestClosed, NotFound) as error:  # the request was answered meanwhile
         return _form_page(draft | {"renewal_request": ""}, {"renewal_request": [error.detail]})
     except ValidationFailed as error:
@@ -321,27 +390,114 @@ def sign():
     number = issued.prescription.number
     session[JUST_ISSUED] = {"number": number, "access_code": issued.access_code}
     if issue_request.renewal_request_id is not None:
-        flash("Renewed: the patient sees the new prescription in their health space.", "success")
+        flash(
+            gettext("Renewed: the patient sees the new prescription in their health space."),
+            "success",
+        )
     return redirect(url_for("prescriber.show", number=number))
 
 
 def _again(draft, issue_request, **message):
     """The review again, after a signature that was refused (and rolled back)."""
     with unit_of_work(current_account()) as uow:
-        review = prescribing.review(uow, issue_request)
+        review = issue_review.review(uow, issue_request)
     return _review_page(draft, review, **message)
 
 
 @bp.route("/patients/lookup", methods=["POST"])
+@throttling.guesses("nir", by_status=False)
 @login_required(Role.PRESCRIBER)
 def lookup_patient():
-    """JSON for the form's script: who has this NIR (errors are problem+json, as the API's)."""
-    nir = (request.get_json(silent=True) or {}).get("nir")
+    """JSON for the form's script: who has this NIR, if the prescriber prescribed for them
+    before or confirms the patient is with them (`confirmed`: throttled, each one counts);
+    errors are problem+json, as the API's."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    nir, confirmed = body.get("nir"), body.get("confirmed") is True
+    if confirmed:
+        throttling.missed()
     with unit_of_work(current_account()) as uow:
-        patient = prescribing.find_patient(uow, nir)
+        patient = prescriber_patients.find_patient(
+            uow, nir if isinstance(nir, str) else None, confirmed=confirmed
+        )
     return jsonify(
         name=patient.full_name,
         birth_date=patient.birth_date.isoformat() if patient.birth_date else None,
+    )
+
+
+@bp.route("/allergies", methods=["POST"])
+@login_required(Role.PRESCRIBER)
+def record_allergy():
+    """Record an allergy of the patient from the review (a substance's name or code), then the
+    review again with its warnings worked out anew."""
+    draft = _draft(request.form)
+    typed = request.form.get("allergy_substance", "")
+    allergy_error = ""
+    try:
+        with unit_of_work(current_account()) as uow:
+            code = allergies.substance_code_of(uow, typed)
+            allergies.record_allergy(uow, draft["patient_nir"], code or typed)
+    except DomainError as error:
+        allergy_error = next(iter(error.errors.values()), [error.detail])[0]
+    issue_request, parsed = _issue_request(draft)
+    if parsed:
+        return _form_page(draft, parsed)
+    try:
+        with unit_of_work(current_account()) as uow:
+            review = issue_review.review(uow, issue_request)
+    except ValidationFailed as error:
+        return _form_page(draft, error.errors)
+    return _review_page(draft, review, allergy_error=allergy_error, allergy_typed=typed)
+
+
+@bp.route("/patients/search", methods=["POST"])
+@login_required(Role.PRESCRIBER)
+def search_patients():
+    """JSON for the form's patient field: this prescriber's patients whose name or NIR starts
+    as typed (POSTed, so that no name or NIR appears in a URL)."""
+    body = request.get_json(silent=True)
+    text = body.get("q") if isinstance(body, dict) else None
+    with unit_of_work(current_account()) as uow:
+        found = prescriber_patients.search_mine(uow, text if isinstance(text, str) else None)
+    return jsonify(
+        patients=[
+            {
+                "nir": person.national_id,
+                "name": person.full_name,
+                "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+            }
+            for person in found
+        ]
+    )
+
+
+@bp.route("/prescriptions/start", methods=["POST"])
+@login_required(Role.PRESCRIBER)
+def start():
+    """The form for one of the home page's recent patients (the NIR posted, never in a URL)."""
+    with unit_of_work(current_account()) as uow:
+        recent = prescriber_patients.recent_patients(uow)
+        refusal = prescribers.signing_refusal(uow)
+    draft = {name: "" for name in TOP_FIELDS} | {"items": []}
+    draft["patient_nir"] = request.form.get("patient_nir", "").strip()
+    return _form_page(draft, recent=recent, signing_refusal=refusal)
+
+
+def home():
+    """The prescriber's home: their work (a new prescription, the renewal requests waiting,
+    the recent patients) and whether their key can sign."""
+    with unit_of_work(current_account()) as uow:
+        profile = accounts.profile(uow)
+        requests = renewal_requests.list_for_prescriber(uow)
+        recent = prescriber_patients.recent_patients(uow)
+        refusal = prescribers.signing_refusal(uow)
+    return render_template(
+        "prescriber/home.html",
+        profile=profile,
+        requests=requests,
+        recent=recent,
+        signing_refusal=refusal,
     )
 
 
@@ -358,19 +514,21 @@ def _inline_svg(text: str) -> Markup:
 def show(number: str):
     """A prescription with its QR code, printable on one A4 page; its access code, once."""
     with unit_of_work(current_account()) as uow:
-        prescription = prescriptions.get(uow, number)
-        text = prescriptions.qr_text(uow, number)
+        prescription = prescription_reading.get(uow, number)
+        view = prescription_views.verified_view(prescription, today_of(uow.now))
+        # Only what can still be collected has a code to show, or a copy to print.
+        collectable = Status(view.status) in OPEN_STATES
+        text = prescription_qr.qr_text(uow, number) if collectable else None
     just_issued = session.get(JUST_ISSUED) or {}
     access_code = None
     if just_issued.get("number") == prescription.number:
         access_code = session.pop(JUST_ISSUED)["access_code"]
-    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
     return render_template(
         "prescriber/show.html",
         p=view,
-        qr_svg=_inline_svg(text),
-        access_code=access_code,
-        status_label=STATUS_LABELS[Status(view["status"])],
+        qr_svg=_inline_svg(text) if text else None,
+        access_code=access_code if collectable else None,
+        status_label=STATUS_LABELS[Status(view.status)],
     )
 
 
@@ -379,11 +537,13 @@ def show(number: str):
 def renew(number: str):
     """The form prefilled from a past prescription; reviewing and signing make a new one."""
     with unit_of_work(current_account()) as uow:
-        prescription = prescriptions.get(uow, number)
-        recent = prescribing.recent_patients(uow)
-    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
-    content = {**view, "items": [item for item in view["items"] if item["status"] != "cancelled"]}
-    return _form_page(_draft_from(content), recent=recent, renewing=view["number"])
+        prescription = prescription_reading.get(uow, number)
+        recent = prescriber_patients.recent_patients(uow)
+        refusal = prescribers.signing_refusal(uow)
+    view = prescription_views.verified_view(prescription, today_of(uow.now))
+    return _form_page(
+        _draft_from(view), recent=recent, renewing=view.number, signing_refusal=refusal
+    )
 
 
 @bp.route("/prescriptions/<number>/cancel", methods=["GET", "POST"])
@@ -398,7 +558,7 @@ def cancel(number: str):
         whole = request.form.get("scope", "whole") == "whole"
         try:
             with unit_of_work(current_account()) as uow:
-                prescriptions.cancel(
+                cancelling.cancel(
                     uow,
                     number,
                     pin=request.form.get("pin", ""),
@@ -410,12 +570,12 @@ def cancel(number: str):
             if not isinstance(error, ValidationFailed) and "form" not in errors:
                 errors["form"] = [error.detail]
         else:
-            flash("The prescription has been cancelled as asked.", "success")
+            flash(gettext("The prescription has been cancelled as asked."), "success")
             return redirect(url_for("prescriber.show", number=number))
     # The form (again, after a refused cancellation: that use case was rolled back).
     with unit_of_work(current_account()) as uow:
-        prescription = prescriptions.get(uow, number)
-    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
+        prescription = prescription_reading.get(uow, number)
+    view = prescription_views.describe(prescription, today_of(uow.now))
     return render_template(
         "prescriber/cancel.html", p=view, errors=errors, reason=reason, chosen=chosen
     )
@@ -443,7 +603,9 @@ def index():
     except ValidationFailed as error:
         errors, desk = error.errors, None
     result = desk.prescriptions if desk else None
-    rows = [prescriptions.describe(item, result.today) for item in result.items] if result else []
+    rows = (
+        [prescription_views.describe(item, result.today) for item in result.items] if result else []
+    )
     return render_template(
         "prescriber/list.html",
         requests=desk.requests if desk else [],
@@ -466,11 +628,28 @@ def renew_request(request_id: int):
     through review and signature, which marks it renewed with the new prescription."""
     with unit_of_work(current_account()) as uow:
         asked, prescription = renewal_requests.open_pending(uow, request_id)
-        recent = prescribing.recent_patients(uow)
-    view = prescriptions.describe(prescription, prescriptions.today_of(uow.now))
-    content = {**view, "items": [item for item in view["items"] if item["status"] != "cancelled"]}
-    draft = _draft_from(content) | {"renewal_request": str(request_id)}
-    return _form_page(draft, recent=recent, renewing=view["number"], asked=asked)
+        recent = prescriber_patients.recent_patients(uow)
+    view = prescription_views.verified_view(prescription, today_of(uow.now))
+    draft = _draft_from(view) | {"renewal_request": str(request_id)}
+    return _form_page(draft, recent=recent, renewing=view.number, asked=asked)
+
+
+@bp.route("/renewal-requests/<row_id:request_id>/review")
+@login_required(Role.PRESCRIBER)
+def review_request(request_id: int):
+    """Renewal in one action: the review of the prescription asked for, prefilled (new dates),
+    ready for the PIN; "Change the prescription" leads to the form."""
+    with unit_of_work(current_account()) as uow:
+        asked, prescription = renewal_requests.open_pending(uow, request_id)
+        view = prescription_views.verified_view(prescription, today_of(uow.now))
+    draft = _draft_from(view) | {"renewal_request": str(request_id)}
+    issue_request, _ = _issue_request(draft)
+    try:
+        with unit_of_work(current_account()) as uow:
+            review = issue_review.review(uow, issue_request)
+    except ValidationFailed as error:  # the lines no longer pass as they are: the form
+        return _form_page(draft, error.errors, renewing=view.number, asked=asked)
+    return _review_page(draft, review, asked=asked)
 
 
 @bp.route("/renewal-requests/<row_id:request_id>/decline", methods=["GET", "POST"])
@@ -487,7 +666,10 @@ def decline_request(request_id: int):
         except ValidationFailed as error:
             errors, status = error.errors, status_for(error)
         else:
-            flash("The renewal request is declined; the patient can read your message.", "success")
+            flash(
+                gettext("The renewal request is declined; the patient can read your message."),
+                "success",
+            )
             return redirect(url_for("prescriber.index"))
     # The form (again, after a refused decline: that use case was rolled back).
     with unit_of_work(current_account()) as uow:

@@ -59,10 +59,30 @@ def browser():
         browser.close()
 
 
+# Each page reports what its Content-Security-Policy blocked (the browser also logs it).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser, live_server):
-    """A fresh browser context (no cookies) and page, with the server's URL as base."""
+    """A fresh browser context (no cookies) and page, with the server's URL as base; the test
+    fails if any page of it broke the Content-Security-Policy (an inline script or style)."""
     context = browser.new_context(base_url=live_server)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    violations: list[str] = []
+    context.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "CSP violation" in message.text or "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page = context.new_page()
     yield page
     context.close()
+    assert not violations, violations

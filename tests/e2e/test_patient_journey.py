@@ -15,7 +15,7 @@ from eprescription.db import get_session
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain.prescriptions import ItemDraft
 from eprescription.models import Account, Prescription, Presentation, Product
-from eprescription.services import prescriptions
+from eprescription.services import issuing, prescription_drafts, prescription_qr
 from eprescription.services.demo import DEMO_USERS
 from eprescription.use_cases import unit_of_work
 from tests.e2e import axe
@@ -37,7 +37,7 @@ def stored_qr_text(app, number: str) -> str:
         prescription = get_session().scalar(
             select(Prescription).where(Prescription.number == number.replace("-", ""))
         )
-        return prescriptions.open_qr_text(prescription, app.config["KEY_ENCRYPTION_KEY"])
+        return prescription_qr.open_qr_text(prescription, app.config["KEY_ENCRYPTION_KEYS"])
 
 
 def test_a_patient_opens_a_prescription_on_a_phone_and_shows_a_readable_qr_code(
@@ -88,7 +88,10 @@ def test_the_patient_sees_who_looked_at_their_prescriptions(page):
     expect(page.get_by_role("heading", name="Who looked at my prescriptions")).to_be_visible()
     issued = page.locator(".log-entry", has_text="issued prescription").first
     expect(issued).to_contain_text("Dr Claire Martin, prescriber — RPPS 10001234565")
-    expect(issued.locator("time")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    # In words, in the display time zone (Europe/Paris): "Dec 1, 2026 8:40 AM".
+    expect(issued.locator("time")).to_have_text(
+        re.compile(r"^[A-Z][a-z]{2} \d{1,2}, 20\d\d \d{1,2}:\d\d\s[AP]M$")
+    )
 
 
 def issue_mopral(app) -> tuple[str, str, str, str]:
@@ -100,14 +103,14 @@ def issue_mopral(app) -> tuple[str, str, str, str]:
             session.scalar(select(Account).where(Account.username == user.username))
             for user in (PRESCRIBER, PATIENT)
         )
-        request = prescriptions.IssueRequest(
+        request = prescription_drafts.IssueRequest(
             patient_nir=patient.person.national_id,
             pin=PRESCRIBER.pin,
             items=[ItemDraft(cis=MOPRAL, dosage_text="1 gélule le matin", quantity=1)],
             renewals=1,
         )
         with unit_of_work(doctor) as uow:
-            issued = prescriptions.issue(uow, request)
+            issued = issuing.issue(uow, request)
         generic = session.scalars(
             select(Presentation.cip13)
             .where(Presentation.cis == OMEPRAZOLE_ALMUS)
@@ -159,7 +162,7 @@ def test_the_patient_sees_what_the_demo_pharmacist_gave_with_the_qr_still_on_scr
         expect(given).to_contain_text("batch OME2026")
         expect(given).to_contain_text("Substituted for MOPRAL 20 mg")
         expect(given).to_contain_text("same generic group")
-        expect(given.locator("dl.amounts")).to_contain_text(re.compile(r"You paid\s*\d+\.\d\d €"))
+        expect(given.locator("dl.amounts")).to_contain_text(re.compile(r"You paid\s*€\d+\.\d\d"))
         given.scroll_into_view_if_needed()
         expect(given).to_be_in_viewport()
         found = axe.violations(page)

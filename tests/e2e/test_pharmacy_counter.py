@@ -17,7 +17,7 @@ from eprescription.db import get_session
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain.prescriptions import ItemDraft
 from eprescription.models import Account, Presentation
-from eprescription.services import health_space, prescriptions
+from eprescription.services import issuing, patient_representatives, prescription_drafts
 from eprescription.services.demo import DEMO_USERS
 from eprescription.use_cases import unit_of_work
 from tests.e2e.axe import report, violations
@@ -38,14 +38,14 @@ def issue_for_the_demo_patient(app, pickup_mode: str) -> tuple[str, str]:
             session.scalar(select(Account).where(Account.username == name))
             for name in ("demo-prescriber", "demo-patient")
         )
-        request = prescriptions.IssueRequest(
+        request = prescription_drafts.IssueRequest(
             patient_nir=patient.person.national_id,
             pin="1234",
             items=[ItemDraft(cis=AMLODIPINE, dosage_text="1 gélule le matin", quantity=1)],
             pickup_mode=pickup_mode,
         )
         with unit_of_work(doctor) as uow:
-            issued = prescriptions.issue(uow, request)
+            issued = issuing.issue(uow, request)
         return issued.qr_text, codes.display_number(issued.prescription.number)
 
 
@@ -192,13 +192,13 @@ def representative(live_app):
         patient = session.scalar(select(Account).where(Account.username == PATIENT.username))
         nir = PRESCRIBER.national_ids["FR"]
         with unit_of_work(patient) as uow:
-            named = health_space.add_representative(uow, nir=nir, family_name="Martin")
+            named = patient_representatives.add_representative(uow, nir=nir, family_name="Martin")
     yield nir
     with live_app.app_context():
         session = get_session()
         patient = session.scalar(select(Account).where(Account.username == PATIENT.username))
         with unit_of_work(patient) as uow:
-            health_space.revoke_representative(uow, named["id"])
+            patient_representatives.revoke_representative(uow, named.id)
 
 
 def test_a_representative_with_their_card_collects_an_authorised_prescription(

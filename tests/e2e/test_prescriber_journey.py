@@ -58,7 +58,7 @@ def test_a_prescriber_issues_and_prints_a_prescription_with_the_keyboard_alone(p
     expect(search).to_have_value(chosen)
     expect(page.locator("#items-0-search-status")).to_contain_text("Chosen")
 
-    page.keyboard.press("Tab")  # the dosage templates
+    # Enter on the chosen medication went on to its dosage templates.
     expect(page.get_by_label("Dosage template")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(page.get_by_label("Dosage instructions")).to_have_value(re.compile("3 fois par jour"))

@@ -11,7 +11,7 @@ from stdnum.fr import nir
 from eprescription.db import get_session
 from eprescription.domain.prescriptions import ItemDraft
 from eprescription.models import Account, Role
-from eprescription.services import accounts, audit, prescriptions
+from eprescription.services import accounts, audit, issuing, prescription_drafts
 from eprescription.services.accounts import PersonDetails
 from eprescription.services.demo import DEMO_USERS
 from eprescription.use_cases import unit_of_work
@@ -41,9 +41,9 @@ def long_term_treatment_running_out(app) -> str:
             select(Account).where(Account.username == PRESCRIBER.username)
         )
         with unit_of_work(doctor) as uow:
-            issued = prescriptions.issue(
+            issued = issuing.issue(
                 uow,
-                prescriptions.IssueRequest(
+                prescription_drafts.IssueRequest(
                     patient_nir=patient.person.national_id,
                     pin=PRESCRIBER.pin,
                     items=[ItemDraft(cis=MOPRAL, dosage_text="1 gélule le matin", quantity=1)],

@@ -21,6 +21,9 @@ from tests.integration.people import PASSWORD, add_account, operator
 from tests.integration.test_dispensing_api import add_pharmacist
 from tests.integration.test_prescriptions_api import PATIENT_NIR, PIN, bearer, make_nir, make_rpps
 
+# The table asks each refusal once per cell, hundreds from one client: not a guessing attack.
+pytestmark = pytest.mark.usefixtures("unthrottled")
+
 FHIR_JSON = "application/fhir+json"
 LEA_NIR = make_nir("2950675056123")  # represents the patient today
 MARC_NIR = make_nir("1760475056201")  # represented the patient until yesterday

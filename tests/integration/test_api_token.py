@@ -1,6 +1,7 @@
 """Bearer tokens for API clients: issued for a password, stored hashed, expiring."""
 
 import hashlib
+import time
 
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
@@ -116,7 +117,11 @@ def test_a_session_caller_must_send_the_csrf_token_on_unsafe_methods(database_ur
 
     client = probe_app.test_client()
     with client.session_transaction() as session:
-        session["account_id"] = account.id
+        # A session as login writes it (login_sessions.open_session): account, version, times.
+        now = int(time.time())
+        session.update(
+            account_id=account.id, version=account.session_version, started=now, seen=now
+        )
     try:
         csrf_token = client.get("/api/v1/probe").get_json()["csrf_token"]
         missing = client.post("/api/v1/probe")

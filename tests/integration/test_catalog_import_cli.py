@@ -44,3 +44,15 @@ def test_make_demo_rebuilds_the_bundled_demo_catalog_byte_for_byte(runner, bdpm_
     assert result.exit_code == 0, result.output
     for name in bdpm.ALL_FILES:
         assert (tmp_path / name).read_bytes() == (DEMO_DIR / name).read_bytes(), name
+
+
+def test_conditions_lists_every_condition_and_the_rule_it_was_read_as(runner):
+    runner.invoke(args=["catalog", "import-bdpm", str(DEMO_DIR)])
+
+    result = runner.invoke(args=["catalog", "conditions"])
+
+    assert result.exit_code == 0, result.output
+    assert "narcotic" in result.output and "stupéfiants" in result.output
+    assert "restricted_use" in result.output and "réservé à l'usage HOSPITALIER" in result.output
+    assert "specialist" in result.output and "[NEUROLOGIE]" in result.output
+    assert ", 0 not read as a rule" in result.output

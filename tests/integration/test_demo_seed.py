@@ -17,6 +17,7 @@ LOGINS = {
     "demo-pharmacist": "demo-pharmacist-2026",
     "demo-patient": "demo-patient-2026",
     "demo-admin": "demo-admin-2026",
+    "demo-hospital": "demo-hospital-2026",  # a hospital neurologist (docs/rules.md)
 }
 
 

@@ -22,7 +22,7 @@ def test_an_unknown_page_is_a_readable_404_page(client):
 
     assert response.status_code == 404
     assert response.mimetype == "text/html"
-    assert "Not Found" in response.get_data(as_text=True)
+    assert "<h1>Not found</h1>" in response.get_data(as_text=True)
 
 
 def test_a_wrong_method_is_a_405_problem(client):

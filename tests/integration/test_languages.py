@@ -1,5 +1,5 @@
-"""The patient pages in French and English: chosen from the browser or the switch, every text
-translated, and the committed compiled catalogue in step with the French file."""
+"""The pages in French and English: chosen from the browser or the switch, every text of every
+page translated, and the committed compiled catalogue in step with the French file."""
 
 import re
 from datetime import datetime
@@ -11,9 +11,10 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from eprescription.domain import health_space
+from eprescription.domain.messages import Message
 from eprescription.domain.prescriptions import PickupMode, Status
-from eprescription.services.health_space import LogEntry
-from eprescription.web import patient, patient_words
+from eprescription.services.patient_access_log import LogEntry
+from eprescription.web import messages, patient, patient_filters
 from tests.conftest import REPO_ROOT, make_test_app
 from tests.integration import test_prescriptions_api as prescribing
 from tests.integration.test_patient_pages import log_in
@@ -22,14 +23,12 @@ from tests.integration.test_prescriptions_api import issue
 products = prescribing.products
 people = prescribing.people
 
-TEMPLATES = REPO_ROOT / "eprescription" / "web" / "templates"
-WEB = REPO_ROOT / "eprescription" / "web"
-FRENCH = REPO_ROOT / "eprescription" / "translations" / "fr" / "LC_MESSAGES"
-PATIENT_SOURCES = [
-    *(TEMPLATES / name for name in ("base.html", "login.html", "error.html")),
-    TEMPLATES / "home" / "landing.html",
-    *sorted((TEMPLATES / "patient").glob("*.html")),
-    *(WEB / name for name in ("patient.py", "patient_words.py", "auth.py", "language.py")),
+PACKAGE = REPO_ROOT / "eprescription"
+FRENCH = PACKAGE / "translations" / "fr" / "LC_MESSAGES"
+# Every file babel.cfg names: each template, and every module (views, the messages by code).
+SOURCES = [
+    *sorted((PACKAGE / "web" / "templates").glob("**/*.html")),
+    *sorted(PACKAGE.glob("**/*.py")),
 ]
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
 
@@ -146,9 +145,9 @@ def test_the_switch_refuses_a_missing_csrf_token_and_ignores_an_unknown_language
 
 def test_every_word_of_the_domain_shown_on_the_pages_has_a_translated_label():
     missing = {
-        "actions": set(health_space.ACTION_WORDS) - set(patient_words.ACTION_LABELS),
-        "roles": set(health_space.ROLE_WORDS) - set(patient_words.ROLE_LABELS),
-        "pickup modes": set(PickupMode) - set(patient_words.PICKUP_LABELS),
+        "actions": set(health_space.ACTION_WORDS) - set(patient_filters.ACTION_LABELS),
+        "roles": set(health_space.ROLE_WORDS) - set(patient_filters.ROLE_LABELS),
+        "pickup modes": set(PickupMode) - set(patient_filters.PICKUP_LABELS),
         "statuses": set(Status) - set(patient.STATUS_LABELS),
     }
 
@@ -164,28 +163,40 @@ def test_the_health_space_words_are_built_in_the_page_language(app):
     )  # fmt: skip
 
     with app.test_request_context(headers={"Accept-Language": "fr"}):
-        assert patient_words.remaining(line, renewals=2) == (
+        assert patient_filters.remaining(line, renewals=2) == (
             "1 boîte à retirer maintenant, 3 boîtes au total avec les renouvellements"
         )
-        assert patient_words.remaining({**line, "remaining_quantity": 0}, 2) == "tout a été retiré"
-        assert patient_words.validity(later) == "valable à partir du 1 juin 2026"
-        assert patient_words.validity({**later, "days_left": 0}) == "dernier jour aujourd'hui"
-        assert patient_words.log_what(refused) == (
+        assert patient_filters.remaining({**line, "remaining_quantity": 0}, 2) == (
+            "tout a été retiré"
+        )
+        assert patient_filters.validity(later) == "valable à partir du 1 juin 2026"
+        assert patient_filters.validity({**later, "days_left": 0}) == "dernier jour aujourd'hui"
+        assert patient_filters.log_what(refused) == (
             "a tenté : a consulté l'ordonnance ABCD-EFGH-JKX (refusé : accès refusé)"
         )
-        assert patient_words.message("the NIR's key should be 97, not 12") == (
-            "la clé du NIR devrait être 97, et non 12"
-        )
-        assert patient_words.message("a message nobody translated") == "a message nobody translated"
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        assert patient_words.validity(later) == "valid from June 1, 2026"
-        assert patient_words.log_what(refused) == refused.what
+        assert patient_filters.validity(later) == "valid from June 1, 2026"
+        assert patient_filters.log_what(refused) == refused.what
+
+
+def test_a_message_is_worded_by_its_code_and_parameters_never_by_its_english_text(app):
+    key = Message(
+        "nir_key", "the NIR's key should be {expected}, not {typed}", expected=97, typed=12
+    )
+    same_text = "the NIR's key should be 97, not 12"  # the very English, without its code
+
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert messages.message(key) == "la clé du NIR devrait être 97, et non 12"
+        assert messages.message(same_text) == same_text
+        assert messages.message(Message("no_such_code", "as it is")) == "as it is"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert messages.message(key) == str(key)
 
 
 def extracted_messages() -> dict[str, list[str]]:
-    """Every msgid of the patient pages and what they share, with the files it comes from."""
+    """Every msgid of every page, view and table of messages, with the files it comes from."""
     found: dict[str, list[str]] = {}
-    for path in PATIENT_SOURCES:
+    for path in SOURCES:
         method = "jinja2" if path.suffix == ".html" else "python"
         for _, message, _, _ in extract_from_file(method, path, keywords=KEYWORDS):
             msgid = message if isinstance(message, str) else message[0]
@@ -193,14 +204,14 @@ def extracted_messages() -> dict[str, list[str]]:
     return found
 
 
-def test_every_text_of_the_patient_pages_has_a_french_translation():
+def test_every_text_of_every_page_has_a_french_translation():
     with (FRENCH / "messages.po").open("rb") as po:
         catalog = read_po(po)
-    messages = extracted_messages()
-    assert len(messages) > 100  # the extraction really found the pages' texts
+    texts = extracted_messages()
+    assert len(texts) > 500  # the extraction really found the pages' texts
 
     problems = []
-    for msgid, paths in sorted(messages.items()):
+    for msgid, paths in sorted(texts.items()):
         entry = catalog.get(msgid)
         strings = () if entry is None else entry.string
         strings = (strings,) if isinstance(strings, str) else strings

@@ -1,4 +1,7 @@
-"""GET /api/v1/medications on the full BDPM: relevance, pagination, the hit, the refusals."""
+"""GET /api/v1/medications on the full BDPM: relevance, substance lines (DCI) first, strengths
+as typed, pagination, the hit, the refusals."""
+
+import time
 
 import pytest
 
@@ -6,9 +9,13 @@ from eprescription.catalog.text import words
 from eprescription.models import Role
 from eprescription.schemas.medications import MedicationPageSchema
 from eprescription.services import accounts
+from tests.integration import test_prescriptions_api as prescribing
 from tests.integration.people import add_account, operator
 
 PROBLEM = "application/problem+json"
+MARKETED = "Commercialisée"
+people = prescribing.people
+products = prescribing.products
 
 
 @pytest.fixture
@@ -33,6 +40,15 @@ def first_presentation(bdpm_dir) -> dict:
     """The CIS, CIP7 and CIP13 on the first line of the real CIS_CIP_bdpm.txt."""
     fields = (bdpm_dir / "CIS_CIP_bdpm.txt").read_bytes().split(b"\n", 1)[0].split(b"\t")
     return {"cis": fields[0].decode(), "cip7": fields[1].decode(), "cip13": fields[6].decode()}
+
+
+def log_in(client, account) -> None:
+    """A browser session as login writes it (login_sessions.open_session)."""
+    with client.session_transaction() as session:
+        now = int(time.time())
+        session.update(
+            account_id=account.id, version=account.session_version, started=now, seen=now
+        )
 
 
 def names(page: dict) -> list[str]:
@@ -145,6 +161,7 @@ def test_a_hit_carries_what_a_prescriber_needs(search):
     assert len(presentation["cip13"]) == 13
     assert presentation["price_cents"] > 0
     assert presentation["reimbursement_rate"] == 100
+    assert {"kind": "list_i", "text": "liste I"} in hit["conditions"]
     group = hit["generic_groups"][0]
     assert isinstance(group["id"], int)
     assert group["type"] == "princeps"
@@ -159,6 +176,7 @@ def test_a_page_past_the_last_is_empty_but_keeps_the_total(search):
         "total": total,
         "page": 99,
         "page_size": 20,
+        "substances": [],
     }
 
 
@@ -187,8 +205,7 @@ def test_a_pharmacist_may_search_too(client, db_session, catalog):
     ],
 )
 def test_a_bad_query_is_refused_with_the_field_that_is_wrong(client, db_session, query, field):
-    with client.session_transaction() as session:
-        session["account_id"] = add_account(db_session, Role.PRESCRIBER).id
+    log_in(client, add_account(db_session, Role.PRESCRIBER))
 
     response = client.get(f"/api/v1/medications?{query}")
 
@@ -209,8 +226,7 @@ def test_an_anonymous_caller_must_log_in(client):
 
 
 def test_a_patient_may_not_search_the_catalog(client, db_session):
-    with client.session_transaction() as session:
-        session["account_id"] = add_account(db_session, Role.PATIENT).id
+    log_in(client, add_account(db_session, Role.PATIENT))
 
     response = client.get("/api/v1/medications?q=amox")
 
@@ -225,3 +241,103 @@ def test_the_hits_match_the_documented_schema_field_for_field(search):
 
         assert page["items"]
         assert MedicationPageSchema().validate(page) == {}
+    assert search(q="amox")["substances"]
+
+
+# -- by substance first ----------------------------------------------------------------------
+
+
+def line_key(line: dict) -> tuple[str, str, str]:
+    return line["substance"]["code"], line["substance"]["strength"], line["substance"]["form"]
+
+
+def test_a_substance_is_offered_first_as_its_strengths_and_forms(search):
+    page = search(q="amoxicilline", page_size=10)
+    names = [line["name"] for line in page["substances"]]
+
+    assert len(names) == 10
+    assert all(name.startswith("amoxicilline ") for name in names)
+    assert {"amoxicilline 1 g, comprimé dispersible", "amoxicilline 500 mg, gélule"} <= set(names)
+    assert all(line["products"] >= 1 for line in page["substances"])
+    # Most prescribed first: as many products on the market behind the first as any other.
+    assert page["substances"][0]["products"] == max(s["products"] for s in page["substances"])
+    # The combinations come after the products of amoxicilline alone (those on the market).
+    combined = [
+        "CLAVULANIQUE" in item["name"]
+        for item in every_item(search, "amoxicilline")
+        if words(item["name"])[0] == "amoxicilline" and item["marketing_status"] == MARKETED
+    ]
+    assert True in combined and False in combined
+    assert combined == sorted(combined)
+
+
+def names_of(page: dict) -> list[str]:
+    return [item["name"] for item in page["items"]]
+
+
+def every_item(search, q: str) -> list[dict]:
+    """Every product found for `q`, page after page."""
+    items, page = [], 1
+    while found := search(q=q, page=page, page_size=50)["items"]:
+        items += found
+        page += 1
+    return items
+
+
+@pytest.mark.parametrize("query", ["amoxicilline 1 g", "amoxicilline 1000 mg", "AMOXICILLINE 1G"])
+def test_a_strength_matches_however_it_is_typed(search, query):
+    typed = search(q=query, page_size=50)
+    reference = search(q="amoxicilline 1g", page_size=50)
+
+    assert typed["substances"] == reference["substances"]
+    assert names_of(typed) == names_of(reference)
+    assert line_key(typed["substances"][0]) == ("05248", "1 g", "comprimé dispersible")
+    assert all(" 1 g" in name or " 1000 mg" in name for name in names_of(typed))
+
+
+def test_single_substance_products_come_before_combinations(search):
+    named = [
+        item
+        for item in every_item(search, "paracetamol")
+        if words(item["name"])[0] == "paracetamol" and item["marketing_status"] == MARKETED
+    ]
+    combined = [len({s["link_number"] for s in item["substances"]}) > 1 for item in named]
+
+    assert True in combined and False in combined
+    assert combined == sorted(combined)
+
+
+def test_a_brand_has_no_substance_line_before_it(search):
+    for brand in ("doliprane", "levothyrox", "augmentin"):
+        page = search(q=brand)
+
+        assert page["substances"] == []
+        assert words(page["items"][0]["name"])[0] == brand
+
+
+def test_substance_lines_are_on_the_first_page_only(search):
+    assert search(q="paracetamol", page=1)["substances"]
+    assert search(q="paracetamol", page=2)["substances"] == []
+
+
+def test_a_substance_line_chosen_in_the_search_is_prescribed_by_dci(client, people, products):
+    queries = ("amoxicilline 1g", "paracetamol 500", "metformine 850", "ibuprofene", "tramadol")
+    lines = []
+    for query in queries:
+        response = client.get(
+            "/api/v1/medications", query_string={"q": query}, headers=people["doctor"]
+        )
+        lines.append(response.get_json()["substances"][0])
+    items = [
+        {"substance": line["substance"], "dosage_text": "1 par jour", "quantity": 1}
+        for line in lines
+    ]
+
+    issued = prescribing.issue(client, people, products, items=items)
+
+    for line, item in zip(lines, issued["items"], strict=True):
+        medication = item["medication"]
+        assert medication["type"] == "substance"
+        assert (medication["substance_code"], medication["strength"], medication["form"]) == (
+            line_key(line)
+        )

@@ -71,7 +71,10 @@ def test_the_access_log_page_shows_who_when_and_what(client, people, products):
 
     assert "<strong>Dr Claire Martin</strong>, prescriber — RPPS 10001234565" in page
     assert f"opened prescription {issued['number']}" in page
-    assert re.search(r"<time datetime=\"[^\"]+\">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", page)
+    # In words and in the display time zone (Europe/Paris): "Dec 1, 2026 8:40 AM".
+    assert re.search(
+        r"<time datetime=\"[^\"]+\">[A-Z][a-z]{2} \d{1,2}, 20\d\d \d{1,2}:\d\d\s[AP]M</time>", page
+    )
 
 
 def test_naming_and_ending_a_representative_from_the_page(client, db_session, people, products):
@@ -122,7 +125,8 @@ def test_the_patient_switches_the_pickup_mode_from_the_page(client, db_session, 
 
 
 def euros(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d} €"
+    """An amount as Babel writes it on an English page."""
+    return f"€{cents // 100}.{cents % 100:02d}"
 
 
 def test_the_page_and_the_history_show_what_the_pharmacy_gave(

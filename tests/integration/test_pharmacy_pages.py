@@ -105,7 +105,8 @@ def test_a_scanned_qr_text_shows_each_line_with_what_remains_and_the_verified_si
     assert response.headers["Cache-Control"] == "no-store"
     assert issued["number"] in page
     assert "Signature verified" in page and "Signed by Dr Claire Martin" in page
-    assert f"until {issued['valid_until']} — valid today" in page
+    until = date.fromisoformat(issued["valid_until"])  # in words, as Babel writes it in English
+    assert f"until {until:%B} {until.day}, {until.year} — valid today" in page
     line1 = re.search(r'<tr id="line-1">.*?</tr>', page, re.S).group(0)
     assert "DOLIPRANE" in line1
     assert "1 × 2 periods = 2" in line1 and "2 of 2" in line1
@@ -261,11 +262,14 @@ def test_dispensing_one_pack_shows_a_signed_receipt_with_price_and_cover(
     assert response.headers["Cache-Control"] == "no-store"
     assert "<h1>Dispensing receipt</h1>" in receipt
     total, covered, share = api.expected_cover(pack, 1, ald=False)
-    euros = lambda cents: f"{cents // 100}.{cents % 100:02d} €"  # noqa: E731
+    euros = lambda cents: f"€{cents // 100}.{cents % 100:02d}"  # noqa: E731  (Babel, English)
     assert f'id="total">{euros(total)}<' in receipt
     assert f'id="covered">{euros(covered)}<' in receipt
     assert f'id="patient-share">{euros(share)}<' in receipt
-    assert f"CIP13 {pack.cip13}" in receipt and f"LOT7, {date.today().year + 2}-12-31" in receipt
+    assert (
+        f"CIP13 {pack.cip13}" in receipt
+        and f"LOT7, December 31, {date.today().year + 2}" in receipt
+    )
     assert "signature verified" in receipt
     assert "now partially dispensed" in receipt
     assert "data-print" in receipt
@@ -313,7 +317,7 @@ def test_a_scanned_gs1_datamatrix_fills_batch_and_expiry(
 
     receipt = text(response)
     assert response.status_code == 200, receipt
-    assert f"LOT42, {date.today().year + 2}-12-31" in receipt and "SN SER0001" in receipt
+    assert f"LOT42, December 31, {date.today().year + 2}" in receipt and "SN SER0001" in receipt
     assert api.item_quantities(db_session, issued) == [1, 0]
 
 

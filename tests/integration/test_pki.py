@@ -21,6 +21,7 @@ from eprescription.models import CertificateAuthority, PrescriberCredential, Rol
 from eprescription.services import pki
 from eprescription.signing import certificates, jws
 from eprescription.signing.canonical import canonical_json
+from eprescription.signing.keyring import Keyring
 from tests.conftest import make_test_app
 from tests.integration.people import add_account, operator
 
@@ -77,7 +78,7 @@ def test_the_ca_private_key_is_stored_only_wrapped(db_session):
 
     assert b"PRIVATE KEY" not in authority.wrapped_key
     with pytest.raises(Exception, match="KEY_ENCRYPTION_KEY"):
-        pki._authority_key(authority, bytes(32))
+        pki._authority_key(authority, Keyring.of_one(bytes(32)))
 
 
 def test_a_development_ca_is_refused_in_production_but_an_external_ca_is_imported(

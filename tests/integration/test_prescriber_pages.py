@@ -203,7 +203,9 @@ def test_renewing_prefills_the_form_from_a_past_prescription(client, db_session,
     assert "Renewal of prescription" in page
     assert f'value="{PATIENT_NIR}"' in page and f'value="{doliprane}"' in page
     assert "1 comprimé 3 fois par jour pendant 5 jours</textarea>" in page
-    renewed = issue(client, doliprane)
+    renewing = re.search(r'name="renewing" value="([0-9A-Z-]+)"', page).group(1)
+    assert renewing.replace("-", "") == number  # its lines are no duplicate therapy
+    renewed = issue(client, doliprane, renewing=renewing)
     assert renewed != number and count(db_session) == 2
 
 
@@ -246,12 +248,16 @@ def test_the_patient_lookup_answers_with_the_name_or_a_problem(client, doctor):
     url = "/prescriber/patients/lookup"
     headers = {"Accept": "application/json"}
 
-    found = client.post(url, json={"nir": PATIENT_NIR}, headers=headers)
+    # Never prescribed for: named only once the prescriber confirms (docs/security.md).
+    unconfirmed = client.post(url, json={"nir": PATIENT_NIR}, headers=headers)
+    assert unconfirmed.status_code == 403
+    assert unconfirmed.get_json()["code"] == "patient_confirmation_required"
+    found = client.post(url, json={"nir": PATIENT_NIR, "confirmed": True}, headers=headers)
     assert found.get_json() == {"name": "Camille Dubois", "birth_date": "1985-03-12"}
     mistyped = client.post(url, json={"nir": PATIENT_NIR[:-2] + "00"}, headers=headers)
     assert mistyped.status_code == 422 and "key" in mistyped.get_json()["detail"]
     nobody = "1800175056123" + nir.calc_check_digits("1800175056123")
-    unknown = client.post(url, json={"nir": nobody}, headers=headers)
+    unknown = client.post(url, json={"nir": nobody, "confirmed": True}, headers=headers)
     assert unknown.status_code == 404 and "No patient is recorded" in unknown.get_json()["detail"]
 
 

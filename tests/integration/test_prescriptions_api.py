@@ -22,8 +22,7 @@ from eprescription.models import (
     Representative,
     Role,
 )
-from eprescription.services import accounts, pki, verification
-from eprescription.services import prescriptions as service
+from eprescription.services import accounts, pki, prescription_reading, verification
 from eprescription.services.accounts import PersonDetails
 from tests.integration.people import PASSWORD, PEOPLE, add_account, operator
 
@@ -134,6 +133,8 @@ def body(products, **overrides) -> dict:
                 "substitutable": False,
                 "non_substitution_reason": "CIF",
                 "ald": True,
+                # A liste I antibiotic: renewed only when the prescriber says so (docs/rules.md).
+                "renewal_authorised": True,
             },
         ],
     }
@@ -700,7 +701,7 @@ def test_the_signed_document_is_what_the_verify_command_reads(client, db_session
     issued = issue(client, people, products)
 
     with operator(db_session) as uow:
-        stored = service.signed_document(uow, issued["number"])
+        stored = prescription_reading.signed_document(uow, issued["number"])
 
     assert stored.jws == issued["jws"]
     assert json.loads(stored.payload)["number"] == issued["id"]

@@ -1,6 +1,7 @@
 """Renewal requests on both engines: the patient asks, the prescriber renews (a real signature)
 or declines, the 8-day lapse, object-level access and the audit in the patient's access log."""
 
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import func, select, update
@@ -466,11 +467,17 @@ def test_pages_patient_asks_prescriber_renews_with_pin_patient_sees_the_new_one(
     form = doctor.get(f"/prescriber/renewal-requests/{request_id}/renew").get_data(as_text=True)
     assert f'name="renewal_request" value="{request_id}"' in form
     assert "Answering a renewal request" in form and "Out next week" in form
-    review = doctor.post("/prescriber/prescriptions/new", data=page_form(products, request_id))
+    # The prescription renewed rides along: its lines are no duplicate therapy to acknowledge.
+    renewing = re.search(r'name="renewing" value="([0-9A-Z-]+)"', form).group(1)
+    assert renewing.replace("-", "") == issued["number"].replace("-", "")
+    review = doctor.post(
+        "/prescriber/prescriptions/new", data=page_form(products, request_id, renewing=renewing)
+    )
     assert f'name="renewal_request" value="{request_id}"' in review.get_data(as_text=True)
+    assert "Check before signing" not in review.get_data(as_text=True)
     signed = doctor.post(
         "/prescriber/prescriptions/sign",
-        data=page_form(products, request_id, pin=PIN, action="sign"),
+        data=page_form(products, request_id, renewing=renewing, pin=PIN, action="sign"),
     )
 
     assert signed.status_code == 302, signed.get_data(as_text=True)

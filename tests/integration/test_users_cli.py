@@ -50,7 +50,9 @@ def test_a_prescriber_is_created_with_every_detail(app, runner):
             "--rpps",
             "10001234565",
             "--specialty",
-            "Cardiology",
+            "CARDIOLOGIE",
+            "--setting",
+            "hospital",
         ]
     )
 
@@ -60,6 +62,29 @@ def test_a_prescriber_is_created_with_every_detail(app, runner):
         account = accounts.authenticate(uow, "dr.martin", "correct-horse-battery")
         assert account.role is Role.PRESCRIBER
         assert accounts.profile(uow, account).rpps == "10001234565"
+        prescriber = account.person.prescriber
+        assert (prescriber.specialty, prescriber.setting) == ("CARDIOLOGIE", "hospital")
+
+
+def test_a_prescriber_setting_other_than_community_or_hospital_is_refused(app, runner):
+    result = runner.invoke(
+        args=[
+            *PATIENT[:3],
+            "prescriber",
+            "--username",
+            "dr.x",
+            "--password",
+            "x" * 12,
+            "--rpps",
+            "10001234565",
+            "--setting",
+            "clinic",
+        ]
+    )
+
+    assert result.exit_code == 2
+    assert "'clinic' is not one of 'community', 'hospital'" in result.output
+    assert count(app, Account) == 0
 
 
 def test_an_invalid_nir_is_refused_with_the_reason_and_nothing_stored(app, runner):

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from eprescription.domain import health_space as rules
+from eprescription.domain.dispensing import LineProgress
 from eprescription.domain.errors import PrescriptionCancelled, ValidationFailed
 from eprescription.domain.prescriptions import Problems
 
@@ -12,26 +13,29 @@ TODAY = date(2026, 3, 10)
 
 
 def test_a_line_without_renewals_has_its_quantity_left_until_dispensed():
-    fresh = rules.line_progress(quantity=2, renewals=0, dispensed=0, cancelled=False)
-    done = rules.line_progress(quantity=2, renewals=0, dispensed=2, cancelled=False)
+    fresh = LineProgress(line=1, quantity=2, periods=1, dispensed=0)
+    done = LineProgress(line=1, quantity=2, periods=1, dispensed=2)
 
-    assert (fresh.remaining, fresh.remaining_in_period, fresh.period) == (2, 2, 1)
+    assert (fresh.remaining_total, fresh.remaining_in_period, fresh.current_period) == (2, 2, 1)
     assert rules.remaining_words(fresh) == "2 packs to collect"
-    assert (done.remaining, rules.remaining_words(done)) == (0, "all collected")
+    assert (done.remaining_total, rules.remaining_words(done)) == (0, "all collected")
 
 
 def test_renewals_are_collected_one_supply_at_a_time():
-    progress = rules.line_progress(quantity=2, renewals=2, dispensed=3, cancelled=False)
+    progress = LineProgress(line=1, quantity=2, periods=3, dispensed=3)
 
-    assert (progress.total, progress.remaining, progress.period) == (6, 3, 2)
-    assert progress.remaining_in_period == 1 and progress.renewal == 1
+    assert (progress.total, progress.remaining_total, progress.current_period) == (6, 3, 2)
+    assert progress.remaining_in_period == 1
+    assert (
+        rules.remaining_words(progress) == "1 pack to collect now, 3 packs in all with the renewals"
+    )
     assert rules.renewal_in_progress([progress]) == 1
 
 
 def test_a_cancelled_line_has_nothing_left_to_collect():
-    progress = rules.line_progress(quantity=3, renewals=1, dispensed=0, cancelled=True)
+    progress = LineProgress(line=1, quantity=3, periods=2, dispensed=0, cancelled=True)
 
-    assert progress.remaining == 0 and rules.remaining_words(progress) == "cancelled"
+    assert progress.remaining_total == 0 and rules.remaining_words(progress) == "cancelled"
     assert rules.renewal_in_progress([progress]) == 0
 
 

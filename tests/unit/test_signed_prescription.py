@@ -22,7 +22,11 @@ CONTENT = {
     "type": signed.PRESCRIPTION_TYPE,
     "version": 1,
     "number": "H24VYEBTSCH",
-    "patient": {"identifier": {"system": "NIR", "value": NIR}, "family_name": "Dubois"},
+    "patient": {
+        "identifier": {"system": "NIR", "value": NIR},
+        "family_name": "Dubois",
+        "given_name": "Camille",
+    },
     "prescriber": {"rpps": RPPS, "family_name": "Martin", "given_name": "Claire"},
     "issued_at": "2026-11-28T13:15:01Z",
     "valid_from": "2026-11-28",

@@ -1,23 +1,58 @@
 // The pharmacist's pages (plain JavaScript; everything also works without it): the camera
-// scanner (jsQR, vendored), a scanner's Enter in a pack field moves on instead of submitting,
+// scanner (jsQR, vendored), a scanner's Enter in a pack field moves to the next line's pack,
 // a form is sent once, and Print.
 "use strict";
 (function () {
+  var WORDS = JSON.parse(document.body.dataset.words || "{}");
+
+  // A text of the page language (base.html's data-words), its {parts} filled in.
+  function word(name, parts) {
+    return (WORDS[name] || name).replace(/\{(\w+)\}/g, function (all, part) {
+      return parts && part in parts ? String(parts[part]) : all;
+    });
+  }
+
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
 
-  // A DataMatrix scanned into a pack field ends with Enter: go to the next field, do not
-  // dispense before the pharmacist has looked at the rest of the form.
-  document.querySelectorAll("[data-scan-field]").forEach(function (field) {
+  // A DataMatrix scanned into a pack field ends with Enter: go to the next line's pack, and
+  // after the last one to the dispense button (a second Enter dispenses); a CIP13 typed by
+  // hand goes on to its batch and expiry. What the box's code
+  // says (pack, batch, expiry) is read back by the server and shown under the field.
+  var scanFields = Array.from(document.querySelectorAll("[data-scan-field]"));
+  scanFields.forEach(function (field, index) {
     field.addEventListener("keydown", function (event) {
       if (event.key !== "Enter") { return; }
       event.preventDefault();
-      var fields = Array.from(field.form.querySelectorAll("input:not([type=hidden]), button"));
-      var next = fields[fields.indexOf(field) + 1];
+      readBack(field);
+      // A CIP13 typed by hand carries no batch or expiry: they come next, on this line.
+      var typed = /^[0-9]{13}$/.test(field.value.trim());
+      var next = typed ? document.getElementById(field.id.replace(/pack$/, "batch"))
+        : scanFields[index + 1] || document.getElementById("dispense-button");
       if (next) { next.focus(); }
     });
+    field.addEventListener("change", function () { readBack(field); });
   });
+
+  function readBack(field) {
+    var output = document.getElementById(field.id.replace(/pack$/, "read"));
+    var code = field.value.trim();
+    if (!output || !field.dataset.read) { return; }
+    if (!code || /^[0-9]{13}$/.test(code)) { output.textContent = ""; return; }
+    if (field.dataset.readFor === code) { return; }
+    field.dataset.readFor = code;
+    var body = new FormData();
+    body.append("csrf_token", field.form.elements.csrf_token.value);
+    body.append("code", code);
+    fetch(field.dataset.read, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (answer) {
+        output.textContent = answer.error || answer.text;
+        output.classList.toggle("field-error", Boolean(answer.error));
+      })
+      .catch(function () { output.textContent = ""; });
+  }
 
   // The camera scanner: frames from the (rear) camera decoded by jsQR; the text read goes into
   // the scan field and the same form is sent, as if a wedge scanner had typed it.
@@ -62,7 +97,7 @@
         if (code && code.data) {
           stop();
           field.value = code.data;
-          say("QR code read: opening the prescription…");
+          say(word("qr_read"));
           if (field.form.requestSubmit) { field.form.requestSubmit(); } else { field.form.submit(); }
           return;
         }
@@ -73,25 +108,24 @@
     function refused(error) {
       stop();
       var name = error && error.name;
-      var rest = " Use the 2D scanner or type the number instead.";
+      var rest = " " + word("camera_instead");
       if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") {
-        say("The camera is not allowed: permission was refused. Allow it in the browser's site settings." + rest, true);
+        say(word("camera_not_allowed") + rest, true);
       } else if (name === "NotFoundError" || name === "OverconstrainedError" || name === "DevicesNotFoundError") {
-        say("No camera was found on this device." + rest, true);
+        say(word("camera_missing") + rest, true);
       } else if (name === "NotReadableError") {
-        say("The camera is busy in another application." + rest, true);
+        say(word("camera_busy") + rest, true);
       } else {
-        say("The camera could not be started (" + (name || "unknown error") + ")." + rest, true);
+        say(word("camera_failed", { name: name || "?" }) + rest, true);
       }
     }
 
     button.addEventListener("click", function () {
       if (!window.jsQR || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-        say("This browser cannot use a camera on this page (it needs https)." +
-            " Use the 2D scanner or type the number instead.", true);
+        say(word("camera_unavailable") + " " + word("camera_instead"), true);
         return;
       }
-      say("Starting the camera…");
+      say(word("camera_starting"));
       navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: "environment" } }, audio: false })
         .then(function (media) {
           stream = media;
@@ -100,12 +134,12 @@
           button.hidden = true;
           return video.play();
         })
-        .then(function () { say("Point the camera at the QR code."); read(); })
+        .then(function () { say(word("camera_point")); read(); })
         .catch(refused);
     });
     document.getElementById("camera-stop").addEventListener("click", function () {
       stop();
-      say("Camera stopped.");
+      say(word("camera_stopped"));
       button.focus();
     });
     window.addEventListener("pagehide", stop);

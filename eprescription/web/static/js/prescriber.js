@@ -7,6 +7,12 @@
   const SEARCH_DELAY_MS = 200;
   const SEARCH_PAGE_SIZE = 8;
   const QUANTITY_MAX = 20;
+  const WORDS = JSON.parse(document.body.dataset.words || "{}");
+
+  // A text of the page language (base.html's data-words), its {parts} filled in.
+  function word(name, parts) {
+    return (WORDS[name] || name).replace(/\{(\w+)\}/g, (all, part) => (parts && part in parts ? String(parts[part]) : all));
+  }
 
   // -- NIR: the key is checked as typed; the server's answer (the name) is the authority ----
 
@@ -17,11 +23,16 @@
   // Why a complete NIR is wrong, or "" when its key is right (15 characters assumed).
   function nirProblem(nir) {
     if (!/^[12378]\d{4}(\d{2}|2A|2B)\d{8}$/.test(nir)) {
-      return "An NIR has 15 digits (2A or 2B for Corsica) and starts with 1 or 2.";
+      return word("nir_shape");
     }
     const digits = nir.slice(0, 13).replace("2A", "19").replace("2B", "18");
     const key = String(97 - (Number(digits) % 97)).padStart(2, "0");
-    return key === nir.slice(13) ? "" : "The key should be " + key + ", not " + nir.slice(13) + ": check the number.";
+    return key === nir.slice(13) ? "" : word("nir_key", { expected: key, typed: nir.slice(13) });
+  }
+
+  // A refusal of the server in the page language, by its stable code.
+  function problem(body) {
+    return (WORDS.problems || {})[body.code] || word("nir_refused");
   }
 
   function setupNir(form) {
@@ -31,27 +42,44 @@
     const csrf = form.querySelector("input[name=csrf_token]").value;
     let asked = "";
 
-    async function confirm(nir) {
+    // A patient never prescribed for before is named only once the prescriber confirms they
+    // are with them (the same answer otherwise, whether the NIR is recorded or not).
+    function offerConfirmation(nir, detail) {
+      status.textContent = detail + " ";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.id = "confirm-patient";
+      button.textContent = word("confirm_patient");
+      button.addEventListener("click", function () { confirm(nir, true); });
+      status.appendChild(button);
+    }
+
+    async function confirm(nir, confirmed) {
       asked = nir;
-      status.textContent = "Looking up the patient…";
+      status.textContent = word("looking_up");
       try {
         const response = await fetch(form.dataset.lookupUrl, {
           method: "POST",
           credentials: "same-origin",
           headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
-          body: JSON.stringify({ nir: nir }),
+          body: JSON.stringify({ nir: nir, confirmed: confirmed === true }),
         });
         const body = await response.json();
         if (asked !== nir) return;
         if (response.ok) {
-          status.textContent = "Patient: " + body.name + (body.birth_date ? ", born " + body.birth_date : "");
+          status.textContent = body.birth_date
+            ? word("patient_found_born", { name: body.name, born: body.birth_date })
+            : word("patient_found", { name: body.name });
+          input.removeAttribute("aria-invalid");
+        } else if (body.code === "patient_confirmation_required") {
+          offerConfirmation(nir, problem(body));
           input.removeAttribute("aria-invalid");
         } else {
-          status.textContent = body.detail || "This NIR is refused.";
+          status.textContent = problem(body);
           input.setAttribute("aria-invalid", "true");
         }
       } catch (error) {
-        status.textContent = "The patient could not be looked up; the review will check the NIR.";
+        status.textContent = word("lookup_failed");
       }
     }
 
@@ -60,11 +88,11 @@
       if (nir === asked) return;
       if (nir.length < 15) {
         asked = "";
-        status.textContent = nir ? nir.length + " of 15 characters." : "15 characters; spaces are ignored.";
+        status.textContent = nir ? word("nir_typed", { count: nir.length }) : word("nir_hint");
         input.removeAttribute("aria-invalid");
         return;
       }
-      const problem = nir.length > 15 ? "An NIR has 15 characters, not " + nir.length + "." : nirProblem(nir);
+      const problem = nir.length > 15 ? word("nir_length", { count: nir.length }) : nirProblem(nir);
       if (problem) {
         asked = nir;
         status.textContent = problem;
@@ -74,7 +102,113 @@
       confirm(nir);
     }
 
-    input.addEventListener("input", check);
+    // Search as you type among this prescriber's patients, by name or the start of the NIR.
+    const listbox = form.querySelector("#patient-listbox");
+    let found = [];
+    let active = -1;
+    let timer = null;
+    let sequence = 0;
+
+    function close() {
+      listbox.hidden = true;
+      found = [];
+      active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+
+    function mark(index) {
+      const options = listbox.querySelectorAll("[role=option]");
+      options.forEach((option, i) => option.setAttribute("aria-selected", i === index ? "true" : "false"));
+      active = index;
+      if (index >= 0) input.setAttribute("aria-activedescendant", options[index].id);
+    }
+
+    function pick(index) {
+      const patient = found[index];
+      if (!patient) return;
+      close();
+      input.value = patient.nir;
+      check();
+      const medication = form.querySelector(".medication-search");
+      if (medication) medication.focus();
+    }
+
+    async function searchPatients(text) {
+      const mine = ++sequence;
+      try {
+        const response = await fetch(form.dataset.patientsUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
+          body: JSON.stringify({ q: text }),
+        });
+        const body = await response.json();
+        if (mine !== sequence || !response.ok) return;
+        found = body.patients || [];
+      } catch (error) {
+        return;
+      }
+      listbox.replaceChildren(...found.map(function (patient, index) {
+        const option = document.createElement("li");
+        option.id = "patient-option-" + index;
+        option.setAttribute("role", "option");
+        option.setAttribute("aria-selected", "false");
+        option.textContent = patient.birth_date
+          ? word("patient_found_born", { name: patient.name, born: patient.birth_date })
+          : word("patient_found", { name: patient.name });
+        option.addEventListener("mousedown", function (event) { event.preventDefault(); pick(index); });
+        return option;
+      }));
+      listbox.hidden = found.length === 0;
+      input.setAttribute("aria-expanded", found.length ? "true" : "false");
+      mark(found.length ? 0 : -1);
+    }
+
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      const text = input.value.trim();
+      const typedNir = /^[0-9\s.-]*$/.test(text) || /^\d{5}2[AB]/i.test(compactNir(text));
+      if (typedNir && compactNir(text).length >= 15) {
+        sequence++;
+        close();
+        check();
+        return;
+      }
+      if (typedNir) check();
+      if (text.length < 2) {
+        sequence++;
+        close();
+        return;
+      }
+      if (!typedNir) {
+        asked = "";
+        status.textContent = "";
+        input.removeAttribute("aria-invalid");
+      }
+      timer = setTimeout(() => searchPatients(text), SEARCH_DELAY_MS);
+    });
+    input.addEventListener("keydown", function (event) {
+      const open = !listbox.hidden && found.length > 0;
+      if (event.key === "ArrowDown" && open) {
+        event.preventDefault();
+        mark((active + 1) % found.length);
+      } else if (event.key === "ArrowUp" && open) {
+        event.preventDefault();
+        mark(active <= 0 ? found.length - 1 : active - 1);
+      } else if (event.key === "Enter" && open && !event.ctrlKey) {
+        event.preventDefault(); // choosing is not submitting
+        pick(active >= 0 ? active : 0);
+      } else if (event.key === "Escape" && open) {
+        event.preventDefault();
+        close();
+      } else if (event.key === "Enter" && !event.ctrlKey && compactNir(input.value).length === 15) {
+        event.preventDefault(); // a complete NIR: on to the first medication
+        const medication = form.querySelector(".medication-search");
+        if (medication) medication.focus();
+      }
+    });
+    input.addEventListener("blur", close);
     form.querySelectorAll(".recent-patient").forEach(function (button) {
       button.addEventListener("click", function () {
         input.value = button.dataset.nir;
@@ -109,12 +243,12 @@
     if (!(dose > 0 && frequency > 0 && days > 0)) return;
     const needed = Math.ceil(dose * frequency * days);
     if (!pack || !sameUnit(value("dose_unit"), line.dataset.packWord)) {
-      hint.textContent = needed + " units needed; set the number of packs yourself.";
+      hint.textContent = word("units_needed", { units: needed });
       return;
     }
     const packs = Math.min(QUANTITY_MAX, Math.ceil(needed / pack));
     line.querySelector(".quantity").value = String(packs);
-    hint.textContent = needed + " units needed: " + packs + " pack" + (packs > 1 ? "s" : "") + " of " + pack + ".";
+    hint.textContent = word("units_in_packs", { units: needed, packs: packs, size: pack });
   }
 
   // -- the medication combobox --------------------------------------------------------------
@@ -152,12 +286,26 @@
       const hit = hits[index];
       if (!hit) return;
       input.value = hit.name;
+      if (hit.substance) { // a substance line: prescribed by DCI, any of its packs may be given
+        cis.value = "";
+        line.querySelector(".medication-substance[name$=substance_code]").value = hit.substance.code;
+        line.querySelector(".medication-substance[name$=strength]").value = hit.substance.strength;
+        line.querySelector(".medication-substance[name$=form]").value = hit.substance.form;
+        line.dataset.packUnits = "";
+        line.dataset.packWord = "";
+        status.textContent = word("chosen_substance", { name: hit.name });
+        close();
+        updateQuantity(line);
+        return;
+      }
       cis.value = hit.cis;
       line.querySelectorAll(".medication-substance").forEach((field) => { field.value = ""; });
       const pack = (hit.presentations || []).map((p) => packSize(p.label || "")).find(Boolean);
       line.dataset.packUnits = pack ? String(pack.units) : "";
       line.dataset.packWord = pack ? pack.word : "";
-      status.textContent = "Chosen: " + hit.name + " (CIS " + hit.cis + ")" + (pack ? ", packs of " + pack.units + " " + pack.word + "(s)." : ".");
+      status.textContent = pack
+        ? word("chosen_packs", { name: hit.name, cis: hit.cis, size: pack.units, unit: pack.word })
+        : word("chosen", { name: hit.name, cis: hit.cis });
       close();
       updateQuantity(line);
     }
@@ -173,27 +321,28 @@
         if (!response.ok) throw new Error(String(response.status));
         body = await response.json();
       } catch (error) {
-        if (mine === sequence) status.textContent = "The search failed; try again.";
+        if (mine === sequence) status.textContent = word("search_failed");
         return;
       }
       if (mine !== sequence) return; // a newer search is on its way
-      hits = body.items.filter((hit) => hit.prescribable);
+      // The substance lines (by DCI) first, then the products.
+      hits = (body.substances || []).concat(body.items.filter((hit) => hit.prescribable));
       listbox.replaceChildren(...hits.map(function (hit, index) {
         const option = document.createElement("li");
         option.id = input.id + "-option-" + index;
         option.setAttribute("role", "option");
         option.setAttribute("aria-selected", "false");
-        option.textContent = hit.name;
+        option.textContent = hit.substance ? word("substance_option", { name: hit.name }) : hit.name;
         option.addEventListener("mousedown", function (event) { event.preventDefault(); choose(index); });
         return option;
       }));
       if (hits.length) {
         listbox.hidden = false;
         input.setAttribute("aria-expanded", "true");
-        status.textContent = hits.length + " of " + body.total + " medications found: arrow keys to move, Enter to choose.";
+        status.textContent = word("found", { shown: hits.length, total: body.total });
       } else {
         close();
-        status.textContent = "No prescribable medication matches.";
+        status.textContent = word("nothing_found");
       }
       show(-1);
     }
@@ -220,9 +369,13 @@
       } else if (event.key === "ArrowUp" && open) {
         event.preventDefault();
         show(active <= 0 ? hits.length - 1 : active - 1);
-      } else if (event.key === "Enter" && open) {
+      } else if (event.key === "Enter" && open && !event.ctrlKey) {
         event.preventDefault(); // choosing is not submitting
         choose(active >= 0 ? active : 0);
+        line.querySelector(".dosage-template").focus(); // on to its dosage
+      } else if (event.key === "Enter" && !event.ctrlKey && (cis.value || line.querySelector(".medication-substance").value)) {
+        event.preventDefault(); // chosen already: on to its dosage
+        line.querySelector(".dosage-template").focus();
       } else if (event.key === "Escape" && open) {
         event.preventDefault();
         close();
@@ -247,12 +400,20 @@
       updateQuantity(line);
     });
     line.querySelectorAll(".structured").forEach((field) => field.addEventListener("input", () => updateQuantity(line)));
+    // Enter on the dosage (its template, its fields, the quantity) adds the next line.
+    line.querySelectorAll(".dosage-template, .dosage-text, .structured, .quantity").forEach(function (field) {
+      field.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        line.closest("form").querySelector("#add-line").click();
+      });
+    });
   }
 
   function renumber(list) {
     list.querySelectorAll("[data-line]").forEach(function (line, index) {
       line.querySelector(".line-number").textContent = String(index + 1);
-      line.querySelector(".remove-line").textContent = "Remove line " + (index + 1);
+      line.querySelector(".remove-line").textContent = word("remove_line", { number: index + 1 });
     });
   }
 
@@ -294,6 +455,18 @@
     if (form) {
       setupNir(form);
       setupLines(form);
+      // Ctrl+Enter (Cmd+Enter) anywhere in the form: to the review.
+      form.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          form.requestSubmit();
+        }
+      });
+      const patient = form.querySelector("#patient_nir");
+      if (patient && patient.value && document.activeElement === document.body) {
+        const first = form.querySelector(".medication-search");
+        if (first) first.focus();
+      }
       // After a refused submission, start where the first problem is.
       const invalid = document.getElementById("form-errors") && form.querySelector("[aria-invalid=true]");
       if (invalid) invalid.focus();

@@ -1,12 +1,17 @@
-"""Reading the dispensations of a prescription: who may see which, audited in one unit of work."""
+"""The dispensations of one prescription (FHIR MedicationDispense): who may see which, audited."""
 
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from eprescription.domain.prescriptions import today_of
 from eprescription.models import Dispensation, Prescription
-from eprescription.services import access, prescriptions, signed_documents
+from eprescription.services import (
+    access,
+    prescription_events,
+    signed_documents,
+)
 from eprescription.services.uow import UnitOfWork
 
 ACTION = "read_dispensations"
@@ -25,7 +30,7 @@ def for_prescription(uow: UnitOfWork, number_text: str) -> Records:
     """The dispensations of a prescription: all of them for its patient, their representatives
     and its prescriber; a pharmacist sees those of their own pharmacy, and only once it has
     dispensed some. Anybody else, and an unknown number, get the same NotFound (audited)."""
-    today = prescriptions.today_of(uow.now)
+    today = today_of(uow.now)
     opened = access.open_prescription(
         uow, number_text, access.Action.READ_DISPENSATIONS, today, load=_ITEMS
     )
@@ -36,13 +41,7 @@ def for_prescription(uow: UnitOfWork, number_text: str) -> Records:
         dispensations = [row for row in dispensations if row.pharmacy_id == pharmacy_id]
     # What was dispensed is what the verified receipts say (the rows checked against them).
     signed_documents.require(uow, prescription, ACTION)
-    uow.audit(
-        ACTION,
-        prescriptions.OBJECT_TYPE,
-        prescription.number,
-        patient_person_id=prescription.patient_person_id,
-        actor=access.audit_actor(uow, opened.relation),
-    )
+    prescription_events.record_opened(uow, ACTION, opened)
     return Records(prescription, dispensations)
 
 

@@ -1,20 +1,16 @@
 """The health space's words in the page language, built from the structured fields that the
 services return (their English sentences serve the JSON API)."""
 
-import re
 from datetime import date, timedelta
 
 from flask import Blueprint
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import NotFound
 
-from eprescription.domain import errors, health_space
-from eprescription.services import access, accounts, login_throttle
-from eprescription.services import health_space as services
-from eprescription.web.language import day
+from eprescription.domain import health_space
+from eprescription.web.formats import day
 
-bp = Blueprint("patient_words", __name__)
+bp = Blueprint("patient_filters", __name__)
 
 PICKUP_LABELS = {
     "public": _l("anyone who shows the code"),
@@ -71,116 +67,6 @@ OUTCOME_LABELS = {
     "identity_not_confirmed": _l("identity not confirmed"),
     "not_representative": _l("not your representative"),
 }
-
-# English messages of the domain and services that reach the patient pages; `{name}` stands
-# for a part that varies, `%(name)s` in the translation. Messages not listed stay in English.
-MESSAGES = [
-    (
-        services.NO_SUCH_PERSON,
-        _l(
-            "no person with this national identifier and this family name is recorded; check "
-            "both on their card (the person needs to be registered with the service)"
-        ),
-    ),
-    (
-        "the family name is required, as on their card",
-        _l("the family name is required, as on their card"),
-    ),
-    (
-        "this is your own national identifier: name another person",
-        _l("this is your own national identifier: name another person"),
-    ),
-    ("the end date is in the past", _l("the end date is in the past")),
-    ("already your representative", _l("already your representative")),
-    ("the NIR is missing", _l("the NIR is missing")),
-    ("an NIR has 15 characters, not {count}", _l("an NIR has 15 characters, not %(count)s")),
-    (
-        "an NIR has only digits, except 2A or 2B (Corsica) in the 6th and 7th places",
-        _l("an NIR has only digits, except 2A or 2B (Corsica) in the 6th and 7th places"),
-    ),
-    (
-        "an NIR starts with 1 or 2 (or 3, 7, 8), not {first}",
-        _l("an NIR starts with 1 or 2 (or 3, 7, 8), not %(first)s"),
-    ),
-    (
-        "the NIR's key should be {expected}, not {typed}",
-        _l("the NIR's key should be %(expected)s, not %(typed)s"),
-    ),
-    (access.NOT_VISIBLE, _l("No prescription with this number is visible to you.")),
-    (accounts.WRONG_CREDENTIALS, _l("Wrong username or password.")),
-    (
-        login_throttle.LOCKED,
-        _l("Too many wrong passwords for this username: try again in %(minutes)s minutes."),
-    ),
-    (
-        "This account is disabled; ask an administrator.",
-        _l("This account is disabled; ask an administrator."),
-    ),
-    ("Service operator", _l("Service operator")),
-    ("unknown account", _l("unknown account")),
-    ("This page is for the role {role}.", _l("This page is for the role %(role)s.")),
-    (
-        "Only the patient can change how a prescription is collected.",
-        _l("Only the patient can change how a prescription is collected."),
-    ),
-    ("You named no such representative.", _l("You named no such representative.")),
-    (
-        "A parent's access was recorded by an administrator: ask them to end it.",
-        _l("A parent's access was recorded by an administrator: ask them to end it."),
-    ),
-    ("Choose how it may be collected.", _l("Choose how it may be collected.")),
-    (errors.DomainError.title, _l("The request could not be completed")),
-    (errors.ValidationFailed.title, _l("Some fields are not valid")),
-    (errors.InvalidIdentifier.title, _l("The identifier is not valid")),
-    (errors.InvalidPrescriptionNumber.title, _l("The prescription number is not valid")),
-    (errors.PermissionDenied.title, _l("You are not allowed to do this")),
-    (errors.NotFound.title, _l("Not found")),
-    (errors.Conflict.title, _l("This conflicts with the current state")),
-    (errors.PrescriptionConflict.title, _l("The prescription's state does not allow this")),
-    (errors.PrescriptionCancelled.title, _l("The prescription is cancelled")),
-    (errors.PrescriptionExpired.title, _l("The prescription has expired")),
-    (errors.PrescriptionCompleted.title, _l("The prescription has been dispensed completely")),
-    (
-        errors.SignatureInvalid.title,
-        _l("The prescription cannot be verified against its signature"),
-    ),
-    (
-        "This prescription cannot be verified against its signature, so nothing can be "
-        "dispensed from it: {problems}.",
-        _l(
-            "This prescription cannot be verified against its signature, so nothing can be "
-            "collected with it: %(problems)s."
-        ),
-    ),
-    ("Not Found", _l("Not Found")),
-    (
-        NotFound.description,
-        _l(
-            "The requested URL was not found on the server. If you entered the URL manually "
-            "please check your spelling and try again."
-        ),
-    ),
-    ("Method Not Allowed", _l("Method Not Allowed")),
-    ("Bad Request", _l("Bad Request")),
-    ("Internal server error", _l("Internal server error")),
-    (
-        "Something went wrong on our side; it has been logged.",
-        _l("Something went wrong on our side; it has been logged."),
-    ),
-]
-PATTERNS = [
-    (re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(english))), words)
-    for english, words in MESSAGES
-]
-
-
-def message(english: str) -> str:
-    """A domain or service message in the page language (as it was when it is not listed)."""
-    for pattern, words in PATTERNS:
-        match = pattern.fullmatch(str(english))
-        if match:
-            return str(words) % match.groupdict() if match.groupdict() else str(words)
-    return english
 
 
 def packs(quantity: int) -> str:

@@ -1,0 +1,42 @@
+"""`flask backup FILE` / `flask restore FILE`: the whole database, consistent while it runs."""
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from eprescription import backup as backups
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command(
+    "backup",
+    help="Write a consistent copy of the whole database to FILE (pg_dump custom format on "
+    "PostgreSQL, an SQLite file on SQLite), safe while the service runs.",
+)
+@click.argument("file", type=FILE)
+@with_appcontext
+def backup_command(file: Path) -> None:
+    try:
+        backups.backup(current_app.config["DATABASE_URL"], file)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Backed up the database to {file} ({file.stat().st_size} bytes).")
+
+
+@click.command(
+    "restore",
+    help="Replace the whole database with the backup in FILE, in one step (stop the service "
+    "first); then run `flask audit verify`.",
+)
+@click.argument("file", type=FILE)
+@click.confirmation_option(prompt="Replace the whole database with this backup?")
+@with_appcontext
+def restore_command(file: Path) -> None:
+    try:
+        backups.restore(current_app.config["DATABASE_URL"], file)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Restored the database from {file}; check it with `flask audit verify`.")
