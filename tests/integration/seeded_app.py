@@ -70,6 +70,10 @@ def seeded_app(engine_name: str, directory) -> tuple[Seeded, str]:
         "code": "en",
         "filename": "css/app.css",
         "document": "receipt",
+        # The admin page's account actions: an account that does not exist (so walking every
+        # route as every role changes no account) and the harmless action.
+        "username": "no-such-account",
+        "action": "unlock",
     }
     return seeded, url
 

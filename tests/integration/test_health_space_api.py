@@ -100,15 +100,13 @@ def test_one_prescription_carries_the_qr_text_the_pharmacy_scans(client, people,
 
 
 def test_what_remains_to_collect_and_the_renewal_in_progress(
-    client, people, products, packs, pharmacist
+    client, db_session, people, products, packs, pharmacist
 ):
-    issued = issue(
-        client,
-        people,
-        products,
-        renewals=2,
-        valid_until=(date.today() + timedelta(days=300)).isoformat(),
-    )
+    until = date.today() + timedelta(days=300)
+    issued = issue(client, people, products, renewals=2, valid_until=until.isoformat())
+    # Signed 35 days ago, so that the first renewal period is open (issue 12: each period opens
+    # on its date) and the third is not.
+    signed_with_validity(db_session, issued["id"], date.today() - timedelta(days=35), until)
     # Line 2 (2 packs a supply, 6 in all): 3 given, so the first renewal is being collected.
     for quantity in (2, 1):
         given = dispense(
@@ -185,6 +183,13 @@ def test_every_dispensation_shows_pharmacy_product_substitution_amounts_and_reve
         items=princeps_items(generic_group),
         renewals=1,
         valid_until=(date.today() + timedelta(days=90)).isoformat(),
+    )
+    # Signed 35 days ago, so that the renewal's period is open (issue 12).
+    signed_with_validity(
+        db_session,
+        issued["id"],
+        date.today() - timedelta(days=35),
+        date.today() + timedelta(days=90),
     )
     generic, princeps = generic_group["generic_pack"], generic_group["princeps_pack"]
     first = dispense(

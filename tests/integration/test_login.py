@@ -29,7 +29,9 @@ def test_each_role_lands_on_its_own_page_after_login(client, db_session, role):
     assert response.location == LANDING[role]
 
     page = client.get(LANDING[role]).get_data(as_text=True)
-    assert f"<dd>{role}</dd>" in page
+    # The prescriber's home is their work (issue 11), not a profile: its heading names the role.
+    own_page_mark = "<h1>Prescriber</h1>" if role is Role.PRESCRIBER else f"<dd>{role}</dd>"
+    assert own_page_mark in page
     assert page.count("<h1>") == 1
 
 

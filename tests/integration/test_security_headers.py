@@ -26,6 +26,7 @@ NEVER_OK = {
     "/": "sends each role to its home page (a redirect)",
     "/prescriber/renewal-requests/<request_id>/decline": "no renewal request is pending",
     "/prescriber/renewal-requests/<request_id>/renew": "no renewal request is pending",
+    "/prescriber/renewal-requests/<request_id>/review": "no renewal request is pending",
     "/api/v1/pharmacy/patients/<nir>/prescriptions": "gone: the NIR goes in a POST body",
 }
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style[\s>]|\sstyle=|\son[a-z]+=", re.I)
