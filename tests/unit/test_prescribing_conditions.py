@@ -14,6 +14,7 @@ from eprescription.domain.prescribing_conditions import (
     to_json,
 )
 from tests.conftest import BDPM_DIR
+from tests.databases import skip_or_fail
 
 CPD = BDPM_DIR / bdpm.CONDITIONS
 
@@ -21,7 +22,7 @@ CPD = BDPM_DIR / bdpm.CONDITIONS
 @pytest.fixture(scope="module")
 def texts() -> Counter:
     if not CPD.is_file():
-        pytest.skip(f"the BDPM files are not at {BDPM_DIR} (set BDPM_DIR)")
+        skip_or_fail(f"the BDPM files are not at {BDPM_DIR} (set BDPM_DIR)")
     release = bdpm.parse_file(bdpm.CONDITIONS, CPD.read_bytes())
     return Counter(row["condition"] for _, row in release.rows)
 
