@@ -43,6 +43,7 @@ run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/flask --app eprescription demo seed
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop); sealing the audit log every 5 s"
 	$(DEV_ENV) $(BIN)/flask --app eprescription audit seal --every 5 --quiet & \
+	$(DEV_ENV) $(BIN)/flask --app eprescription events deliver --every 2 --quiet & \
 	$(DEV_ENV) $(BIN)/flask --app eprescription run --host $(HOST) --port $(PORT)
 
 ## test: lint, then the whole suite (unit, integration on SQLite and PostgreSQL, browser)

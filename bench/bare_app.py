@@ -1,6 +1,6 @@
 """The bare app: Flask + SQLAlchemy and nothing else, the floor bench/run.py compares with.
 
-Four endpoints, each the shape of a service operation with none of its rules, on its own
+Five endpoints, each the shape of a service operation with none of its rules, on its own
 tables in the benchmark's PostgreSQL database, with the service's engine options
 (eprescription.db.make_engine) and served by gunicorn with the service's gunicorn.conf.py:
 
@@ -10,6 +10,9 @@ tables in the benchmark's PostgreSQL database, with the service's engine options
                            the body, one transaction (201): the shape of a dispensation
   POST /sign               sign the body with ES256 (compact JWS, cryptography), insert the
                            payload and the signature, commit (201): the shape of an issue
+  GET  /audited/<key>      read one row by its unique key and insert an event row about it,
+                           commit (200): the floor of any read the service must audit (a
+                           scan, a patient's read), a durable write however small
 
   gunicorn -c gunicorn.conf.py --chdir bench bare_app:app   (BARE_DATABASE_URL=…)
 """
@@ -118,6 +121,16 @@ def create_app(url: str | None = None) -> Flask:
             row = session.execute(select(documents).where(documents.c.key == key)).first()
         if row is None:
             abort(404)
+        return jsonify(id=row.id, key=row.key, version=row.version, body=json.loads(row.body))
+
+    @app.get("/audited/<key>")
+    def audited_select(key: str):
+        with sessions() as session, session.begin():
+            row = session.execute(select(documents).where(documents.c.key == key)).first()
+            if row is None:
+                abort(404)
+            event = json.dumps({"action": "read", "document": row.id}, separators=(",", ":"))
+            session.execute(insert(events).values(document_id=row.id, body=event))
         return jsonify(id=row.id, key=row.key, version=row.version, body=json.loads(row.body))
 
     @app.post("/for-update/<key>")

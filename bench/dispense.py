@@ -168,6 +168,7 @@ def prescription_body(patient_nir: str, cis: str) -> dict:
     return {
         "patient_nir": patient_nir,
         "pin": "2468",  # issue.enrolled_prescriber_token's PIN
+        "acknowledgement_reason": "Benchmark: the treatment is meant.",
         "items": [
             {
                 "cis": cis,

@@ -141,6 +141,7 @@ def issue_body(patient_nir: str, cis: str) -> dict:
     return {
         "patient_nir": patient_nir,
         "pin": PIN,
+        "acknowledgement_reason": "Benchmark: the treatment is meant.",
         "renewals": 2,
         "items": [
             {

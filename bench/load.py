@@ -68,7 +68,13 @@ def make_operation(name: str, data: dict):
         )
 
         def issue(thread, rng):
-            body = {"patient_nir": rng.choice(nirs), "pin": pin, "items": rng.choice(item_pairs)}
+            body = {
+                "patient_nir": rng.choice(nirs),
+                "pin": pin,
+                "items": rng.choice(item_pairs),
+                # A random patient's duplicate-therapy warning: signed over, as the API requires.
+                "acknowledgement_reason": "Benchmark: the treatment is meant.",
+            }
             return json_request(
                 "POST", "/api/v1/prescriptions", body, tokens[thread % len(tokens)], 201
             )
@@ -123,6 +129,10 @@ def make_operation(name: str, data: dict):
     if name == "bare_select":
         return lambda thread, rng: json_request(
             "GET", f"/select/k{rng.randrange(1, keys + 1)}", None, None, 200
+        )
+    if name == "bare_audited_select":
+        return lambda thread, rng: json_request(
+            "GET", f"/audited/k{rng.randrange(1, keys + 1)}", None, None, 200
         )
     if name == "bare_for_update":
         return lambda thread, rng: json_request(

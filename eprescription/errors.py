@@ -31,12 +31,12 @@ FHIR_ISSUE_BY_HTTP_STATUS = {
     500: "exception",
 }
 
-STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
-    (domain.ValidationFailed, 422),
-    (domain.CatalogFileRefused, 422),
+# A row names one kind of error or several (a tuple) that answer with the same status.
+ErrorKinds = type[domain.DomainError] | tuple[type[domain.DomainError], ...]
+STATUS_BY_ERROR: list[tuple[ErrorKinds, int]] = [
+    ((domain.ValidationFailed, domain.CatalogFileRefused), 422),
     (domain.TooManyAttempts, 429),
-    (domain.AuthenticationFailed, 401),
-    (domain.AuthenticationRequired, 401),
+    ((domain.AuthenticationFailed, domain.AuthenticationRequired), 401),
     (domain.PermissionDenied, 403),
     (domain.NotFound, 404),
     (domain.Conflict, 409),
@@ -67,6 +67,7 @@ CODE_BY_HTTP_STATUS = {
 # use these (and status_for), so that an HTTP status is written nowhere but in this module.
 OK = 200
 CREATED = 201
+NO_CONTENT = 204
 SEE_OTHER = 303  # after a form's POST: GET this page next (RFC 9110 §15.4.4)
 
 

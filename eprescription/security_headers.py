@@ -16,6 +16,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "base-uri 'none'",
     )
 )
+# /api/docs only: the vendored Swagger UI draws its icons as data: images from its stylesheet.
+DOCS_PAGE = "/api/docs"
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "img-src 'self'", "img-src 'self' data:"
+)
 FIXED = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
@@ -46,6 +51,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         response.headers.update(fixed)
+        if request.path == DOCS_PAGE:
+            response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
         if not is_public(request.path):
             response.headers["Cache-Control"] = NO_STORE
         return response

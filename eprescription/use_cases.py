@@ -16,6 +16,8 @@ def settings() -> Settings:
         key_encryption_key=config["KEY_ENCRYPTION_KEY"],
         key_encryption_keys=config["KEY_ENCRYPTION_KEYS"],
         token_lifetime_seconds=config["TOKEN_LIFETIME_SECONDS"],
+        token_idle_minutes=config["SESSION_IDLE_MINUTES"],
+        token_idle_minutes_patient=config["SESSION_IDLE_MINUTES_PATIENT"],
         dispensing_early_days=config["DISPENSING_EARLY_DAYS"],
     )
 

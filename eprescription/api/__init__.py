@@ -3,6 +3,7 @@
 from flask import Flask
 from flask_smorest import Api
 
+from eprescription.errors import PROBLEM_JSON
 from eprescription.models.base import ROW_ID_MAX
 from eprescription.schemas.problem import ProblemSchema
 from eprescription.url_converters import RowIdConverter
@@ -21,12 +22,22 @@ class ProblemApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
+    def _register_responses(self) -> None:
+        """flask-smorest's error responses, in the media type they are sent in (problem+json)."""
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # the class's again, for the answers
+
 
 def init_app(app: Flask) -> None:
     """Register the API blueprints; their CSRF checks are done by api.security instead."""
     from eprescription.api import (
         audit,
         auth,
+        docs,
+        external_signing,
         fhir,
         health_space,
         medications,
@@ -50,6 +61,7 @@ def init_app(app: Flask) -> None:
     )
     csrf = app.extensions["csrf"]  # the pages' CSRFProtect (web.init_app runs first)
     modules = (auth, medications, prescriptions, trust, verify, health_space, pharmacy)
-    for module in (*modules, renewal_requests, audit, fhir):
+    for module in (*modules, external_signing, renewal_requests, audit, fhir):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)
+    app.register_blueprint(docs.blp)  # a page, outside the document it shows

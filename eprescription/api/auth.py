@@ -1,15 +1,15 @@
-"""POST /api/v1/auth/token (bearer tokens for API clients) and GET /api/v1/auth/me."""
+"""POST /api/v1/auth/token and /logout (bearer tokens for API clients) and GET /api/v1/auth/me."""
 
-from flask import after_this_request
+from flask import after_this_request, request, session
 
 from eprescription import login_sessions, throttling
 from eprescription.api.operations import ApiBlueprint
 from eprescription.api.security import current_account
 from eprescription.domain.errors import AuthenticationFailed, TooManyAttempts
-from eprescription.errors import OK, status_for
+from eprescription.errors import NO_CONTENT, OK, status_for
 from eprescription.models import Role
 from eprescription.schemas.auth import MeSchema, TokenRequestSchema, TokenSchema
-from eprescription.services import accounts
+from eprescription.services import accounts, sessions
 from eprescription.use_cases import unit_of_work
 
 blp = ApiBlueprint("api_auth", "/api/v1/auth", "Bearer tokens for API clients, and who is calling.")
@@ -53,3 +53,20 @@ def me():
     with unit_of_work(current_account()) as uow:
         profile = accounts.profile(uow)
     return profile
+
+
+@blp.operation("POST /logout", *Role, status=NO_CONTENT)
+@blp.response(NO_CONTENT, description="The token of this call is ended")
+def logout():
+    """End the bearer token of this call: its other tokens and sessions go on (a browser
+    session calling ends every session and token of the account, as the logout page does)."""
+    account = current_account()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    with unit_of_work(account) as uow:
+        if scheme.lower() == "bearer":
+            sessions.end_token(uow, token.strip())
+        else:
+            sessions.end_all(uow, uow.require_account())
+    if scheme.lower() != "bearer":
+        session.clear()
+    return "", NO_CONTENT

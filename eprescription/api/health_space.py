@@ -27,6 +27,7 @@ from eprescription.services import (
     patient_prescriptions,
     patient_representatives,
 )
+from eprescription.services.patient_cards import Card, UnverifiedCard
 from eprescription.use_cases import unit_of_work
 
 blp = ApiBlueprint(
@@ -36,11 +37,12 @@ blp = ApiBlueprint(
 )
 
 
-def _with_qr_url(view: dict) -> dict:
+def _with_qr_url(view: Card | UnverifiedCard) -> dict:
+    """The card's fields (not copied: vars, not asdict) and its QR image's URL."""
     url = None
-    if view["view"] == "active":
-        url = url_for("api_me.qr_svg", prescription_id=view["id"])
-    return {**view, "qr_svg_url": url}
+    if view.view == "active":
+        url = url_for("api_me.qr_svg", prescription_id=view.id)
+    return {**vars(view), "qr_svg_url": url}
 
 
 @blp.operation("GET /prescriptions", Role.PATIENT, response=MyPrescriptionPageSchema)

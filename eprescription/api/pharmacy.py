@@ -6,11 +6,13 @@ import json
 from flask import Response, request
 
 from eprescription import throttling
+from eprescription.api import retries
 from eprescription.api.operations import ApiBlueprint
 from eprescription.api.security import current_account
 from eprescription.domain.errors import Gone, ValidationFailed
 from eprescription.errors import CREATED, OK, status_for
 from eprescription.models import Role
+from eprescription.schemas import dispensing as bodies
 from eprescription.schemas.dispensing import (
     CardLookupRequestSchema,
     CardLookupSchema,
@@ -25,9 +27,7 @@ from eprescription.schemas.dispensing import (
 )
 from eprescription.services import (
     card_lookup,
-    counter_access,
     dispensation_reversal,
-    dispensed_packs,
     dispensing,
     pharmacy_dispensations,
     pharmacy_scan,
@@ -42,16 +42,6 @@ blp = ApiBlueprint(
 )
 NO_STORE = {"Cache-Control": "no-store"}
 CARD_LOOKUP = "/api/v1/pharmacy/card-lookup"
-
-
-def _credentials(body: dict) -> counter_access.Credentials:
-    return counter_access.Credentials(
-        qr_text=body.get("code"),
-        number=body.get("number"),
-        patient_nir=body.get("patient_nir"),
-        identity_confirmed=body.get("identity_confirmed", False),
-        presenter_nir=body.get("presenter_nir"),
-    )
 
 
 def _json(data: dict, status: int, headers: dict | None = None) -> Response:
@@ -69,7 +59,7 @@ def _json(data: dict, status: int, headers: dict | None = None) -> Response:
 def scan(body: dict):
     """Open a prescription by its QR text (or number + the patient's NIR), signature verified."""
     with unit_of_work(current_account()) as uow:
-        view = pharmacy_scan.scan(uow, _credentials(body))
+        view = pharmacy_scan.scan(uow, bodies.credentials(body))
     data = PharmacistPrescriptionSchema().dump(view)
     return _json(data, OK, {"ETag": f'"{view.version}"'})
 
@@ -82,15 +72,8 @@ def lookup_by_card(body: dict):
     for whoever is at the counter (the patient, or a representative: presenter_nir), a page at a
     time; audited, and throttled per client (a lookup that shows nothing counts as a guess)."""
     with unit_of_work(current_account()) as uow:
-        result = card_lookup.lookup_by_card(
-            uow,
-            body["nir"],
-            identity_confirmed=body["identity_confirmed"],
-            presenter_nir=body.get("presenter_nir"),
-            page=body["page"],
-            page_size=body["page_size"],
-        )
-    if not result["prescriptions"]:
+        result = card_lookup.lookup_by_card(uow, **bodies.card_lookup_arguments(body))
+    if not result.prescriptions:
         throttling.missed()
     return _json(CardLookupSchema().dump(result), OK)
 
@@ -129,30 +112,20 @@ def _if_match() -> int | None:
     status=CREATED,
 )
 @blp.arguments(DispenseSchema)
+@retries.keyed
 def dispense(body: dict, prescription_id: str):
     """Dispense some or all lines; 201 with the receipt signed by the service."""
-    lines = [dispensed_packs.PackLine(**line) for line in body["lines"]]  # PackLineSchema's
-    collector = body["collected_by"]
-    dispense_request = dispensing.DispenseRequest(
-        credentials=_credentials(body),
-        lines=lines,
-        collected_by=dispensing.Collector(
-            collector["kind"], collector.get("national_id"), collector.get("name")
-        ),
-        if_match=_if_match(),
-    )
+    dispense_request = bodies.dispense_request(body, _if_match())
     with unit_of_work(current_account()) as uow:
         answer = dispensing.dispense_once(
             uow,
             prescription_id,
             dispense_request,
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=request.headers.get(retries.HEADER),
             scope=f"POST {request.path}",
             body=request.get_data(),
             status=CREATED,
-            render=lambda receipt: json.dumps(
-                ReceiptSchema().dump(receipt), ensure_ascii=False, sort_keys=True
-            ).encode(),
+            render=lambda receipt: retries.render(ReceiptSchema(), receipt),
         )
     return Response(answer.body, status=answer.status, mimetype="application/json")
 

@@ -3,13 +3,13 @@
 from dataclasses import asdict
 
 from eprescription import throttling
-from eprescription.api import qr_images
+from eprescription.api import qr_images, retries
 from eprescription.api.operations import ApiBlueprint
 from eprescription.api.security import current_account
 from eprescription.domain.acknowledgements import Acknowledgement
 from eprescription.domain.errors import ValidationFailed, WrongPin
 from eprescription.domain.prescriptions import ItemDraft, today_of
-from eprescription.errors import CREATED
+from eprescription.errors import CREATED, OK
 from eprescription.models import Role
 from eprescription.schemas.prescriptions import (
     IssuedPrescriptionSchema,
@@ -31,6 +31,8 @@ from eprescription.services import (
     prescription_reading,
     prescription_views,
 )
+from eprescription.services.prescription_views import Unverified
+from eprescription.services.uow import UnitOfWork
 from eprescription.use_cases import unit_of_work
 
 blp = ApiBlueprint(
@@ -49,7 +51,7 @@ def _item(fields: dict) -> ItemDraft:
 
 
 def _request(body: dict) -> prescription_drafts.IssueRequest:
-    acknowledging = "acknowledged_warnings" in body or "acknowledgement_reason" in body
+    # Every duplicate-therapy and allergy warning must be acknowledged, as on the web form.
     acknowledgement = Acknowledgement(
         frozenset(body.get("acknowledged_warnings", ())), body.get("acknowledgement_reason", "")
     )
@@ -62,7 +64,7 @@ def _request(body: dict) -> prescription_drafts.IssueRequest:
         renewals=body.get("renewals", 0),
         pickup_mode=body.get("pickup_mode"),
         renewal_request_id=body.get("renewal_request"),
-        acknowledgement=acknowledgement if acknowledging else None,
+        acknowledgement=acknowledgement,
     )
 
 
@@ -76,20 +78,8 @@ def review(body: dict):
     return {"content": found.content, "warnings": [w.as_record() for w in found.warnings]}
 
 
-@blp.operation("POST ", Role.PRESCRIBER, response=IssuedPrescriptionSchema, status=CREATED)
-@throttling.guesses("pin", by_status=False)
-@blp.arguments(PrescriptionIssueSchema)
-def issue(body: dict):
-    """Issue a prescription, signed with the prescriber's PIN; the access code is shown once."""
-    request = _request(body)
-    try:
-        with unit_of_work(current_account()) as uow:
-            issued = issuing.issue(uow, request)
-    except ValidationFailed as error:
-        # A wrong PIN is a guess (the key itself blocks at the third); so is a NIR nobody has.
-        if isinstance(error, WrongPin) or "patient_nir" in error.errors:
-            throttling.missed()
-        raise
+def _issued(uow: UnitOfWork, request: prescription_drafts.IssueRequest) -> dict:
+    issued = issuing.issue(uow, request)
     view = prescription_views.describe(issued.signed, today_of(uow.now))
     return {
         **asdict(view),
@@ -97,6 +87,25 @@ def issue(body: dict):
         "qr_text": issued.qr_text,
         "rule_notes": [{"line": n, "message": note} for n, note in issued.rule_notes],
     }
+
+
+@blp.operation("POST ", Role.PRESCRIBER, response=IssuedPrescriptionSchema, status=CREATED)
+@throttling.guesses("pin", by_status=False)
+@blp.arguments(PrescriptionIssueSchema)
+@retries.keyed
+def issue(body: dict):
+    """Issue a prescription, signed with the prescriber's PIN; the access code is shown once
+    (and again only to a retry with the same Idempotency-Key)."""
+    request = _request(body)
+    try:
+        return retries.answer_once(
+            IssuedPrescriptionSchema(), CREATED, lambda uow: _issued(uow, request)
+        )
+    except ValidationFailed as error:
+        # A wrong PIN is a guess (the key itself blocks at the third); so is a NIR nobody has.
+        if isinstance(error, WrongPin) or "patient_nir" in error.errors:
+            throttling.missed()
+        raise
 
 
 @blp.operation("GET ", Role.PRESCRIBER, response=PrescriptionPageSchema)
@@ -129,17 +138,17 @@ def get(prescription_id: str):
 
 @blp.operation("POST /<prescription_id>/cancel", Role.PRESCRIBER, response=PrescriptionSchema)
 @blp.arguments(PrescriptionCancelSchema)
+@retries.keyed
 def cancel(body: dict, prescription_id: str):
     """Cancel the whole prescription or some lines (nothing dispensed), signed with the PIN."""
-    with unit_of_work(current_account()) as uow:
+
+    def cancelled(uow: UnitOfWork) -> prescription_views.PrescriptionView | Unverified:
         prescription = cancelling.cancel(
-            uow,
-            prescription_id,
-            pin=body["pin"],
-            reason=body["reason"],
-            lines=body.get("lines"),
+            uow, prescription_id, pin=body["pin"], reason=body["reason"], lines=body.get("lines")
         )
-    return prescription_views.describe(prescription, today_of(uow.now))
+        return prescription_views.describe(prescription, today_of(uow.now))
+
+    return retries.answer_once(PrescriptionSchema(), OK, cancelled)
 
 
 def _qr_text(prescription_id: str) -> str:

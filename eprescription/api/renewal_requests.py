@@ -1,9 +1,10 @@
 """Renewal requests: the patient asks (/api/v1/me/…), the prescriber lists and declines
 (/api/v1/renewal-requests); renewing is POST /api/v1/prescriptions with `renewal_request`."""
 
+from eprescription.api import retries
 from eprescription.api.operations import ApiBlueprint
 from eprescription.api.security import current_account
-from eprescription.errors import CREATED
+from eprescription.errors import CREATED, OK
 from eprescription.models import Role
 from eprescription.schemas.renewal_requests import (
     RenewalAskSchema,
@@ -20,20 +21,20 @@ blp = ApiBlueprint(
     "/api/v1",
     "Renewal requests: the patient asks, the prescriber renews or declines.",
 )
+ASK = "POST /me/prescriptions/<prescription_id>/renewal-request"
 
 
-@blp.operation(
-    "POST /me/prescriptions/<prescription_id>/renewal-request",
-    Role.PATIENT,
-    response=RenewalRequestSchema,
-    status=CREATED,
-)
+@blp.operation(ASK, Role.PATIENT, response=RenewalRequestSchema, status=CREATED)
 @blp.arguments(RenewalAskSchema)
+@retries.keyed
 def ask(body: dict, prescription_id: str):
     """Ask the prescriber to renew a long-term treatment (the patient or a representative)."""
-    with unit_of_work(current_account()) as uow:
-        made = renewal_requests.request_renewal(uow, prescription_id, message=body.get("message"))
-    return made
+    message = body.get("message")  # optional: a request stands without one
+    return retries.answer_once(
+        RenewalRequestSchema(),
+        CREATED,
+        lambda uow: renewal_requests.request_renewal(uow, prescription_id, message=message),
+    )
 
 
 @blp.operation("GET /me/renewal-requests", Role.PATIENT, response=RenewalRequestListSchema)
@@ -59,8 +60,11 @@ def for_prescriber(args: dict):
     response=RenewalRequestSchema,
 )
 @blp.arguments(RenewalDeclineSchema)
+@retries.keyed
 def decline(body: dict, request_id: int):
     """Decline a pending request with a message for the patient."""
-    with unit_of_work(current_account()) as uow:
-        declined = renewal_requests.decline(uow, request_id, message=body["message"])
-    return declined
+    return retries.answer_once(
+        RenewalRequestSchema(),
+        OK,
+        lambda uow: renewal_requests.decline(uow, request_id, message=body["message"]),
+    )

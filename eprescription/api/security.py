@@ -1,7 +1,6 @@
 """Who is calling the API: a bearer token, or the browser session (then with a CSRF token)."""
 
 from collections.abc import Callable
-from functools import wraps
 
 from flask import request, session
 from flask_wtf.csrf import validate_csrf
@@ -12,6 +11,7 @@ from eprescription.domain.errors import AuthenticationRequired, PermissionDenied
 from eprescription.models import Account, Role
 from eprescription.services import accounts
 from eprescription.use_cases import unit_of_work
+from eprescription.view_checks import checked_first
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -50,16 +50,11 @@ def _resolve_account() -> Account | None:
 def roles_required(*roles: Role) -> Callable:
     """Refuse the call unless an account with one of `roles` is authenticated."""
 
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            account = current_account()
-            if account is None:
-                raise AuthenticationRequired()
-            if account.role not in roles:
-                raise PermissionDenied(f"This needs the role {' or '.join(roles)}.")
-            return view(*args, **kwargs)
+    def check() -> None:
+        account = current_account()
+        if account is None:
+            raise AuthenticationRequired()
+        if account.role not in roles:
+            raise PermissionDenied(f"This needs the role {' or '.join(roles)}.")
 
-        return wrapper
-
-    return decorator
+    return checked_first(check)

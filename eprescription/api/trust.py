@@ -2,7 +2,7 @@
 
 from eprescription.api.operations import ApiBlueprint
 from eprescription.schemas.signing import TrustListSchema
-from eprescription.services import pki
+from eprescription.services import pki, prescriber_trust
 from eprescription.use_cases import unit_of_work
 
 blp = ApiBlueprint(
@@ -14,7 +14,13 @@ blp = ApiBlueprint(
 
 @blp.operation("GET /certificates", response=TrustListSchema)
 def certificates():
-    """The CA certificates, every prescriber certificate (PEM) and the revocations."""
+    """The CA certificates, every prescriber certificate (PEM) and the revocations; and the
+    outside CAs trusted for prescribers' own signatures (kind prescriber_ca), each with its CRL."""
     with unit_of_work() as uow:
         trust_list = pki.trusted_certificates(uow)
-    return trust_list
+        outside = prescriber_trust.published(uow)
+    return {
+        "authorities": [*trust_list.authorities, *outside],
+        "certificates": trust_list.certificates,
+        "revocations": trust_list.revocations,
+    }

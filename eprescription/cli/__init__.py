@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     from eprescription.cli.catalog import catalog_group
     from eprescription.cli.db import db_group
     from eprescription.cli.demo import demo_group
+    from eprescription.cli.events import events_group
     from eprescription.cli.idempotency import idempotency_group
     from eprescription.cli.keys import keys_group
     from eprescription.cli.pki import pki_group
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
         audit_group,
         representatives_group,
         idempotency_group,
+        events_group,
         keys_group,
         backup_command,
         restore_command,

@@ -1,5 +1,6 @@
 """`flask backup FILE` / `flask restore FILE`: the whole database, consistent while it runs."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -19,10 +20,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.argument("file", type=FILE)
 @with_appcontext
 def backup_command(file: Path) -> None:
-    try:
-        backups.backup(current_app.config["DATABASE_URL"], file)
-    except backups.BackupError as error:
-        raise click.ClickException(str(error)) from error
+    _run(backups.backup, file)
     click.echo(f"Backed up the database to {file} ({file.stat().st_size} bytes).")
 
 
@@ -35,8 +33,13 @@ def backup_command(file: Path) -> None:
 @click.confirmation_option(prompt="Replace the whole database with this backup?")
 @with_appcontext
 def restore_command(file: Path) -> None:
+    _run(backups.restore, file)
+    click.echo(f"Restored the database from {file}; check it with `flask audit verify`.")
+
+
+def _run(step: Callable[[str, Path], None], file: Path) -> None:
+    """Back up or restore this app's database, a failure told as a command-line error."""
     try:
-        backups.restore(current_app.config["DATABASE_URL"], file)
+        step(current_app.config["DATABASE_URL"], file)
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"Restored the database from {file}; check it with `flask audit verify`.")

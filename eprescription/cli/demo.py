@@ -5,13 +5,15 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from eprescription.cli.operator import operator_work
-from eprescription.services import demo
+from eprescription.services import demo, demo_counter
 
 demo_group = AppGroup("demo", help="A demo database to try the service.")
 
 
-@demo_group.command("seed", help="Create demo accounts (printed) and load the demo catalog.")
+@demo_group.command("seed")
 def seed() -> None:
+    """Create demo accounts (printed) and load the demo catalog; print what to type at the
+    demo counter without a scanner."""
     with operator_work() as uow:
         result = demo.seed(uow, environment=current_app.config["ENVIRONMENT"], progress=click.echo)
     click.echo(result.catalog_summary)
@@ -31,3 +33,14 @@ def seed() -> None:
             "  "
             + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    with operator_work() as uow:
+        counter = demo_counter.demo_counter(uow)
+    if counter is not None:
+        click.echo(
+            f"\nAt the counter without a scanner (as demo-pharmacist, Scan a prescription), type "
+            f"the QR text of prescription {counter.number}:\n  {counter.qr_text}"
+        )
+        for box in counter.boxes:
+            click.echo(
+                f"and for the box of {box.product_name} (CIP13 {box.cip13}):\n  {box.datamatrix}"
+            )

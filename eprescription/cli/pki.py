@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from eprescription.cli.operator import operator_work
-from eprescription.services import pki
+from eprescription.services import pki, prescriber_trust
 
 PRODUCTION = "production"
 pem_file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -16,11 +16,13 @@ pem_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 pki_group = AppGroup("pki", help="The prescriber certificate authority and signing keys.")
 
 
-@pki_group.command(
-    "init",
-    help="Create a development CA (ECDSA P-256), or import an external CA with --ca-cert and "
-    "--ca-key (PEM; the only way in production).",
+INIT_HELP = (
+    "Create a development CA (ECDSA P-256), or import an external CA with --ca-cert and "
+    "--ca-key (PEM; the only way in production)."
 )
+
+
+@pki_group.command("init", help=INIT_HELP)
 @click.option("--ca-cert", type=pem_file, help="PEM certificate of an external CA to import.")
 @click.option("--ca-key", type=pem_file, help="PEM private key (unencrypted) of that CA.")
 @click.option("--common-name", default=pki.DEVELOPMENT_CA_NAME, show_default=True)
@@ -80,3 +82,53 @@ def revoke(username: str, reason: str, key_compromise: bool) -> None:
         prescriber = pki.prescriber_for_username(uow, username)
         credential = pki.revoke(uow, prescriber, reason, key_compromise=key_compromise)
     click.echo(f"Revoked certificate {credential.serial} of {username}.")
+
+
+trust_group = click.Group("trust", help="Outside CAs trusted for prescribers' own signatures.")
+pki_group.add_command(trust_group)
+
+
+@trust_group.command(
+    "add",
+    help="Trust this CA certificate (PEM) for prescriptions signed by prescribers' own keys "
+    "(health professional cards, HSMs). Load its CRL too: without one, nothing it issued "
+    "is accepted.",
+)
+@click.argument("certificate", type=pem_file)
+def trust_add(certificate: Path) -> None:
+    with operator_work() as uow:
+        row = prescriber_trust.add(uow, certificate.read_bytes())
+    click.echo(f"Trusted {row.subject} (serial {row.serial}, SHA-256 {row.fingerprint}).")
+
+
+@trust_group.command("list", help="The outside prescriber CAs and the state of their CRLs.")
+def trust_list() -> None:
+    with operator_work() as uow:
+        found = prescriber_trust.trusted(uow)
+        now = uow.now
+    for authority, kept in found:
+        if kept is None:
+            state = "no CRL loaded: nothing it issued is accepted"
+        else:
+            stale = " (OUT OF DATE)" if kept.next_update < now else ""
+            state = (
+                f"CRL of {kept.this_update:%Y-%m-%d %H:%M}, "
+                f"next {kept.next_update:%Y-%m-%d %H:%M}{stale}"
+            )
+        click.echo(f"{authority.subject}  serial {authority.serial}  {state}")
+
+
+crl_group = click.Group("crl", help="Revocation lists of the outside prescriber CAs.")
+pki_group.add_command(crl_group)
+
+
+@crl_group.command("load", help="Load a CRL (PEM or DER) of a trusted prescriber CA.")
+@click.argument("file", type=pem_file)
+def crl_load(file: Path) -> None:
+    with operator_work() as uow:
+        kept = prescriber_trust.load_crl(uow, file.read_bytes())
+        subject = kept.authority.subject
+    click.echo(
+        f"Loaded the CRL of {subject} ({kept.this_update:%Y-%m-%d %H:%M}, next update "
+        f"{kept.next_update:%Y-%m-%d %H:%M} UTC)."
+    )

@@ -6,7 +6,7 @@ from flask.cli import AppGroup
 from eprescription.cli.operator import operator_work
 from eprescription.domain import prescribing_rules
 from eprescription.models import Role
-from eprescription.services import accounts, allergies, login_throttle
+from eprescription.services import accounts, allergies, login_throttle, registration
 
 users_group = AppGroup("users", help="Accounts and pharmacies.")
 # The option of the commands that set a password.
@@ -38,40 +38,13 @@ new_password = click.option(
     show_default=True,
     help="Where the prescriber practises (hospital-only prescriptions need hospital).",
 )
-@click.option("--finess", help="FINESS number of the pharmacy (pharmacists).")
-def create(
-    role,
-    username,
-    password,
-    national_id,
-    given_name,
-    family_name,
-    birth_date,
-    rpps,
-    specialty,
-    setting,
-    finess,
-) -> None:
-    has_person = any((national_id, given_name, family_name, birth_date))
-    person = (
-        accounts.PersonDetails(
-            national_id, given_name, family_name, birth_date.date() if birth_date else None
-        )
-        if has_person
-        else None
+@click.option("--finess", "pharmacy_finess", help="FINESS number of the pharmacy (pharmacists).")
+def create(birth_date, **options) -> None:
+    new = registration.NewAccount.of(
+        birth_date=birth_date.date() if birth_date else None, **options
     )
     with operator_work() as uow:
-        account = accounts.create_account(
-            uow,
-            username=username,
-            password=password,
-            role=role,
-            person=person,
-            rpps=rpps,
-            specialty=specialty,
-            setting=setting,
-            pharmacy_finess=finess,
-        )
+        account = registration.create_account(uow, new)
     click.echo(f"Created the {account.role} account {account.username}.")
 
 
@@ -81,7 +54,7 @@ def create(
 @click.option("--address", default="")
 def create_pharmacy(finess, name, address) -> None:
     with operator_work() as uow:
-        pharmacy = accounts.create_pharmacy(uow, finess=finess, name=name, address=address)
+        pharmacy = registration.create_pharmacy(uow, finess=finess, name=name, address=address)
     click.echo(f"Created the pharmacy {pharmacy.name} (FINESS {pharmacy.finess}).")
 
 

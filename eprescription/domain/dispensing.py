@@ -17,6 +17,7 @@ from eprescription.domain.prescriptions import (
     normalise_text,
     transition,
 )
+from eprescription.domain.strengths import same_strength
 
 REVERSAL_WINDOW_HOURS = 24
 REVERSAL_WINDOW = timedelta(hours=REVERSAL_WINDOW_HOURS)
@@ -156,6 +157,11 @@ class PrescribedLine:
     substitutable: bool = True
     non_substitution_reason: str | None = None
 
+    @property
+    def by_substance(self) -> bool:
+        """Prescribed by active substance (DCI): any pack of it at that strength and form."""
+        return self.cis is None
+
 
 @dataclass(frozen=True)
 class Pack:
@@ -183,7 +189,7 @@ def _same(a: str | None, b: str | None) -> bool:
 
 def substitution_policy(line: PrescribedLine) -> tuple[bool, Message]:
     """What the pharmacist is told before choosing a pack: allowed or not, and why."""
-    if line.cis is None:
+    if line.by_substance:
         return True, Message(
             "by_substance",
             "prescribed by active substance: any pack with this substance, strength and form",
@@ -201,9 +207,9 @@ def substitution_policy(line: PrescribedLine) -> tuple[bool, Message]:
 
 def check_pack(line: PrescribedLine, pack: Pack, prescribed_groups: frozenset[int]) -> Substitution:
     """May `pack` be given for `line`? `prescribed_groups`: the prescribed product's groups."""
-    if line.cis is None:
+    if line.by_substance:
         matches = any(
-            code == line.substance_code and _same(strength, line.strength)
+            code == line.substance_code and same_strength(strength, line.strength)
             for code, strength in pack.substances
         )
         if matches and _same(pack.form, line.form):

@@ -1,6 +1,6 @@
 """When each period of a line opens, and how much one dispensation may give of it."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from math import ceil
@@ -31,9 +31,18 @@ class LineRules:
     progress: LineProgress
     conditions: tuple[Condition, ...]
     duration_days: int | None
+    fractionation_days: int | None = None  # as the prescriber wrote it (narcotics)
+    overlap_allowed: bool = False  # "chevauchement autorisé" written by the prescriber
 
     def has(self, kind: Kind) -> bool:
         return any(condition.kind is kind for condition in self.conditions)
+
+    @property
+    def no_overlap(self) -> bool:
+        """Whether this line may not be given while the same substance given from another
+        prescription runs (R5132-33: narcotics, and the BDPM's "chevauchement interdit …")."""
+        kept = self.has(Kind.NARCOTIC) or self.has(Kind.NO_OVERLAP)
+        return kept and not self.overlap_allowed
 
     @property
     def given_in_period(self) -> int:
@@ -99,24 +108,63 @@ def cap(
                 ),
             )
         )
-    for condition in line.conditions:
-        if condition.kind is Kind.FRACTIONED and condition.days:
-            caps.append(
-                _chunked(
-                    line,
-                    condition.days,
-                    elapsed,
-                    Message(
-                        "rule_fractioned",
-                        "given {days} days at a time (source: BDPM «{source}»)",
-                        days=condition.days,
-                        source=condition.text,
-                    ),
-                )
-            )
+    caps += [_chunked(line, days, elapsed, rule) for days, rule in _fractions(line)]
     caps.append(_narcotic_late(line, issued_on, today))
     found = [c for c in caps if c is not None]
     return min(found, key=lambda c: c.packs) if found else None
+
+
+def _fractions(line: LineRules) -> list[tuple[int, Message]]:
+    """The fractionations of the line: the BDPM's, and the one the prescriber wrote."""
+    found = [
+        (
+            condition.days,
+            Message(
+                "rule_fractioned",
+                "given {days} days at a time (source: BDPM «{source}»)",
+                days=condition.days,
+                source=condition.text,
+            ),
+        )
+        for condition in line.conditions
+        if condition.kind is Kind.FRACTIONED and condition.days
+    ]
+    if line.fractionation_days and line.has(Kind.NARCOTIC):
+        written = Message(
+            "rule_fractioned_by_prescriber",
+            "given {days} days at a time, as the prescriber wrote (source: {source})",
+            days=line.fractionation_days,
+            source="CSP R5132-30",
+        )
+        found.append((line.fractionation_days, written))
+    return found
+
+
+@dataclass(frozen=True)
+class Running:
+    """What another prescription of the patient gave of the same substance: the day, and the
+    days of treatment its packs cover (the line's duration × packs given / packs per period)."""
+
+    given_on: date
+    days: int
+
+    @property
+    def until(self) -> date:
+        return self.given_on + timedelta(days=self.days)
+
+
+def covered_days(given: int, quantity: int, duration_days: int) -> int:
+    """The days of treatment `given` packs of a line of `quantity` packs per `duration_days`
+    cover (rounded up)."""
+    return ceil(duration_days * given / quantity)
+
+
+def overlap_until(line: LineRules, running: Iterable[Running], today: date) -> date | None:
+    """The day the running treatment of the same substance ends, when this line may not
+    overlap it (R5132-33) and one runs today; None otherwise."""
+    if not line.no_overlap:
+        return None
+    return max((r.until for r in running if r.given_on <= today < r.until), default=None)
 
 
 def _narcotic_late(line: LineRules, issued_on: date, today: date) -> Cap | None:
@@ -146,12 +194,29 @@ def check(
     issued_on: date,
     today: date,
     early_days: int = EARLY_DAYS_DEFAULT,
+    running: Mapping[int, Iterable[Running]] | None = None,
 ) -> dict[int, Message]:
-    """Refuse (nothing given) a line asked before its period opens or beyond its cap; the rule
+    """Refuse (nothing given) a line asked before its period opens, beyond its cap, or while
+    the same substance given from another prescription runs (`running`, by line); the rule
     that limited each line given less than the rest of its period, by line."""
     limited: dict[int, Message] = {}
     for line, asked in lines:
         number = line.progress.line
+        until = overlap_until(line, (running or {}).get(number, ()), today)
+        if until is not None:
+            raise DispensingRuleRefused(
+                Message(
+                    "rule_overlap",
+                    "line {line}: the same substance, given from another prescription, covers "
+                    "the treatment until {until}; without the prescriber's express mention "
+                    "«chevauchement autorisé» it is not given before (source: {source}); nothing "
+                    "was dispensed",
+                    line=number,
+                    until=until,
+                    source="CSP R5132-33",
+                ),
+                errors={"lines": [f"line {number}: overlaps a running treatment until {until}"]},
+            )
         opens = opening_problem(line, start, today, early_days)
         if opens is not None:
             raise RenewalPeriodNotOpen(

@@ -270,6 +270,13 @@ class ReversalRefused(Conflict):
     title = "This dispensation cannot be reversed"
 
 
+class ReceiptSignatureInvalid(Conflict):
+    """A stored dispensation does not agree with its signed receipt (docs/signing.md)."""
+
+    code = "receipt_signature_invalid"
+    title = "The receipt cannot be verified against its signature"
+
+
 class OtherPharmacy(PermissionDenied):
     code = "dispensation_of_another_pharmacy"
     title = "Only the pharmacy that dispensed can reverse"
@@ -354,3 +361,79 @@ class RenewalPeriodNotOpen(DispensingRuleRefused):
 
     code = "renewal_period_not_open"
     title = "The next renewal period is not open yet"
+
+
+# External signing (issue 13 item 1, docs/signing.md "External signing"): a prescription the
+# prescriber's own software signed, refused before anything is stored.
+
+
+class ExternalSignatureRefused(ValidationFailed):
+    code = "external_signature_refused"
+    title = "The prescriber's signature is refused"
+
+
+class ExternalSignatureMalformed(ExternalSignatureRefused):
+    code = "external_signature_malformed"
+    title = "This is not a compact JWS with an x5c certificate chain"
+
+
+class ExternalSignatureMismatch(ExternalSignatureRefused):
+    code = "external_signature_mismatch"
+    title = "The signature does not match the signed content and its certificate"
+
+
+class SignerCertificateUntrusted(ExternalSignatureRefused):
+    code = "signer_certificate_untrusted"
+    title = "The signing certificate is not issued by a CA trusted for prescribers"
+
+
+class SignerCertificateExpired(ExternalSignatureRefused):
+    code = "signer_certificate_expired"
+    title = "The signing certificate had expired at the signing time"
+
+
+class SignerCertificateNotYetValid(ExternalSignatureRefused):
+    code = "signer_certificate_not_yet_valid"
+    title = "The signing certificate was not yet valid at the signing time"
+
+
+class SignerCertificateRevoked(ExternalSignatureRefused):
+    code = "signer_certificate_revoked"
+    title = "The signing certificate is revoked"
+
+
+class SignerRevocationUnknown(ExternalSignatureRefused):
+    """No CRL of the issuing CA is loaded, or the one loaded is past its nextUpdate."""
+
+    code = "signer_revocation_unknown"
+    title = "Whether the signing certificate is revoked cannot be told"
+
+
+class SignerKeyUsageRefused(ExternalSignatureRefused):
+    code = "signer_key_usage_refused"
+    title = "The signing certificate is not for signatures"
+
+
+class SignerRppsMismatch(ExternalSignatureRefused):
+    code = "signer_rpps_mismatch"
+    title = "The signing certificate is not the calling prescriber's"
+
+
+class SignedPayloadMismatch(ExternalSignatureRefused):
+    code = "signed_payload_mismatch"
+    title = "The signed content is not what prepare gives for this prescription"
+
+
+class SigningTimeOutOfWindow(ExternalSignatureRefused):
+    code = "signing_time_out_of_window"
+    title = "The signing time is too far from now"
+
+
+class PrescriptionNumberTaken(Conflict):
+    code = "prescription_number_taken"
+    title = "This prescription number is taken: prepare again"
+
+
+class TrustAnchorRefused(ValidationFailed):
+    code = "trust_anchor_refused"
+    title = "This CA certificate or CRL cannot be trusted for prescribers"

@@ -1,5 +1,6 @@
 """The GS1 DataMatrix of French medicine packs, read with python-stdnum's gs1_128."""
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -131,3 +132,23 @@ def _unbracketed(raw: str) -> str:
     if not parts or "".join(f"({ai}){value}" for ai, value in parts) != raw:
         raise _refused(UNREADABLE)
     return GS.join(ai + value for ai, value in parts)
+
+
+PRINTED_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+PRINTED_MONTH = (  # month/year as printed on boxes (07/2027), or year-month (2027-07)
+    (re.compile(r"([0-9]{1,2})/([0-9]{4})"), (2, 1)),
+    (re.compile(r"([0-9]{4})-([0-9]{1,2})"), (1, 2)),
+)
+
+
+def printed_expiry(text: str) -> date:
+    """An expiry as typed from the box: YYYY-MM-DD, or the month printed on it (MM/YYYY or
+    YYYY-MM), which means the last day of that month, as GS1's day 00 does; ValueError for
+    anything else (a day that does not exist included)."""
+    if day := PRINTED_DAY.fullmatch(text):
+        return date(*(int(part) for part in day.groups()))
+    for pattern, (year_at, month_at) in PRINTED_MONTH:
+        if month := pattern.fullmatch(text):
+            year, number = int(month.group(year_at)), int(month.group(month_at))
+            return date(year, number, calendar.monthrange(year, number)[1])
+    raise ValueError(text)

@@ -178,6 +178,8 @@ ACTION_WORDS = {
     "decline_renewal": "declined the renewal request for {what}",
     "renew": "renewed {what} (a new prescription)",
     "read_dispensations": "saw the dispensations of {what}",
+    "acknowledge_warnings": "signed {what} over the warnings it showed them",
+    "prepare": "prepared {what} for signing in their own software",
 }
 ROLE_WORDS = {
     "prescriber": "prescriber",
@@ -194,21 +196,30 @@ ACTION_ON_OBJECT_WORDS = {
         "lookup_by_card",
         "representative",
     ): "looked up your prescriptions with a representative's card",
+    ("lookup", "person"): "looked you up among their patients",
+    ("review_warnings", "person"): "checked your allergies and treatments before prescribing",
+    ("record_allergy", "person"): "recorded an allergy in your file",
 }
 SUCCESS = "success"
+# An outcome that is not a refusal: a prescriber confirmed that a new patient was with them.
+CONFIRMED_BY_PRESCRIBER = "confirmed_by_prescriber"
 
 
 def action_words(action: str, object_type: str, object_id: str, outcome: str) -> str:
     """'opened prescription ABCD-EFGH-JKX', 'tried: opened … (refused: denied)'."""
     if object_type == "patient":
         what = "your prescriptions"
+    elif object_type == "person":
+        what = "your file"
     else:
         what = f"{object_type.replace('_', ' ')} {object_id}".strip()
     template = ACTION_ON_OBJECT_WORDS.get((action, object_type)) or ACTION_WORDS.get(
-        action, action.replace("_", " ") + " {what}"
+        action, "consulted {what}"
     )
     sentence = template.format(what=what)
-    if outcome != SUCCESS:
+    if outcome == CONFIRMED_BY_PRESCRIBER:
+        sentence += " (they confirmed you were with them)"
+    elif outcome != SUCCESS:
         sentence = f"tried: {sentence} (refused: {outcome.replace('_', ' ')})"
     return sentence
 

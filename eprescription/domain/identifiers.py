@@ -80,20 +80,27 @@ def validate_isikukood(value: str | None) -> str:
     """The Estonian personal code (11 digits: sex and century, birth date, serial, check digit)."""
     number = _compact(value, Message("isikukood_missing", "the isikukood is missing"))
     if not number.isdigit():
-        raise InvalidIdentifier("an isikukood has only digits")
+        raise InvalidIdentifier(Message("isikukood_digits", "an isikukood has only digits"))
     if len(number) != 11:
-        raise InvalidIdentifier(f"an isikukood has 11 digits, not {len(number)}")
+        raise InvalidIdentifier(
+            Message(
+                "isikukood_length", "an isikukood has 11 digits, not {count}", count=len(number)
+            )
+        )
     try:
         ik.get_birth_date(number)
     except ValidationError as error:
         raise InvalidIdentifier(
-            "the isikukood's first 7 digits are not a valid birth date"
+            Message(
+                "isikukood_birth_date", "the isikukood's first 7 digits are not a valid birth date"
+            )
         ) from error
-    expected = ik.calc_check_digit(number)
-    if expected != number[-1]:
-        raise InvalidIdentifier(
-            f"the isikukood's check digit should be {expected}, not {number[-1]}"
-        )
+    _check_last(
+        number,
+        ik.calc_check_digit(number),
+        "isikukood_check_digit",
+        "the isikukood's check digit should be {expected}, not {typed}",
+    )
     return number
 
 
@@ -106,18 +113,24 @@ def validate_rpps(value: str | None) -> str:
     """The RPPS number of a health professional (11 digits, Luhn check digit)."""
     number = _compact(value, Message("rpps_missing", "the RPPS number is missing"))
     if not number.isdigit():
-        raise InvalidIdentifier("an RPPS number has only digits")
+        raise InvalidIdentifier(Message("rpps_digits", "an RPPS number has only digits"))
     if len(number) == 12 and number[0] == "8":
         raise InvalidIdentifier(
-            "this looks like a national identifier (8 + RPPS): drop the leading 8"
+            Message(
+                "rpps_leading_8",
+                "this looks like a national identifier (8 + RPPS): drop the leading 8",
+            )
         )
     if len(number) != 11:
-        raise InvalidIdentifier(f"an RPPS number has 11 digits, not {len(number)}")
-    expected = luhn.calc_check_digit(number[:10])
-    if expected != number[10]:
         raise InvalidIdentifier(
-            f"the RPPS number's check digit should be {expected}, not {number[10]}"
+            Message("rpps_length", "an RPPS number has 11 digits, not {count}", count=len(number))
         )
+    _check_last(
+        number,
+        luhn.calc_check_digit(number[:10]),
+        "rpps_check_digit",
+        "the RPPS number's check digit should be {expected}, not {typed}",
+    )
     return number
 
 
@@ -129,15 +142,32 @@ def validate_finess(value: str | None) -> str:
     """
     number = _compact(value, Message("finess_missing", "the FINESS number is missing"))
     if len(number) != 9:
-        raise InvalidIdentifier(f"a FINESS number has 9 characters, not {len(number)}")
+        raise InvalidIdentifier(
+            Message(
+                "finess_length", "a FINESS number has 9 characters, not {count}", count=len(number)
+            )
+        )
     department, rest = number[:2], number[2:]
     if not rest.isdigit() or not (department.isdigit() or department in CORSICA):
         raise InvalidIdentifier(
-            "a FINESS number has only digits, except 2A or 2B (Corsica) at the start"
+            Message(
+                "finess_characters",
+                "a FINESS number has only digits, except 2A or 2B (Corsica) at the start",
+            )
         )
     if department in CORSICA:
         return number
-    expected = luhn.calc_check_digit(number[:8])
-    if expected != number[8]:
-        raise InvalidIdentifier(f"the FINESS number's key should be {expected}, not {number[8]}")
+    _check_last(
+        number,
+        luhn.calc_check_digit(number[:8]),
+        "finess_key",
+        "the FINESS number's key should be {expected}, not {typed}",
+    )
     return number
+
+
+def _check_last(number: str, expected: str, code: str, english: str) -> None:
+    """InvalidIdentifier unless `number` ends with its check character `expected` (`english`
+    words the refusal with {expected} and {typed})."""
+    if number[-1] != expected:
+        raise InvalidIdentifier(Message(code, english, expected=expected, typed=number[-1]))

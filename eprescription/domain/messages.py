@@ -10,7 +10,9 @@ class Message(str):
     params: dict[str, object]
 
     def __new__(cls, code: str, english: str, /, **params: object) -> "Message":
-        message = super().__new__(cls, english.format(**params))
+        # A tuple of reasons reads as its items joined by "; " (each keeps its own code).
+        shown = {k: "; ".join(v) if isinstance(v, tuple) else v for k, v in params.items()}
+        message = super().__new__(cls, english.format(**shown))
         message.code, message.params = code, params
         return message
 

@@ -44,6 +44,7 @@ class Line:
     renewals: int
     renewal_authorised: bool = False  # "renouvelable" written expressly (liste I)
     initial_prescription: str | None = None  # the initial prescription this line renews
+    fractionation_days: int | None = None  # the prescriber's fractionation (narcotics)
 
     def has(self, kind: Kind) -> bool:
         return any(condition.kind is kind for condition in self.conditions)
@@ -90,6 +91,16 @@ def _restricted(line: Line, refusals: list[Message]) -> None:
         )
 
 
+def _over_limit(days: int, limit: int, source: str) -> Message:
+    return Message(
+        "rule_duration_over_limit",
+        "{days} days of treatment, at most {limit} (source: {source})",
+        days=days,
+        limit=limit,
+        source=source,
+    )
+
+
 def _not_judged(notes: list[Message], source: str) -> None:
     notes.append(
         Message(
@@ -102,6 +113,15 @@ def _not_judged(notes: list[Message], source: str) -> None:
 
 def _narcotic(line: Line, refusals: list[Message], notes: list[Message]) -> None:
     if not line.has(Kind.NARCOTIC):
+        if line.fractionation_days is not None:
+            refusals.append(
+                Message(
+                    "rule_fractionation_narcotic",
+                    "only a narcotic (stupéfiant) is given fractioned as the prescriber writes "
+                    "(source: {source})",
+                    source="CSP R5132-30",
+                )
+            )
         return
     if line.renewals:
         refusals.append(
@@ -116,15 +136,8 @@ def _narcotic(line: Line, refusals: list[Message], notes: list[Message]) -> None
     if line.total_days is None:
         _not_judged(notes, "stupéfiants")
     elif line.total_days > longest:
-        refusals.append(
-            Message(
-                "rule_duration_over_limit",
-                "{days} days of treatment, at most {limit} (source: {source})",
-                days=line.total_days,
-                limit=longest,
-                source="CSP R5132-30" if longest == NARCOTIC_DAYS_MAX else "BDPM",
-            )
-        )
+        source = "CSP R5132-30" if longest == NARCOTIC_DAYS_MAX else "BDPM"
+        refusals.append(_over_limit(line.total_days, longest, source))
 
 
 def _duration_limits(line: Line, refusals: list[Message], notes: list[Message]) -> None:
@@ -135,13 +148,7 @@ def _duration_limits(line: Line, refusals: list[Message], notes: list[Message]) 
             _not_judged(notes, condition.text)
         elif condition.days is not None and line.total_days > condition.days:
             refusals.append(
-                Message(
-                    "rule_duration_over_limit",
-                    "{days} days of treatment, at most {limit} (source: {source})",
-                    days=line.total_days,
-                    limit=condition.days,
-                    source=f"BDPM «{condition.text}»",
-                )
+                _over_limit(line.total_days, condition.days, f"BDPM «{condition.text}»")
             )
 
 
@@ -160,15 +167,7 @@ def _listed(line: Line, refusals: list[Message], notes: list[Message]) -> None:
     if line.total_days is None:
         _not_judged(notes, "liste I / liste II")
     elif line.total_days > LISTED_DAYS_MAX:
-        refusals.append(
-            Message(
-                "rule_duration_over_limit",
-                "{days} days of treatment, at most {limit} (source: {source})",
-                days=line.total_days,
-                limit=LISTED_DAYS_MAX,
-                source="CSP R5132-21",
-            )
-        )
+        refusals.append(_over_limit(line.total_days, LISTED_DAYS_MAX, "CSP R5132-21"))
 
 
 def specialty_matches(specialty: str, allowed: Iterable[str]) -> bool:

@@ -74,10 +74,11 @@ OPEN_STATES = frozenset({Status.ACTIVE, Status.PARTIALLY_DISPENSED})
 # Access itself (its prescriber, its patient) is checked by the service; this is the state rule.
 ALLOWED: dict[tuple[str, Action], frozenset[Status]] = {
     ("prescriber", Action.VIEW): frozenset(Status),
-    ("prescriber", Action.VIEW_QR): frozenset(Status),
+    # A QR code is shown only while it can be collected: a closed prescription has none to show.
+    ("prescriber", Action.VIEW_QR): OPEN_STATES,
     ("prescriber", Action.CANCEL): OPEN_STATES,
     ("patient", Action.VIEW): frozenset(Status),
-    ("patient", Action.VIEW_QR): OPEN_STATES | {Status.EXPIRED, Status.COMPLETED},
+    ("patient", Action.VIEW_QR): OPEN_STATES,
     ("pharmacist", Action.VIEW): frozenset(Status),
     ("pharmacist", Action.DISPENSE): OPEN_STATES,
 }
@@ -92,6 +93,7 @@ ITEMS_MAX = 20
 DOSAGE_TEXT_MAX = 500
 REASON_MAX = 500
 INITIAL_REFERENCE_MAX = 128
+FRACTIONATION_DAYS_MAX = 28  # a narcotic's fractions: at most its 28 days (CSP R5132-30)
 DOSE_MAX = Decimal(10_000)
 FREQUENCY_PER_DAY_MAX = 24
 DURATION_DAYS_MAX = 366
@@ -294,38 +296,51 @@ def validity(
     if not 0 <= renewals <= RENEWALS_MAX:
         problems.add("renewals", _between(0, RENEWALS_MAX))
     start = valid_from or issued_on
-    if start < issued_on:
-        problems.add("valid_from", Message("before_issue_date", "cannot be before the issue date"))
-    elif start > add_months(issued_on, START_MONTHS_AHEAD_MAX):
-        problems.add(
-            "valid_from",
-            Message(
-                "months_after_issue",
-                "at most {months} months after the issue date",
-                months=START_MONTHS_AHEAD_MAX,
-            ),
-        )
+    _within(
+        problems,
+        "valid_from",
+        (start, issued_on, add_months(issued_on, START_MONTHS_AHEAD_MAX)),
+        Message("before_issue_date", "cannot be before the issue date"),
+        Message(
+            "months_after_issue",
+            "at most {months} months after the issue date",
+            months=START_MONTHS_AHEAD_MAX,
+        ),
+    )
     end = valid_until or add_months(start, VALIDITY_MONTHS_DEFAULT)
     longest = VALIDITY_MONTHS_MAX_WITH_RENEWALS if renewals > 0 else VALIDITY_MONTHS_MAX
-    if end < start:
-        problems.add("valid_until", Message("before_valid_from", "cannot be before valid_from"))
-    elif end > add_months(start, longest):
-        problems.add(
-            "valid_until",
-            Message(
-                "months_after_start", "at most {months} months after valid_from", months=longest
-            )
-            if renewals > 0
-            else Message(
-                "months_without_renewals",
-                "at most {months} months after valid_from without renewals ({longer} with)",
-                months=longest,
-                longer=VALIDITY_MONTHS_MAX_WITH_RENEWALS,
-            ),
-        )
+    _within(
+        problems,
+        "valid_until",
+        (end, start, add_months(start, longest)),
+        Message("before_valid_from", "cannot be before valid_from"),
+        Message("months_after_start", "at most {months} months after valid_from", months=longest)
+        if renewals > 0
+        else Message(
+            "months_without_renewals",
+            "at most {months} months after valid_from without renewals ({longer} with)",
+            months=longest,
+            longer=VALIDITY_MONTHS_MAX_WITH_RENEWALS,
+        ),
+    )
     if problems:
         return None
     return Validity(start, end, renewals)
+
+
+def _within(
+    problems: Problems,
+    field: str,
+    days: tuple[date, date, date],
+    too_early: Message,
+    too_late: Message,
+) -> None:
+    """`days` is (the day, the earliest it may be, the latest): the problem when outside."""
+    day, earliest, latest = days
+    if day < earliest:
+        problems.add(field, too_early)
+    elif day > latest:
+        problems.add(field, too_late)
 
 
 # -- items ----------------------------------------------------------------------------------
@@ -350,6 +365,8 @@ class ItemDraft:
     ald: bool = False
     renewal_authorised: bool = False  # "renouvelable" written expressly (liste I, R5132-22)
     initial_prescription: str | None = None  # the initial (hospital) prescription it renews
+    fractionation_days: int | None = None  # a narcotic given N days at a time (R5132-30)
+    overlap_allowed: bool = False  # "chevauchement autorisé" written expressly (R5132-33)
 
 
 def normalise_text(value: str | None) -> str:
@@ -425,6 +442,10 @@ def check_item(problems: Problems, index: int, item: ItemDraft) -> None:
             "quantity",
             Message("packs_between", "between 1 and {max} packs", max=QUANTITY_MAX),
         )
+    if item.fractionation_days is not None and not (
+        1 <= item.fractionation_days <= FRACTIONATION_DAYS_MAX
+    ):
+        add("fractionation_days", _between(1, FRACTIONATION_DAYS_MAX))
     if item.initial_prescription is not None and not (
         0 < len(item.initial_prescription.strip()) <= INITIAL_REFERENCE_MAX
     ):

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from eprescription.domain.dispensing import LineProgress, PrescribedLine
 from eprescription.domain.dispensing_periods import LineRules
+from eprescription.domain.messages import Message
 from eprescription.domain.prescribing_conditions import from_items
 from eprescription.domain.prescriptions import (
     LineState,
@@ -63,7 +64,10 @@ SIGNED_TEXTS = (
     ("prescriber", "family_name"),
     ("prescriber", "rpps"),
 )
-NOT_OURS = "the signed content is not a prescription as this service signs them"
+NOT_OURS = Message(
+    "signed_not_ours", "the signed content is not a prescription as this service signs them"
+)
+CANNOT_BE_VERIFIED = Message("cannot_be_verified", "it cannot be verified")
 MALFORMED = (KeyError, TypeError, AttributeError, ValueError)  # content of another shape
 
 
@@ -190,6 +194,8 @@ class SignedLine:
             self.progress,
             from_items(self.content.get("conditions")),
             self.content["dosage"].get("duration_days"),
+            self.content.get("fractionation_days"),
+            self.content.get("overlap_allowed", False),
         )
 
     @property
@@ -264,7 +270,7 @@ class SignedPrescription:
 
 def unverified(number: str, problems, checks=()) -> SignedPrescription:
     return SignedPrescription(
-        number, False, tuple(problems) or ("it cannot be verified",), checks=tuple(checks)
+        number, False, tuple(problems) or (CANNOT_BE_VERIFIED,), checks=tuple(checks)
     )
 
 
@@ -308,7 +314,12 @@ def read(columns: PrescriptionColumns, document: Document) -> SignedPrescription
         )
         if not problems and Status(columns.status) is not implied:
             problems.append(
-                f"the status is {columns.status} here, but the signed documents make it {implied}"
+                Message(
+                    "status_differs",
+                    "the status is {here} here, but the signed documents make it {signed}",
+                    here=str(columns.status),
+                    signed=str(implied),
+                )
             )
     except MALFORMED:
         return unverified(columns.number, [*problems, NOT_OURS], document.checks)
@@ -328,8 +339,46 @@ def read(columns: PrescriptionColumns, document: Document) -> SignedPrescription
     )
 
 
-def _differs(what: str, here, signed) -> str:
-    return f"{what} is {_shown(here)} here, {_shown(signed)} in the signed prescription"
+def _differs(field: str, here, signed, line: int | None = None) -> Message:
+    """A stored value that is not the signed one; `field` named in words ("valid until")."""
+    if line is None:
+        english = "{field} is {here} here, {signed} in the signed prescription"
+        return Message(
+            "value_differs", english, field=field, here=_shown(here), signed=_shown(signed)
+        )
+    english = "line {line}: {field} is {here} here, {signed} in the signed prescription"
+    return Message(
+        "line_value_differs",
+        english,
+        line=line,
+        field=field,
+        here=_shown(here),
+        signed=_shown(signed),
+    )
+
+
+# Why a signed document is not this row's, in plain words by code (the pages word the code).
+PLAIN_REASONS = {
+    "not_a_cancellation": "it is not a cancellation",
+    "not_by_prescriber": "it is not signed by this prescription's prescriber",
+    "reason_differs": "its reason differs from the stored one",
+    "not_our_document": "it is not a document as this service signs them",
+    "about_another_prescription": "it is about another prescription",
+    "not_by_service": "it is not signed by the service",
+    "receipt_of_another": "it is the receipt of another dispensation",
+    "time_differs": "its time differs from the stored one",
+    "collector_differs": "who collected it differs from the stored one",
+    "reversal_unmarked": "a signed reversal is stored but it is not marked reversed",
+    "reversal_unsigned": "it is marked reversed without a signed reversal",
+    "reversal_not_by_service": "its reversal is not signed by the service",
+    "reversal_of_another": "its reversal undoes another receipt",
+    "reversal_differs": "its reversal's time or reason differs from the stored one",
+    "reversal_quantities_differ": "its reversal gives back other quantities than the receipt gave",
+}
+
+
+def _said(code: str) -> Message:
+    return Message(code, PLAIN_REASONS[code])
 
 
 def _shown(value) -> str:
@@ -341,20 +390,40 @@ def _shown(value) -> str:
 def _binding(content: dict, columns: PrescriptionColumns, document: Document) -> list[str]:
     """The document is this row's: its type, number, patient, prescriber and signer. Values
     are not named: they would tell one patient about another."""
-    problems = []
+    problems: list[str] = []
     if content.get("type") != PRESCRIPTION_TYPE or content.get("version") != VERSION:
         return [NOT_OURS]
     if not _names_people(content):
         return [NOT_OURS]
     if content["number"] != columns.number:
-        problems.append("the signature is that of another prescription (its number differs)")
+        problems.append(
+            Message(
+                "signed_other_number",
+                "the signature is that of another prescription (its number differs)",
+            )
+        )
     if content["patient"]["identifier"]["value"] != columns.patient_national_id:
-        problems.append("the signed patient is not the patient this prescription is stored for")
+        problems.append(
+            Message(
+                "signed_other_patient",
+                "the signed patient is not the patient this prescription is stored for",
+            )
+        )
     rpps = content["prescriber"]["rpps"]
     if rpps != columns.prescriber_rpps:
-        problems.append("the signed prescriber is not the prescriber this prescription names")
+        problems.append(
+            Message(
+                "signed_other_prescriber",
+                "the signed prescriber is not the prescriber this prescription names",
+            )
+        )
     if document.signer_rpps != rpps:
-        problems.append("it is not signed with the certificate of the prescriber it names")
+        problems.append(
+            Message(
+                "signed_other_certificate",
+                "it is not signed with the certificate of the prescriber it names",
+            )
+        )
     return problems
 
 
@@ -404,7 +473,12 @@ def _lines(content, columns, cancelled, dispensed, problems) -> list[SignedLine]
     signed_lines = {item["line"]: item for item in content["items"]}
     if set(rows) != set(signed_lines):
         problems.append(
-            f"the lines are {sorted(rows)} here, {sorted(signed_lines)} in the signed prescription"
+            Message(
+                "lines_differ",
+                "the lines are {here} here, {signed} in the signed prescription",
+                here=str(sorted(rows)),
+                signed=str(sorted(signed_lines)),
+            )
         )
     lines = []
     for number, signed in sorted(signed_lines.items()):
@@ -414,15 +488,21 @@ def _lines(content, columns, cancelled, dispensed, problems) -> list[SignedLine]
         expected = _item_columns(signed)
         for field in ITEM_FIELDS:
             if row.values.get(field) != expected[field]:
-                what = f"line {number}: {field.replace('_', ' ')}"
-                problems.append(_differs(what, row.values.get(field), expected[field]))
+                what = field.replace("_", " ")
+                problems.append(_differs(what, row.values.get(field), expected[field], number))
         total = signed["quantity"] * (1 + renewals)
         if row.quantity_total != total:
-            problems.append(_differs(f"line {number}: the total", row.quantity_total, total))
+            problems.append(_differs("the total", row.quantity_total, total, number))
         given = dispensed.get(number, 0)
         if row.dispensed != given:
             problems.append(
-                f"line {number}: {row.dispensed} dispensed here, {given} in the signed receipts"
+                Message(
+                    "line_dispensed_differs",
+                    "line {line}: {here} dispensed here, {signed} in the signed receipts",
+                    line=number,
+                    here=row.dispensed,
+                    signed=given,
+                )
             )
         periods = 1 + renewals
         cancellation = cancelled.get(number)
@@ -436,7 +516,14 @@ def _cancellations(columns, document, problems) -> tuple[list, dict[int, SignedC
     for row in columns.cancellations:
         found = _checked(_cancellation_problems, row, columns, document.payload_sha256)
         if found:
-            problems.append(f"cancellation of {iso_seconds(row.cancelled_at)}: " + "; ".join(found))
+            problems.append(
+                Message(
+                    "cancellation_problems",
+                    "cancellation of {when}: {problems}",
+                    when=row.cancelled_at,
+                    problems=tuple(found),
+                )
+            )
             continue
         lines = tuple(sorted(row.document.content["lines"]))
         signed = SignedCancellation(row.id, row.cancelled_at, row.reason, lines, row.jws)
@@ -445,7 +532,13 @@ def _cancellations(columns, document, problems) -> tuple[list, dict[int, SignedC
     known = {row.id for row in columns.cancellations}
     for item in columns.items:
         if item.cancellation_id is not None and item.cancellation_id not in known:
-            problems.append(f"line {item.line} is marked cancelled without a signed cancellation")
+            problems.append(
+                Message(
+                    "cancelled_unsigned",
+                    "line {line} is marked cancelled without a signed cancellation",
+                    line=item.line,
+                )
+            )
     return verified, by_line
 
 
@@ -455,19 +548,26 @@ def _cancellation_problems(row: CancellationColumns, columns, payload_sha256: st
     if content is None:
         return list(doc.problems)
     found = [
-        *([] if content.get("type") == CANCELLATION_TYPE else ["it is not a cancellation"]),
+        *([] if content.get("type") == CANCELLATION_TYPE else [_said("not_a_cancellation")]),
         *_about_this(content["prescription"], columns.number, payload_sha256),
     ]
     rpps = columns.prescriber_rpps
     if content["prescriber"]["rpps"] != rpps or doc.signer_rpps != rpps:
-        found.append("it is not signed by this prescription's prescriber")
+        found.append(_said("not_by_prescriber"))
     if content["reason"] != row.reason:
-        found.append("its reason differs from the stored one")
+        found.append(_said("reason_differs"))
     if content["cancelled_at"] != iso_seconds(row.cancelled_at):
         found.append("its time differs from the stored one")
     linked = sorted(item.line for item in columns.items if item.cancellation_id == row.id)
     if linked != sorted(content["lines"]):
-        found.append(f"it cancels lines {sorted(content['lines'])}, {linked} here")
+        found.append(
+            Message(
+                "cancels_other_lines",
+                "it cancels lines {signed}, {here} here",
+                signed=str(sorted(content["lines"])),
+                here=str(linked),
+            )
+        )
     return found
 
 
@@ -476,13 +576,13 @@ def _checked(compare, *args) -> list[str]:
     try:
         return compare(*args)
     except MALFORMED:
-        return ["it is not a document as this service signs them"]
+        return [_said("not_our_document")]
 
 
 def _about_this(reference: dict, number: str, payload_sha256: str) -> list[str]:
     """A document's reference to the prescription: its number and its payload's SHA-256."""
     if reference["number"] != number or reference["payload_sha256"] != payload_sha256:
-        return ["it is about another prescription"]
+        return [_said("about_another_prescription")]
     return []
 
 
@@ -492,7 +592,11 @@ def _dispensed(columns, document, problems) -> dict[int, int]:
     for row in columns.receipts:
         found = _checked(_receipt_problems, row, columns.number, document.payload_sha256)
         if found:
-            problems.append(f"receipt {row.id}: " + "; ".join(found))
+            problems.append(
+                Message(
+                    "receipt_problems", "receipt {id}: {problems}", id=row.id, problems=tuple(found)
+                )
+            )
             continue
         if row.reversed_at is None:
             for line in row.receipt.content["lines"]:
@@ -505,42 +609,59 @@ def _receipt_problems(row: ReceiptColumns, number: str, payload_sha256: str) -> 
     content = doc.content
     if content is None:
         return list(doc.problems)
-    found = [] if doc.by_service else ["it is not signed by the service"]
+    found: list[str] = [] if doc.by_service else [_said("not_by_service")]
     if content.get("type") != RECEIPT_TYPE or content["id"] != row.id:
-        found.append("it is the receipt of another dispensation")
+        found.append(_said("receipt_of_another"))
     found += _about_this(content["prescription"], number, payload_sha256)
     if content["issued_at"] != iso_seconds(row.dispensed_at):
-        found.append("its time differs from the stored one")
+        found.append(_said("time_differs"))
     if content["collected_by"] != row.collected_by:
-        found.append("who collected it differs from the stored one")
+        found.append(_said("collector_differs"))
     for field in ("total_cents", "covered_cents", "patient_share_cents"):
         if content[field] != getattr(row, field):
-            what = field.replace("_", " ")
-            found.append(f"{what} is {getattr(row, field)} here, {content[field]} in the receipt")
+            found.append(
+                Message(
+                    "receipt_value_differs",
+                    "{field} is {here} here, {signed} in the receipt",
+                    field=field.replace("_", " "),
+                    here=getattr(row, field),
+                    signed=content[field],
+                )
+            )
     signed_lines = [{f: line.get(f) for f in RECEIPT_LINE_FIELDS} for line in content["lines"]]
     for index, (here, signed) in enumerate(zip(row.lines, signed_lines, strict=False), 1):
         for field in RECEIPT_LINE_FIELDS:
             if here.get(field) != signed[field]:
                 found.append(
-                    f"pack {index}: {field.replace('_', ' ')} is {_shown(here.get(field))} here, "
-                    f"{_shown(signed[field])} in the signed receipt"
+                    Message(
+                        "pack_value_differs",
+                        "pack {index}: {field} is {here} here, {signed} in the signed receipt",
+                        index=index,
+                        field=field.replace("_", " "),
+                        here=_shown(here.get(field)),
+                        signed=_shown(signed[field]),
+                    )
                 )
     if len(row.lines) != len(signed_lines):
-        found.append(f"{len(row.lines)} packs here, {len(signed_lines)} in the signed receipt")
+        stored, signed_count = len(row.lines), len(signed_lines)
+        english = "{here} packs here, {signed} in the signed receipt"
+        found.append(Message("pack_count_differs", english, here=stored, signed=signed_count))
     found += _reversal_problems(row, signed_lines)
     return found
 
 
 def _reversal_problems(row: ReceiptColumns, signed_lines: list[dict]) -> list[str]:
     if row.reversed_at is None:
-        return ["a signed reversal is stored but it is not marked reversed"] if row.reversal else []
+        return [_said("reversal_unmarked")] if row.reversal else []
     doc = row.reversal
     if doc is None:
-        return ["it is marked reversed without a signed reversal"]
+        return [_said("reversal_unsigned")]
     content = doc.content
     if content is None:
-        return [f"its reversal: {'; '.join(doc.problems)}"]
-    found = [] if doc.by_service else ["its reversal is not signed by the service"]
+        return [
+            Message("reversal_problems", "its reversal: {problems}", problems=tuple(doc.problems))
+        ]
+    found: list[str] = [] if doc.by_service else [_said("reversal_not_by_service")]
     reversed_receipt = content["dispensation"]
     if (
         content.get("type") != REVERSAL_TYPE
@@ -548,14 +669,14 @@ def _reversal_problems(row: ReceiptColumns, signed_lines: list[dict]) -> list[st
         or reversed_receipt["id"] != row.id
         or reversed_receipt["receipt_sha256"] != row.receipt.payload_sha256
     ):
-        found.append("its reversal undoes another receipt")
+        found.append(_said("reversal_of_another"))
     if content["issued_at"] != iso_seconds(row.reversed_at) or content["reason"] != (
         row.reversal_reason
     ):
-        found.append("its reversal's time or reason differs from the stored one")
+        found.append(_said("reversal_differs"))
     undone = [(line["line"], line["quantity"]) for line in content["lines"]]
     if undone != [(line["line"], line["quantity"]) for line in signed_lines]:
-        found.append("its reversal gives back other quantities than the receipt gave")
+        found.append(_said("reversal_quantities_differ"))
     return found
 
 
@@ -567,12 +688,23 @@ def _pickup_mode(columns, document, content: dict, problems: list[str]) -> str:
     if choice is not None:
         found = _checked(_choice_problems, choice, columns.number, document.payload_sha256)
         if found:
-            problems.append("the patient's pickup choice: " + "; ".join(found))
+            problems.append(
+                Message(
+                    "pickup_choice_problems",
+                    "the patient's pickup choice: {problems}",
+                    problems=tuple(found),
+                )
+            )
             return mode
         mode = choice.content["pickup_mode"]
     if columns.pickup_mode != mode:
-        source = "the patient's signed choice" if choice is not None else "the signed prescription"
-        problems.append(f"pickup mode is {columns.pickup_mode} here, {mode} in {source}")
+        english = (
+            "pickup mode is {here} here, {signed} in the patient's signed choice"
+            if choice is not None
+            else "pickup mode is {here} here, {signed} in the signed prescription"
+        )
+        code = "pickup_choice_differs" if choice is not None else "pickup_mode_differs"
+        problems.append(Message(code, english, here=columns.pickup_mode, signed=mode))
     return mode
 
 

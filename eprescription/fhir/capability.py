@@ -2,7 +2,32 @@
 
 from eprescription.fhir import systems
 
-PUBLISHED = "2026-11-28"  # when what is below last changed
+PUBLISHED = "2026-12-01"  # when what is below last changed
+
+
+PATIENT_IDENTIFIER = {
+    "name": "patient.identifier",
+    "type": "token",
+    "documentation": (
+        "The patient's national identifier, [system|]value (NIR: urn:oid:1.2.250.1.213.1.4.8). "
+        "Only what you may read is found: your own and those you represent today (patient), "
+        "the prescriptions you wrote (prescriber); pharmacists are refused (403). An unknown "
+        "identifier and one you may see nothing of give the same empty searchset. Prefer "
+        "POST {type}/_search with a form body: the NIR stays out of URLs."
+    ),
+}
+PAGING = [
+    {"name": "_count", "type": "number", "documentation": "Matches per page (1-100, 50)."},
+    {"name": "page", "type": "number", "documentation": "Which page, from 1 (links in Bundle)."},
+]
+
+
+def _status(codes: str) -> dict:
+    return {
+        "name": "status",
+        "type": "token",
+        "documentation": f"With patient.identifier, comma-separated: any of {codes}.",
+    }
 
 
 def capability_statement(base_url: str) -> dict:
@@ -14,7 +39,10 @@ def capability_statement(base_url: str) -> dict:
         "kind": "instance",
         "software": {"name": "eprescription"},
         "implementation": {
-            "description": "Read-only FHIR R4 views of signed prescriptions and dispensations",
+            "description": (
+                "Read-only FHIR R4 views of signed prescriptions and dispensations, and of "
+                "the prescribers and pharmacies they name"
+            ),
             "url": base_url,
         },
         "fhirVersion": systems.FHIR_VERSION,
@@ -46,8 +74,14 @@ def capability_statement(base_url: str) -> dict:
                             {
                                 "name": "group-identifier",
                                 "type": "token",
-                                "documentation": "The prescription number (required).",
-                            }
+                                "documentation": (
+                                    "The prescription number: every line of it (this or "
+                                    "patient.identifier)."
+                                ),
+                            },
+                            PATIENT_IDENTIFIER,
+                            _status("active, completed, cancelled, stopped"),
+                            *PAGING,
                         ],
                     },
                     {
@@ -64,10 +98,39 @@ def capability_statement(base_url: str) -> dict:
                                 "type": "reference",
                                 "documentation": (
                                     "The prescription number (every line), or "
-                                    "MedicationRequest/{id} for one line (required)."
+                                    "MedicationRequest/{id} for one line (this or "
+                                    "patient.identifier)."
                                 ),
-                            }
+                            },
+                            PATIENT_IDENTIFIER,
+                            _status("completed, entered-in-error"),
+                            *PAGING,
                         ],
+                    },
+                    {
+                        "type": "Patient",
+                        "documentation": (
+                            "A patient; id = the one subject.reference gives (searches by "
+                            "patient, MedicationDispense). Readable by the patient, their "
+                            "representatives and the prescribers who prescribed for them."
+                        ),
+                        "interaction": [{"code": "read"}],
+                    },
+                    {
+                        "type": "Practitioner",
+                        "documentation": (
+                            "A prescriber; id = the RPPS number. Readable by prescribers "
+                            "and pharmacists."
+                        ),
+                        "interaction": [{"code": "read"}],
+                    },
+                    {
+                        "type": "Organization",
+                        "documentation": (
+                            "A pharmacy; id = the FINESS number. Readable by prescribers "
+                            "and pharmacists."
+                        ),
+                        "interaction": [{"code": "read"}],
                     },
                 ],
             }

@@ -56,3 +56,16 @@ def prescription_reference(value: str) -> tuple[str, int | None]:
         number, line = split_line_id(value.removeprefix(REFERENCE_PREFIX))
         return number, line or 1
     return split_line_id(value)
+
+
+def national_id_value(token: str) -> str:
+    """The value of a patient.identifier token, "{national id system}|value" or "value"; an
+    unknown system is refused in words that never repeat the value."""
+    system, separator, value = token.rpartition("|")
+    if separator and system and system not in systems.NATIONAL_ID_SYSTEMS.values():
+        known = " or ".join(systems.NATIONAL_ID_SYSTEMS.values())
+        raise ValidationFailed(
+            f"patient.identifier: the system must be {known}, or left out.",
+            errors={"patient.identifier": ["unknown identifier system"]},
+        )
+    return value

@@ -17,7 +17,8 @@ def medication_dispenses(
     prescription: Prescription, dispensations: list[Dispensation], line: int | None = None
 ) -> list[dict]:
     """Each dispensed line (of prescription line `line` only, if given), oldest first."""
-    patient = references.patient(json.loads(prescription.payload)["patient"])
+    signed_patient = json.loads(prescription.payload)["patient"]
+    patient = references.patient(signed_patient, prescription.patient_person_id)
     resources = []
     for dispensation in dispensations:
         receipt = json.loads(dispensation.payload)

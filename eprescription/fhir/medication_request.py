@@ -31,11 +31,14 @@ def line_status(status: Status, cancelled: bool, dispensed: int, total: int) -> 
     return STATUS_CODES[status]
 
 
-def medication_requests(found: SignedPrescription, today: date) -> list[dict]:
+def medication_requests(
+    found: SignedPrescription, today: date, patient_id: int | None = None
+) -> list[dict]:
     """Every line of a verified prescription as a MedicationRequest, in line order: the signed
-    content, and what its verified receipts and cancellations say, so FHIR cannot disagree."""
+    content, and what its verified receipts and cancellations say, so FHIR cannot disagree.
+    `patient_id`: our person id of the patient, for subject.reference (Patient/{id})."""
     status = found.status_on(today)
-    return [_resource(found, line, status) for line in found.lines]
+    return [_resource(found, line, status, patient_id) for line in found.lines]
 
 
 def medication_request(found: SignedPrescription, line: int, today: date) -> dict:
@@ -46,7 +49,9 @@ def medication_request(found: SignedPrescription, line: int, today: date) -> dic
     raise NotFound(f"This prescription has no line {line}.")
 
 
-def _resource(found: SignedPrescription, item: SignedLine, status: Status) -> dict:
+def _resource(
+    found: SignedPrescription, item: SignedLine, status: Status, patient_id: int | None
+) -> dict:
     content, signed = found.signed_content, item.content
     number, line = found.number, item.line
     code = line_status(status, item.cancelled, item.dispensed, item.total)
@@ -57,7 +62,7 @@ def _resource(found: SignedPrescription, item: SignedLine, status: Status) -> di
         "status": code,
         "intent": "order",
         "medicationCodeableConcept": _medication(signed["medication"]),
-        "subject": references.patient(content["patient"]),
+        "subject": references.patient(content["patient"], patient_id),
         "authoredOn": content["issued_at"],
         "requester": references.practitioner(content["prescriber"]),
         "groupIdentifier": {"system": systems.PRESCRIPTION_NUMBER, "value": number},

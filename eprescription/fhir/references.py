@@ -8,10 +8,13 @@ from eprescription.fhir import systems
 PACK = "pack"
 
 
-def patient(signed_patient: dict) -> dict:
-    """The patient of a signed prescription, by national identifier (we serve no Patient)."""
+def patient(signed_patient: dict, person_id: int | None = None) -> dict:
+    """The patient of a signed prescription, by national identifier, and as Patient/{our
+    person id} when the caller knows it."""
     identifier = signed_patient["identifier"]
+    reference = {} if person_id is None else {"reference": f"Patient/{person_id}"}
     return {
+        **reference,
         "type": "Patient",
         "identifier": {
             "system": systems.national_id_system(identifier["system"]),
@@ -22,8 +25,9 @@ def patient(signed_patient: dict) -> dict:
 
 
 def practitioner(signed_prescriber: dict) -> dict:
-    """The prescriber of a signed prescription, by RPPS number."""
+    """The prescriber of a signed prescription, by RPPS number (the id of our Practitioner)."""
     return {
+        "reference": f"Practitioner/{signed_prescriber['rpps']}",
         "type": "Practitioner",
         "identifier": {"system": systems.RPPS, "value": signed_prescriber["rpps"]},
         "display": f"{signed_prescriber['given_name']} {signed_prescriber['family_name']}",
@@ -31,8 +35,9 @@ def practitioner(signed_prescriber: dict) -> dict:
 
 
 def pharmacy(finess: str, name: str) -> dict:
-    """A pharmacy, by FINESS number."""
+    """A pharmacy, by FINESS number (the id of our Organization)."""
     return {
+        "reference": f"Organization/{finess}",
         "type": "Organization",
         "identifier": {"system": systems.FINESS, "value": finess},
         "display": name,

@@ -23,6 +23,8 @@ from eprescription.models.catalog import (
     SubstanceLineTerm,
 )
 from eprescription.models.dispensing import Dispensation, DispensationLine, IdempotencyKey
+from eprescription.models.events import EventDelivery, EventOutboxEntry, EventSubscription
+from eprescription.models.external_signing import PrescriberCrl, TrustedPrescriberCa
 from eprescription.models.health_space import Representative
 from eprescription.models.login_throttle import LoginThrottle
 from eprescription.models.people import (
@@ -57,6 +59,9 @@ __all__ = [
     "CompositionLine",
     "Dispensation",
     "DispensationLine",
+    "EventDelivery",
+    "EventOutboxEntry",
+    "EventSubscription",
     "GenericGroup",
     "GenericGroupMember",
     "IdempotencyKey",
@@ -66,6 +71,7 @@ __all__ = [
     "Pharmacy",
     "Prescriber",
     "PrescriberCredential",
+    "PrescriberCrl",
     "PrescribingCondition",
     "Prescription",
     "PrescriptionCancellation",
@@ -80,4 +86,5 @@ __all__ = [
     "ServiceKey",
     "SubstanceLine",
     "SubstanceLineTerm",
+    "TrustedPrescriberCa",
 ]

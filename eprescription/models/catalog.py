@@ -129,8 +129,19 @@ class PrescribingCondition(Base):
     condition: Mapped[str] = mapped_column(Text)
 
 
-class SearchTerm(Base):
-    """A normalised word (lowercase, no accents) that leads a search to a product."""
+class _TermColumns:
+    """What both term tables hold: a normalised word (lowercase, no accents) and its kind."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Prefix search is a range on `term`: PostgreSQL must compare bytes, as SQLite does.
+    term: Mapped[str] = mapped_column(
+        String(128).with_variant(String(128, collation="C"), "postgresql")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class SearchTerm(_TermColumns, Base):
+    """A word that leads a search to a product."""
 
     __tablename__ = "medication_search_terms"
     # Both cover every column a search reads, so a search never visits the table itself:
@@ -140,13 +151,7 @@ class SearchTerm(Base):
         Index("ix_medication_search_terms_cis_term", "cis", "term", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Prefix search is a range on `term`: PostgreSQL must compare bytes, as SQLite does.
-    term: Mapped[str] = mapped_column(
-        String(128).with_variant(String(128, collation="C"), "postgresql")
-    )
     cis: Mapped[str] = mapped_column(ForeignKey("medication_products.cis"))
-    kind: Mapped[str] = mapped_column(String(16))
     # The product's place in the catalog order (marketed first, then by name), copied on
     # every term so that a search ranks its matches without reading the products.
     product_rank: Mapped[int] = mapped_column(Integer)
@@ -172,8 +177,8 @@ class SubstanceLine(Base):
     document: Mapped[str] = mapped_column(Text)
 
 
-class SubstanceLineTerm(Base):
-    """A normalised word or strength that leads a search to a substance line."""
+class SubstanceLineTerm(_TermColumns, Base):
+    """A word or strength that leads a search to a substance line."""
 
     __tablename__ = "medication_substance_line_terms"
     # As for SearchTerm: one finds the lines of a word, the other checks a line for another.
@@ -182,12 +187,7 @@ class SubstanceLineTerm(Base):
         Index("ix_medication_substance_line_terms_line_term", "line_id", "term", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    term: Mapped[str] = mapped_column(
-        String(128).with_variant(String(128, collation="C"), "postgresql")
-    )
     line_id: Mapped[int] = mapped_column(ForeignKey("medication_substance_lines.id"))
-    kind: Mapped[str] = mapped_column(String(16))
 
 
 class CatalogImport(Base):

@@ -2,11 +2,15 @@
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from eprescription.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # for the annotation only: the relationship finds the class by name
+    from eprescription.models.allergies import Allergy
 
 
 class Role(enum.StrEnum):
@@ -33,27 +37,38 @@ class Person(Base):
     # bearer-token query can load them with the account in one statement.
     prescriber: Mapped["Prescriber | None"] = relationship(viewonly=True, uselist=False)
     pharmacist: Mapped["Pharmacist | None"] = relationship(viewonly=True, uselist=False)
+    # Read-only too: the allergies the signing checks, loadable with the patient in one statement.
+    allergies: Mapped[list["Allergy"]] = relationship(
+        viewonly=True, order_by="Allergy.substance_name"
+    )
 
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
 
 
-class Prescriber(Base):
+class _PersonsRecord:
+    """What a prescriber's and a pharmacist's records share: the one person each belongs to."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+
+    @declared_attr
+    def person(cls) -> Mapped[Person]:
+        return relationship(Person)
+
+
+class Prescriber(_PersonsRecord, Base):
     """A person allowed to prescribe, with their RPPS number."""
 
     __tablename__ = "prescribers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
     rpps: Mapped[str] = mapped_column(String(11), unique=True)
     specialty: Mapped[str] = mapped_column(String(128), default="")
     # Where they practise, "community" or "hospital" (domain/prescribing_rules.SETTINGS).
     setting: Mapped[str] = mapped_column(
         String(16), default="community", server_default="community"
     )
-
-    person: Mapped[Person] = relationship()
 
 
 class Pharmacy(Base):
@@ -68,17 +83,14 @@ class Pharmacy(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Pharmacist(Base):
+class Pharmacist(_PersonsRecord, Base):
     """A person who dispenses in one pharmacy."""
 
     __tablename__ = "pharmacists"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
     pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"), index=True)
     rpps: Mapped[str | None] = mapped_column(String(11), unique=True)
 
-    person: Mapped[Person] = relationship()
     pharmacy: Mapped[Pharmacy] = relationship()
 
 
@@ -111,7 +123,8 @@ class Account(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for API clients, stored only as a SHA-256 hash, with an expiry."""
+    """A bearer token for API clients, stored only as a SHA-256 hash, with an expiry and the
+    last time it was used (an idle token ends)."""
 
     __tablename__ = "api_tokens"
 
@@ -120,5 +133,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Moved forward at most once a minute (services/accounts.TOKEN_USE_GRANULARITY).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship()

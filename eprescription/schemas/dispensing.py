@@ -1,14 +1,31 @@
 """Request and response bodies of the pharmacy API: scan, lookup by card, dispense, the
 pharmacy's dispensations, reverse."""
 
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from eprescription.domain import dispensing as rules
+from eprescription.domain import gs1
 from eprescription.domain import prescriptions as prescription_rules
+from eprescription.domain.messages import Message
 from eprescription.schemas import inputs
+from eprescription.schemas.coded import CodedSchema, Template
 from eprescription.schemas.pages import page_argument, page_size_argument
 from eprescription.schemas.prescriptions import VerifiedSchema
+from eprescription.services import counter_access, dispensed_packs, dispensing
 
+SCAN_NOT_BOTH = Message("scan_not_both", "give code, or number with patient_nir, not both")
+PRESENTER_WITH_MANUAL_ENTRY = Message(
+    "presenter_with_manual_entry", "presenter_nir goes with manual entry (number and patient_nir)"
+)
+NIR_WITH_NUMBER = Message("nir_with_number", "the patient's NIR goes with the number")
+NUMBER_WITH_NIR = Message("number_with_nir", "the prescription number goes with the patient's NIR")
+SCAN_ONE_WAY = Message("scan_one_way", "give the QR code, or the number with the patient's NIR")
+PACK_REQUIRED = Message("cip13_or_gs1", "give the CIP13 or the GS1 code")
+CIP13_DIGITS = Template("cip13_digits", "13 digits")
+EXPIRY_FORMAT = Template("expiry_format", "Not a valid date: YYYY-MM-DD, or MM/YYYY as on the box.")
+DISPENSE_A_LINE = Template("dispense_a_line", "dispense at least one line")
 PRESENTER_NIR = (
     "Number + NIR or card lookup when the patient is not the one at the counter: the NIR of "
     "the person who is (a representative), as read from their own card. With "
@@ -17,7 +34,17 @@ PRESENTER_NIR = (
 )
 
 
-class ScanSchema(Schema):
+def identity_checked(who: str) -> fields.Boolean:
+    """Whether the pharmacist checked the identity of the person at the counter (`who`)."""
+    return fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": f"The pharmacist checked the identity of the one at the counter: {who}."
+        },
+    )
+
+
+class ScanSchema(CodedSchema):
     code = fields.String(
         validate=validate.Length(min=1, max=256),
         metadata={"description": "The QR text as scanned (EP1.<number>.<access code>)."},
@@ -27,28 +54,57 @@ class ScanSchema(Schema):
         metadata={"description": "Manual entry: the prescription number, with patient_nir."},
     )
     patient_nir = inputs.national_id("Manual entry: the patient's NIR as read from their card.")
-    identity_confirmed = fields.Boolean(
-        load_default=False,
-        metadata={
-            "description": "The pharmacist checked the identity of the person at the counter: "
-            "the patient, or the representative named by presenter_nir."
-        },
+    identity_confirmed = identity_checked(
+        "the patient, or the representative named by presenter_nir"
     )
     presenter_nir = inputs.national_id(PRESENTER_NIR)
 
     @validates_schema
     def _one_way(self, data, **_):
         if "code" in data and ("number" in data or "patient_nir" in data):
-            raise ValidationError("give code, or number with patient_nir, not both", "code")
+            raise ValidationError(SCAN_NOT_BOTH, "code")
         if "code" in data and "presenter_nir" in data:
-            raise ValidationError(
-                "presenter_nir goes with manual entry (number and patient_nir)", "presenter_nir"
-            )
-        if "code" not in data and not ("number" in data and "patient_nir" in data):
-            raise ValidationError("give the QR code, or the number with the patient's NIR", "code")
+            raise ValidationError(PRESENTER_WITH_MANUAL_ENTRY, "presenter_nir")
+        if "code" in data or ("number" in data and "patient_nir" in data):
+            return
+        if "number" in data:
+            raise ValidationError(NIR_WITH_NUMBER, "patient_nir")
+        if "patient_nir" in data:
+            raise ValidationError(NUMBER_WITH_NIR, "number")
+        raise ValidationError(SCAN_ONE_WAY, "code")
 
 
-class CollectorSchema(Schema):
+def card_lookup_arguments(body: dict) -> dict:
+    """What a CardLookupRequestSchema body asks card_lookup.lookup_by_card for."""
+    asked = ("nir", "identity_confirmed", "presenter_nir", "page", "page_size")
+    return {name: body[name] for name in asked if name in body}
+
+
+def credentials(body: dict) -> counter_access.Credentials:
+    """What a scan, a dispensation or a card's prescription opens with, from a ScanSchema body."""
+    return counter_access.Credentials(
+        qr_text=body.get("code"),
+        number=body.get("number"),
+        patient_nir=body.get("patient_nir"),
+        identity_confirmed=body.get("identity_confirmed", False),
+        presenter_nir=body.get("presenter_nir"),
+    )
+
+
+def dispense_request(body: dict, if_match: int | None) -> dispensing.DispenseRequest:
+    """What a DispenseSchema body asks the dispensing service for."""
+    collector = body["collected_by"]
+    return dispensing.DispenseRequest(
+        credentials=credentials(body),
+        lines=[dispensed_packs.PackLine(**line) for line in body["lines"]],
+        collected_by=dispensing.Collector(
+            collector["kind"], collector.get("national_id"), collector.get("name")
+        ),
+        if_match=if_match,
+    )
+
+
+class CollectorSchema(CodedSchema):
     kind = fields.String(required=True, validate=validate.OneOf(rules.COLLECTOR_KINDS))
     national_id = fields.String(validate=validate.Length(min=1, max=32))
     name = fields.String(validate=validate.Length(min=1, max=256))
@@ -62,9 +118,19 @@ class CollectorSchema(Schema):
             raise ValidationError(problem, "national_id")
 
 
-class PackLineSchema(Schema):
+class PackExpiry(fields.Date):
+    """A pack's expiry as typed from the box (domain/gs1.py: printed_expiry)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> date:
+        try:
+            return gs1.printed_expiry(value)
+        except (TypeError, ValueError) as error:
+            raise self.make_error("invalid") from error
+
+
+class PackLineSchema(CodedSchema):
     line = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    cip13 = fields.String(validate=validate.Regexp(r"^\d{13}$", error="13 digits"))
+    cip13 = fields.String(validate=validate.Regexp(r"^[0-9]{13}$", error=CIP13_DIGITS))
     gs1 = fields.String(
         validate=validate.Length(min=1, max=128),
         metadata={"description": "The pack's GS1 DataMatrix text (GTIN, expiry, batch, serial)."},
@@ -75,7 +141,10 @@ class PackLineSchema(Schema):
         validate=validate.Range(min=1, max=prescription_rules.QUANTITY_MAX),
     )
     batch = fields.String(validate=validate.Length(min=1, max=20))
-    expiry = fields.Date()
+    expiry = PackExpiry(
+        error_messages={"invalid": EXPIRY_FORMAT},
+        metadata={"description": "YYYY-MM-DD, or the month printed on the box: MM/YYYY, YYYY-MM."},
+    )
     serial = fields.String(validate=validate.Length(min=1, max=20))
     unit_price_cents = fields.Integer(
         strict=True,
@@ -86,34 +155,33 @@ class PackLineSchema(Schema):
     @validates_schema
     def _pack(self, data, **_):
         if not data.get("cip13") and not data.get("gs1"):
-            raise ValidationError("give the CIP13 or the GS1 code", "cip13")
+            raise ValidationError(PACK_REQUIRED, "cip13")
 
 
 class DispenseSchema(ScanSchema):
     lines = fields.List(
         fields.Nested(PackLineSchema),
         required=True,
-        validate=validate.Length(min=1, max=2 * prescription_rules.ITEMS_MAX),
+        validate=[
+            validate.Length(min=1, error=DISPENSE_A_LINE),
+            validate.Length(max=2 * prescription_rules.ITEMS_MAX),
+        ],
     )
     collected_by = fields.Nested(CollectorSchema, required=True)
 
 
-class ReversalSchema(Schema):
+class ReversalSchema(CodedSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
-class CardLookupRequestSchema(Schema):
+class CardLookupRequestSchema(CodedSchema):
     """POST /pharmacy/card-lookup: the NIR goes in the body, never in a URL (a URL is logged)."""
 
     nir = inputs.national_id("The patient's NIR, as read from their card.", required=True)
     page = page_argument()
     page_size = page_size_argument(rules.CARD_PAGE_SIZE, rules.CARD_PAGE_SIZE_MAX)
-    identity_confirmed = fields.Boolean(
-        load_default=False,
-        metadata={
-            "description": "The pharmacist checked the identity of the person at the counter: "
-            "the patient (all their prescriptions), or the representative of presenter_nir."
-        },
+    identity_confirmed = identity_checked(
+        "the patient (all their prescriptions), or the representative of presenter_nir"
     )
     presenter_nir = inputs.national_id(PRESENTER_NIR)
 
@@ -141,15 +209,19 @@ class SubstitutionPolicySchema(Schema):
 
 
 class PharmacistLineSchema(Schema):
+    """A line as signed, with what was given of it and what its current period leaves."""
+
     line = fields.Integer()
     medication = fields.Dict()
     dosage = fields.Dict()
-    ald = fields.Boolean()
+    ald = fields.Boolean(metadata={"description": "Long-term illness (ALD): covered at 100 %."})
     status = fields.String()
-    quantity_per_period = fields.Integer()
+    quantity_per_period = fields.Integer(
+        metadata={"description": "Packs per period: the prescribed quantity, again each renewal."}
+    )
     prescribed_total = fields.Integer()
     dispensed = fields.Integer()
-    remaining_total = fields.Integer()
+    remaining_total = fields.Integer(metadata={"description": "Packs left, all periods together."})
     period = fields.Nested(RenewalPeriodSchema)
     substitution = fields.Nested(SubstitutionPolicySchema)
     conditions = fields.List(
@@ -164,14 +236,18 @@ class VerifiedSignatureSchema(Schema):
 
 
 class PharmacistPrescriptionSchema(VerifiedSchema):
+    """A prescription as the pharmacist opens it: its verified content and signature checks."""
+
     id = fields.String()
     number = fields.String()
     status = fields.String()
-    version = fields.Integer()
+    version = fields.Integer(
+        metadata={"description": "Changes with each dispensation: send it back as If-Match."}
+    )
     issued_at = fields.String()
     valid_from = fields.String()
     valid_until = fields.String()
-    valid_today = fields.Boolean()
+    valid_today = fields.Boolean(metadata={"description": "Within its validity today."})
     renewals = fields.Integer()
     pickup_mode = fields.String()
     patient = fields.Dict()
@@ -214,8 +290,8 @@ class ReceiptSchema(Schema):
     """The receipt's signed content, its JWS, and the prescription's state after it."""
 
     id = fields.String()
-    type = fields.String()
-    version = fields.Integer()
+    type = fields.String(attribute="signed.type")
+    version = fields.Integer(attribute="signed.version")
     issued_at = fields.String()
     prescription = fields.Dict()
     pharmacy = fields.Dict()
@@ -227,6 +303,7 @@ class ReceiptSchema(Schema):
     patient_share_cents = fields.Integer()
     limited_by = fields.List(
         fields.Dict(),
+        attribute="signed.limited_by",
         metadata={
             "description": "The dispensing rule that limited each line given less than its "
             "period: line, rule (docs/rules.md)."
@@ -248,21 +325,32 @@ class DispensationSchema(ReceiptSchema):
     reversible = fields.Boolean()
 
 
-class DispensationListArgsSchema(Schema):
+class DispensationListArgsSchema(CodedSchema):
     page = page_argument()
     per_page = page_size_argument(20, 100)
 
 
 class DispensationSummarySchema(Schema):
+    """One dispensation as its verified receipt says; one whose receipt cannot be verified
+    (`verified` false) has only its id, time, prescription number, patient and the reasons,
+    the rest null or empty (GET /dispensations/<id> and its reversal answer 409
+    receipt_signature_invalid)."""
+
     id = fields.String()
     dispensed_at = fields.String()
     prescription_number = fields.String()
     patient = fields.Dict()
-    pharmacist = fields.Dict()
+    pharmacist = fields.Dict(allow_none=True)
     products = fields.List(fields.String())
-    total_cents = fields.Integer()
-    patient_share_cents = fields.Integer()
+    total_cents = fields.Integer(allow_none=True)
+    patient_share_cents = fields.Integer(allow_none=True)
     reversed_at = fields.String(allow_none=True)
+    verified = fields.Boolean(
+        metadata={"description": "The receipt's signature holds and its row agrees with it."}
+    )
+    verification_problems = fields.List(
+        fields.String(), metadata={"description": "Why it cannot be verified (else empty)."}
+    )
 
 
 class DispensationListSchema(Schema):

@@ -5,27 +5,28 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 REFERENCE_MAX = 80
 
 
-class MedicationRequestSearchSchema(Schema):
+class _SearchSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    group_identifier = fields.String(
+
+def _prescription_reference(description: str, data_key: str | None = None) -> fields.String:
+    """The required search parameter that names the prescription (or one of its lines)."""
+    return fields.String(
         required=True,
-        data_key="group-identifier",
         validate=validate.Length(min=1, max=REFERENCE_MAX),
-        metadata={"description": "The prescription number, optionally as system|number."},
+        metadata={"description": description},
+        data_key=data_key,
     )
 
 
-class MedicationDispenseSearchSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
+class MedicationRequestSearchSchema(_SearchSchema):
+    group_identifier = _prescription_reference(
+        "The prescription number, optionally as system|number.", data_key="group-identifier"
+    )
 
-    prescription = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=REFERENCE_MAX),
-        metadata={
-            "description": "The prescription number (every line), or MedicationRequest/{id} "
-            "for one line."
-        },
+
+class MedicationDispenseSearchSchema(_SearchSchema):
+    prescription = _prescription_reference(
+        "The prescription number (every line), or MedicationRequest/{id} for one line."
     )

@@ -81,6 +81,22 @@ class ItemInSchema(Schema):
             "reserved (docs/rules.md)."
         },
     )
+    fractionation_days = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=rules.FRACTIONATION_DAYS_MAX),
+        metadata={
+            "description": "A narcotic given this many days at a time, as the prescriber "
+            "writes it (CSP R5132-30; docs/rules.md)."
+        },
+    )
+    overlap_allowed = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "«Chevauchement autorisé»: the prescriber expressly allows this "
+            "narcotic to be given while the same substance from another prescription still "
+            "runs (CSP R5132-33; docs/rules.md)."
+        },
+    )
 
 
 class PrescriptionIssueSchema(Schema):
@@ -115,8 +131,8 @@ class PrescriptionIssueSchema(Schema):
         validate=validate.Length(max=4 * rules.ITEMS_MAX),
         metadata={
             "description": "The keys of the review's warnings the prescriber ticked (POST "
-            "/api/v1/prescriptions/review). With it (or acknowledgement_reason) every "
-            "duplicate-therapy and allergy warning must be acknowledged: 422 "
+            "/api/v1/prescriptions/review). Every duplicate-therapy and allergy warning "
+            "must be acknowledged, here or by acknowledgement_reason: 422 "
             "warnings_not_acknowledged otherwise; stored with the prescription, audited."
         },
     )
@@ -215,9 +231,12 @@ class ItemOutSchema(Schema):
         metadata={"description": "The product's prescribing conditions as signed (CIS_CPD)."},
     )
     renewal_authorised = fields.Boolean()
-    initial_prescription = fields.String()
+    initial_prescription = fields.String(allow_none=True)
+    fractionation_days = fields.Integer(allow_none=True)
+    overlap_allowed = fields.Boolean()
     quantity_in_words = fields.String(
-        metadata={"description": "On a secure prescription, the quantity written in full."}
+        allow_none=True,
+        metadata={"description": "On a secure prescription, the quantity written in full."},
     )
     status = fields.String(required=True, metadata={"enum": ["active", "cancelled"]})
     dispensed_quantity = fields.Integer(required=True)

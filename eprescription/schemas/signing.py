@@ -5,8 +5,18 @@ from marshmallow import Schema, fields, validate
 JWS_MAX_LENGTH = 200_000
 
 
+class CrlSchema(Schema):
+    this_update = fields.DateTime(required=True)
+    next_update = fields.DateTime(required=True)
+    status = fields.String(required=True, metadata={"description": "current or out_of_date"})
+    pem = fields.String(required=True)
+
+
 class CertificateSchema(Schema):
-    kind = fields.String(required=True, metadata={"description": "ca, prescriber or service"})
+    kind = fields.String(
+        required=True,
+        metadata={"description": "ca, prescriber_ca (an outside CA), prescriber or service"},
+    )
     subject = fields.String(required=True, metadata={"description": "RFC 4514 distinguished name"})
     serial = fields.String(required=True, metadata={"description": "serial number, lowercase hex"})
     not_valid_before = fields.DateTime(required=True)
@@ -14,7 +24,14 @@ class CertificateSchema(Schema):
     pem = fields.String(required=True)
     rpps = fields.String(allow_none=True, metadata={"description": "prescribers' RPPS number"})
     status = fields.String(
-        required=True, metadata={"description": "valid, revoked or expired; active for a CA"}
+        required=True,
+        metadata={
+            "description": "valid, revoked or expired; active for a CA; trusted or no_crl for "
+            "a prescriber_ca"
+        },
+    )
+    crl = fields.Nested(
+        CrlSchema, metadata={"description": "a prescriber_ca's CRL, when one is loaded"}
     )
 
 

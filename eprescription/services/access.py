@@ -150,13 +150,10 @@ def relation_to_prescription(
 ) -> Relation:
     """The acting account's relation to the prescription; a pharmacist's rests on `proof` when
     one is presented, else on whether their pharmacy dispensed some of it."""
-    account = uow.account
-    if account is None or account.person_id is None:
-        return R.NONE
-    if account.role is Role.PRESCRIBER:
-        return R.PRESCRIBER if prescription.prescriber.person_id == account.person_id else R.NONE
-    if account.role is Role.PATIENT:
-        return _patient_relation(uow, account.person_id, prescription.patient_person_id, today)
+    relation = _party_relation(uow, prescription, today)
+    if relation is not None:
+        return relation
+    account = uow.require_account()
     if account.role is not Role.PHARMACIST:
         return R.NONE
     if proof is not None:
@@ -183,14 +180,8 @@ def relation_to_dispensation(uow: UnitOfWork, dispensation: Dispensation) -> Rel
 
 def relation_to_renewal_request(uow: UnitOfWork, row: RenewalRequest, today: date) -> Relation:
     """The prescriber it asks, its patient, a representative of theirs today, or none."""
-    account = uow.account
-    if account is None or account.person_id is None:
-        return R.NONE
-    if account.role is Role.PRESCRIBER:
-        return R.PRESCRIBER if row.prescriber.person_id == account.person_id else R.NONE
-    if account.role is Role.PATIENT:
-        return _patient_relation(uow, account.person_id, row.patient_person_id, today)
-    return R.NONE
+    relation = _party_relation(uow, row, today)
+    return R.NONE if relation is None else relation
 
 
 def acting_pharmacy_id(uow: UnitOfWork) -> int | None:
@@ -208,6 +199,21 @@ def audit_actor(uow: UnitOfWork, relation: Relation) -> audit.Actor:
     if relation is R.REPRESENTATIVE and uow.account is not None:
         return representation.actor(uow.account)
     return uow.actor
+
+
+def _party_relation(
+    uow: UnitOfWork, row: Prescription | RenewalRequest, today: date
+) -> Relation | None:
+    """The relation of a prescriber or a patient account to `row`, none without a person, or
+    None for the other roles (whose relation rests on more than the row's parties)."""
+    account = uow.account
+    if account is None or account.person_id is None:
+        return R.NONE
+    if account.role is Role.PRESCRIBER:
+        return R.PRESCRIBER if row.prescriber.person_id == account.person_id else R.NONE
+    if account.role is Role.PATIENT:
+        return _patient_relation(uow, account.person_id, row.patient_person_id, today)
+    return None
 
 
 def _patient_relation(uow: UnitOfWork, person_id: int, patient_id: int, today: date) -> Relation:

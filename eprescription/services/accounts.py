@@ -1,6 +1,5 @@
 """People and accounts: creating them, checking passwords, and API bearer tokens."""
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from eprescription.domain import identifiers, prescribing_rules
@@ -34,6 +33,8 @@ PASSWORD_MAX_LENGTH = 1024  # hashing megabytes of "password" would be a cheap d
 NAME_MAX_LENGTH = 128
 WRONG_CREDENTIALS = Message("wrong_credentials", "Wrong username or password.")
 ROLES_WITH_A_PERSON = (Role.PRESCRIBER, Role.PHARMACIST, Role.PATIENT)
+PASSWORD_RULE = Message("password_length", "at least {count} characters", count=PASSWORD_MIN_LENGTH)
+ALREADY_RECORDED = Message("already_recorded", "already recorded")
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile); raising them later
 # makes authenticate() rehash each password at its next successful login.
@@ -85,7 +86,12 @@ class _Problems:
         self, kind: type[ValidationFailed] | type[AlreadyExists], detail: str
     ) -> NoReturn:
         fields = ", ".join(sorted(self.errors))
-        raise kind(f"{detail}: {fields}", errors=self.errors)
+        code = "fields_not_valid" if kind is ValidationFailed else "exist_already"
+        raise kind(Message(code, detail + ": {fields}", fields=fields), errors=self.errors)
+
+
+def _at_most(count: int) -> Message:
+    return Message("at_most_characters", "at most {count} characters", count=count)
 
 
 def normalise_username(username: str) -> str:
@@ -107,7 +113,7 @@ def create_person(uow: UnitOfWork, *, details: PersonDetails, is_demo: bool = Fa
     if person.id is not None:
         raise AlreadyExists(
             "A person with this national identifier exists already.",
-            errors={"national_id": ["already recorded"]},
+            errors={"national_id": [ALREADY_RECORDED]},
         )
     uow.session.flush()
     return person
@@ -129,16 +135,16 @@ def add_pharmacy(
     compact = problems.identifier("finess", identifiers.validate_finess, finess)
     name = (name or "").strip()
     if not name:
-        problems.add("name", "the pharmacy's name is missing")
+        problems.add("name", Message("pharmacy_name_missing", "the pharmacy's name is missing"))
     elif len(name) > 256:
-        problems.add("name", "at most 256 characters")
+        problems.add("name", _at_most(256))
     if len(address or "") > 512:
-        problems.add("address", "at most 512 characters")
+        problems.add("address", _at_most(512))
     problems.raise_if_any(ValidationFailed, "Some fields are not valid")
     if session.scalar(select(Pharmacy.id).where(Pharmacy.finess == compact)) is not None:
         raise AlreadyExists(
             f"A pharmacy with FINESS {compact} exists already.",
-            errors={"finess": ["already recorded"]},
+            errors={"finess": [ALREADY_RECORDED]},
         )
     pharmacy = Pharmacy(finess=compact, name=name, address=(address or "").strip(), is_demo=is_demo)
     session.add(pharmacy)
@@ -174,13 +180,16 @@ def add_account(
     problems = _Problems()
     username = normalise_username(username)
     if not USERNAME_PATTERN.fullmatch(username):
-        problems.add("username", "3 to 64 characters: letters, digits, and . _ @ -")
+        problems.add(
+            "username",
+            Message("username_rule", "3 to 64 characters: letters, digits, and . _ @ -"),
+        )
     if not PASSWORD_MIN_LENGTH <= len(password or "") <= PASSWORD_MAX_LENGTH:
-        problems.add("password", f"at least {PASSWORD_MIN_LENGTH} characters")
+        problems.add("password", PASSWORD_RULE)
     try:
         account_role: Role | None = Role(role)
     except ValueError:
-        problems.add("role", f"one of {', '.join(Role)}")
+        problems.add("role", Message("one_of", "one of {choices}", choices=", ".join(Role)))
         account_role = None
     person_record = None
     if person is not None or account_role in ROLES_WITH_A_PERSON:
@@ -189,9 +198,14 @@ def add_account(
     if account_role is Role.PRESCRIBER:
         rpps = problems.identifier("rpps", identifiers.validate_rpps, rpps)
         if len(specialty or "") > NAME_MAX_LENGTH:
-            problems.add("specialty", f"at most {NAME_MAX_LENGTH} characters")
+            problems.add("specialty", _at_most(NAME_MAX_LENGTH))
         if setting not in prescribing_rules.SETTINGS:
-            problems.add("setting", "one of " + ", ".join(prescribing_rules.SETTINGS))
+            problems.add(
+                "setting",
+                Message(
+                    "one_of", "one of {choices}", choices=", ".join(prescribing_rules.SETTINGS)
+                ),
+            )
     pharmacy = None
     if account_role is Role.PHARMACIST:
         finess = problems.identifier(
@@ -200,12 +214,19 @@ def add_account(
         if finess:
             pharmacy = session.scalar(select(Pharmacy).where(Pharmacy.finess == finess))
             if pharmacy is None:
-                problems.add("pharmacy_finess", f"no pharmacy has the FINESS number {finess}")
+                problems.add(
+                    "pharmacy_finess",
+                    Message(
+                        "no_such_pharmacy",
+                        "no pharmacy has the FINESS number {finess}",
+                        finess=finess,
+                    ),
+                )
     problems.raise_if_any(ValidationFailed, "Some fields are not valid")
 
     duplicates = _Problems()
     if session.scalar(select(Account.id).where(Account.username == username)) is not None:
-        duplicates.add("username", "this username is taken")
+        duplicates.add("username", Message("username_taken", "this username is taken"))
     if (
         person_record is not None
         and person_record.id is not None
@@ -216,9 +237,16 @@ def add_account(
         )
         is not None
     ):
-        duplicates.add("national_id", f"this person has a {account_role} account already")
+        duplicates.add(
+            "national_id",
+            Message(
+                "person_has_role",
+                "this person has a {role} account already",
+                role=str(account_role),
+            ),
+        )
     if rpps and session.scalar(select(Prescriber.id).where(Prescriber.rpps == rpps)) is not None:
-        duplicates.add("rpps", "another prescriber has this RPPS number")
+        duplicates.add("rpps", Message("rpps_taken", "another prescriber has this RPPS number"))
     duplicates.raise_if_any(AlreadyExists, "These exist already")
 
     account = Account(
@@ -258,17 +286,23 @@ def _person(
     for field in ("given_name", "family_name"):
         value = (getattr(details, field) or "").strip()
         if not value:
-            problems.add(field, "this name is missing")
+            problems.add(field, Message("name_missing", "this name is missing"))
         elif len(value) > NAME_MAX_LENGTH:
-            problems.add(field, f"at most {NAME_MAX_LENGTH} characters")
+            problems.add(field, _at_most(NAME_MAX_LENGTH))
         names[field] = value
     birth_date = details.birth_date
     if birth_date is None:
-        problems.add("birth_date", "the birth date is missing")
+        problems.add("birth_date", Message("birth_date_missing", "the birth date is missing"))
     elif birth_date > date.today():
-        problems.add("birth_date", "the birth date is in the future")
+        problems.add("birth_date", Message("birth_date_future", "the birth date is in the future"))
     elif national_id and not _agrees(national_id, country, birth_date):
-        problems.add("birth_date", "the birth date does not agree with the national identifier")
+        problems.add(
+            "birth_date",
+            Message(
+                "birth_date_disagrees",
+                "the birth date does not agree with the national identifier",
+            ),
+        )
     if problems.errors:
         return None
     existing = uow.session.scalar(select(Person).where(Person.national_id == national_id))
@@ -286,7 +320,12 @@ def _person(
         getattr(existing, field).casefold() == value.casefold() for field, value in names.items()
     )
     if not same_names or existing.birth_date != birth_date:
-        problems.add("national_id", "recorded already for a person with another name or birth date")
+        problems.add(
+            "national_id",
+            Message(
+                "person_differs", "recorded already for a person with another name or birth date"
+            ),
+        )
     return existing
 
 
@@ -322,7 +361,7 @@ def set_password(uow: UnitOfWork, username: str, password: str) -> Account:
     if not PASSWORD_MIN_LENGTH <= len(password or "") <= PASSWORD_MAX_LENGTH:
         raise ValidationFailed(
             "The password is not acceptable.",
-            errors={"password": [f"at least {PASSWORD_MIN_LENGTH} characters"]},
+            errors={"password": [PASSWORD_RULE]},
         )
     account.password_hash = hash_password(password)
     sessions.end_all(uow, account)
@@ -407,14 +446,11 @@ def _add_token(uow: UnitOfWork, account: Account, lifetime_seconds: int) -> tupl
     token = secrets.token_urlsafe(32)
     expires_at = uow.now + timedelta(seconds=lifetime_seconds)
     uow.session.add(
-        ApiToken(account_id=account.id, token_hash=_token_hash(token), expires_at=expires_at)
+        ApiToken(
+            account_id=account.id, token_hash=sessions.token_hash(token), expires_at=expires_at
+        )
     )
     return token, expires_at
-
-
-def _token_hash(token: str) -> str:
-    # A plain hash is enough: the token has 256 random bits, unlike a password.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # What a request needs of its caller, loaded with the account in the same statement: the person,
@@ -426,22 +462,45 @@ _CALLER = (
 )
 
 
+# A token's last use is written at most this often, so a busy client does not write on every
+# call; its idle timeout is therefore this much coarser than a session's.
+TOKEN_USE_GRANULARITY = timedelta(minutes=1)
+
+
 def account_for_token(uow: UnitOfWork, token: str) -> Account:
     """The active account a bearer token belongs to (with its person and professional records:
-    one statement), or AuthenticationRequired."""
-    account = uow.session.scalar(
-        select(Account)
+    one statement), or AuthenticationRequired if the token is unknown, expired or was left
+    unused longer than the idle timeout of the account's role."""
+    row = uow.session.execute(
+        select(Account, ApiToken.id, ApiToken.created_at, ApiToken.last_used_at)
         .join(ApiToken, ApiToken.account_id == Account.id)
         .where(
-            ApiToken.token_hash == _token_hash(token),
+            ApiToken.token_hash == sessions.token_hash(token),
             ApiToken.expires_at > uow.now,
             Account.is_active.is_(True),
         )
         .options(*_CALLER)
-    )
-    if account is None:
+    ).first()
+    if row is None:
         raise AuthenticationRequired("token expired or invalid")
+    account, token_id, created_at, last_used_at = row
+    unused_for = uow.now - (last_used_at or created_at)
+    if unused_for >= token_idle_timeout(uow, account.role):
+        raise AuthenticationRequired("token expired or invalid")
+    if unused_for >= TOKEN_USE_GRANULARITY:
+        uow.session.execute(
+            update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=uow.now)
+        )
     return account
+
+
+def token_idle_timeout(uow: UnitOfWork, role: Role) -> timedelta:
+    """How long a bearer token of `role` may go unused (the session's idle timeout)."""
+    settings = uow.settings
+    minutes = (
+        settings.token_idle_minutes_patient if role is Role.PATIENT else settings.token_idle_minutes
+    )
+    return timedelta(minutes=minutes)
 
 
 def active_account(uow: UnitOfWork, account_id: int) -> Account | None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from eprescription.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from eprescription.domain.messages import Message
 from eprescription.models import Account, AuditEvent, Person, Role
-from eprescription.services import accounts, login_throttle, pki
+from eprescription.services import accounts, login_throttle, pki, registration
 from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = "account"
@@ -18,6 +18,8 @@ HISTORY_MAX = 50
 QUERY_MAX = 64
 # What an administrator does to an account, as its audit action says it.
 ACTIONS = ("disable", "enable", "unlock", "reset_password", "unblock_key", "revoke_key")
+# What the history lists: those acts, and the accounts and pharmacies created (registration).
+LISTED = (*(f"admin_{action}" for action in ACTIONS), *registration.CREATED)
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,11 @@ class AccountRow:
 
 @dataclass(frozen=True)
 class Act:
-    """Who did which act to which account, and when (from the audit log)."""
+    """Who did which act to which account (or pharmacy, by FINESS), and when (from the audit
+    log); no actor: the operator at the command line."""
 
     occurred_at: datetime
-    actor: str
+    actor: str | None
     action: str
     username: str
 
@@ -113,18 +116,19 @@ def act(
 
 
 def history(uow: UnitOfWork) -> list[Act]:
-    """The administrators' latest acts on accounts, newest first."""
+    """The administrators' (and the operator's) latest acts on accounts and pharmacies, newest
+    first."""
     _administrator(uow)
     actor = aliased(Account)
     rows = uow.session.execute(
         select(AuditEvent.occurred_at, actor.username, AuditEvent.action, AuditEvent.object_id)
         .outerjoin(actor, actor.id == AuditEvent.actor_account_id)
-        .where(AuditEvent.object_type == OBJECT_TYPE)
-        .where(AuditEvent.action.in_([f"admin_{action}" for action in ACTIONS]))
+        .where(AuditEvent.object_type.in_((OBJECT_TYPE, registration.PHARMACY)))
+        .where(AuditEvent.action.in_(LISTED))
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
         .limit(HISTORY_MAX)
     ).all()
     return [
-        Act(row.occurred_at, row.username or "", row.action.removeprefix("admin_"), row.object_id)
+        Act(row.occurred_at, row.username, row.action.removeprefix("admin_"), row.object_id)
         for row in rows
     ]

@@ -1,6 +1,6 @@
 """A patient's recorded allergies: read, and recorded by a prescriber or the operator."""
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from eprescription.domain import prescriptions as rules
@@ -20,6 +20,10 @@ PERSON = "person"
 
 
 def allergies_of(uow: UnitOfWork, patient: Person) -> list[Allergy]:
+    """The patient's recorded allergies by substance name: those loaded with the patient if the
+    caller asked for them (prescription_drafts does), else read now."""
+    if "allergies" not in inspect(patient).unloaded:
+        return list(patient.allergies)
     return list(
         uow.session.scalars(
             select(Allergy).where(Allergy.person_id == patient.id).order_by(Allergy.substance_name)

@@ -5,7 +5,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -74,10 +74,10 @@ class Event:
     actor: Actor
     action: str
     object_type: str
-    object_id: str = ""
-    patient_person_id: int | None = None
-    outcome: str = SUCCESS
-    occurred_at: datetime = field(default_factory=utcnow)
+    object_id: str
+    patient_person_id: int | None
+    outcome: str
+    occurred_at: datetime
 
     @property
     def chain_key(self) -> str:

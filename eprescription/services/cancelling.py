@@ -19,6 +19,7 @@ from eprescription.models import (
 )
 from eprescription.services import (
     access,
+    events,
     prescribers,
     prescription_events,
     signed_documents,
@@ -100,4 +101,5 @@ def cancel(
         prescription.status = str(rules.transition(current, after))
     prescription.version += 1
     prescription_events.record(uow, "cancel", prescription)
+    events.emit(uow, events.CANCELLED, prescription, lines=sorted(chosen))
     return signed_documents.check_one(uow, prescription)

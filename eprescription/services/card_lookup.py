@@ -1,5 +1,7 @@
 """Looking a patient up by their card at the counter: what who is there may see, audited."""
 
+from dataclasses import dataclass
+
 from sqlalchemy import (
     select,
 )
@@ -18,7 +20,20 @@ from eprescription.services import (
     pharmacy_view,
     signed_documents,
 )
+from eprescription.services.pharmacy_view import CounterView
+from eprescription.services.prescription_views import Unverified
 from eprescription.services.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One page of what the person at the counter may see of the patient's prescriptions."""
+
+    prescriptions: list[CounterView | Unverified]  # this page, newest first
+    withheld: int  # those not shown to who is at the counter
+    total: int  # all those shown, on every page
+    page: int
+    page_size: int
 
 
 def lookup_by_card(
@@ -29,7 +44,7 @@ def lookup_by_card(
     presenter_nir: str | None = None,
     page: int = 1,
     page_size: int = rules.CARD_PAGE_SIZE,
-) -> dict:
+) -> Lookup:
     """The patient's dispensable prescriptions, as when the pharmacy reads their card.
 
     Who is at the counter decides what is shown (domain SEEN_BY_CARD): the patient, identity
@@ -46,7 +61,7 @@ def lookup_by_card(
     person = session.scalar(select(Person).where(Person.national_id == national_id))
     if person is None:
         uow.audit("lookup_by_card", "patient", outcome="not_found")
-        return _page([], 0, 0, page, page_size)
+        return Lookup([], 0, 0, page, page_size)
     presenter, used = counter.presenter(uow, person, presenter_nir, today)
     who = rules.at_counter(identity_confirmed, presenter)
     if presenter != rules.PATIENT:
@@ -72,7 +87,7 @@ def lookup_by_card(
         or rules.may_see_by_card(checked[prescription.id].pickup_mode, who)
     ]
     start = (page - 1) * page_size
-    shown = []
+    shown: list[CounterView | Unverified] = []
     for prescription in visible[start : start + page_size]:
         found = checked[prescription.id]
         shown.append(pharmacy_view.describe(found, today))
@@ -85,17 +100,7 @@ def lookup_by_card(
         )
     if not shown:
         uow.audit("lookup_by_card", "patient", patient_person_id=person.id, outcome="nothing_shown")
-    return _page(shown, len(rows) - len(visible), len(visible), page, page_size)
-
-
-def _page(shown: list, withheld: int, total: int, page: int, page_size: int) -> dict:
-    return {
-        "prescriptions": shown,
-        "withheld": withheld,
-        "total": total,
-        "page": page,
-        "page_size": page_size,
-    }
+    return Lookup(shown, len(rows) - len(visible), len(visible), page, page_size)
 
 
 def _record_presenter(uow: UnitOfWork, patient: Person, used, who: str) -> None:

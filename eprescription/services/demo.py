@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from sqlalchemy import func, select
 
@@ -44,50 +45,49 @@ class DemoUser:
     setting: str = prescribing_rules.COMMUNITY  # prescribers: community or hospital
 
 
+# The demo's people: given and family name, birth date, and the national identifiers that
+# agree with it (a French NIR, an Estonian isikukood), by the name of their login.
+DEMO_PEOPLE = {
+    "prescriber": ("Claire", "Martin", date(1972, 11, 5), "172116912304521", "47211050122"),
+    "pharmacist": ("Julien", "Bernard", date(1990, 6, 18), "190063306320126", "39006180123"),
+    "patient": ("Camille", "Dubois", date(1985, 3, 12), "285037505612306", "48503120124"),
+    "hospital": ("Hugo", "Lefèvre", date(1978, 6, 15), "178067505612458", "37806150100"),
+}
+
+
+class _Practice(TypedDict, total=False):
+    """A demo prescriber's practice, as DemoUser holds it."""
+
+    rpps: str
+    specialty: str
+    setting: str
+
+
+def _demo_user(role: Role, name: str, **practice: Unpack[_Practice]) -> DemoUser:
+    """The login demo-`name`, password demo-`name`-2026, of the demo person of that name; a
+    prescriber signs with DEMO_PIN."""
+    username = f"demo-{name}"
+    password = f"{username}-2026"
+    pin = DEMO_PIN if role is Role.PRESCRIBER else None
+    if name not in DEMO_PEOPLE:
+        return DemoUser(role, username, password, pin=pin, **practice)
+    given_name, family_name, birth_date, nir, isikukood = DEMO_PEOPLE[name]
+    national_ids = {"FR": nir, "EE": isikukood}
+    person = (given_name, family_name, birth_date, national_ids)
+    return DemoUser(role, username, password, *person, pin=pin, **practice)
+
+
 DEMO_USERS = (
-    DemoUser(
-        Role.PRESCRIBER,
-        "demo-prescriber",
-        "demo-prescriber-2026",
-        "Claire",
-        "Martin",
-        date(1972, 11, 5),
-        {"FR": "172116912304521", "EE": "47211050122"},
-        rpps="10001234565",
-        specialty="General practice",
-        pin=DEMO_PIN,
-    ),
-    DemoUser(
-        Role.PHARMACIST,
-        "demo-pharmacist",
-        "demo-pharmacist-2026",
-        "Julien",
-        "Bernard",
-        date(1990, 6, 18),
-        {"FR": "190063306320126", "EE": "39006180123"},
-    ),
-    DemoUser(
-        Role.PATIENT,
-        "demo-patient",
-        "demo-patient-2026",
-        "Camille",
-        "Dubois",
-        date(1985, 3, 12),
-        {"FR": "285037505612306", "EE": "48503120124"},
-    ),
-    DemoUser(Role.ADMIN, "demo-admin", "demo-admin-2026"),
+    _demo_user(Role.PRESCRIBER, "prescriber", rpps="10001234565", specialty="Médecine générale"),
+    _demo_user(Role.PHARMACIST, "pharmacist"),
+    _demo_user(Role.PATIENT, "patient"),
+    _demo_user(Role.ADMIN, "admin"),
     # A hospital neurologist, who may prescribe what the GP above is refused (docs/rules.md).
-    DemoUser(
+    _demo_user(
         Role.PRESCRIBER,
-        "demo-hospital",
-        "demo-hospital-2026",
-        "Hugo",
-        "Lefèvre",
-        date(1978, 6, 15),
-        {"FR": "178067505612458", "EE": "37806150100"},
+        "hospital",
         rpps="10005555551",
         specialty="NEUROLOGIE",
-        pin=DEMO_PIN,
         setting=prescribing_rules.HOSPITAL,
     ),
 )

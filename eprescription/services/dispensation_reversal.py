@@ -1,7 +1,6 @@
 """Reversing a dispensation within 24 hours: quantities given back, signed by the service."""
 
 import hashlib
-import json
 from dataclasses import replace
 from datetime import datetime
 from typing import cast
@@ -12,6 +11,7 @@ from eprescription.domain import dispensing as rules
 from eprescription.domain import signed_prescription
 from eprescription.domain.errors import (
     DomainError,
+    ReceiptSignatureInvalid,
     ReversalRefused,
     ValidationFailed,
 )
@@ -21,8 +21,10 @@ from eprescription.models import Dispensation, Pharmacist, PrescriptionItem
 from eprescription.services import (
     access,
     counter,
+    events,
     pki,
     prescription_events,
+    receipts,
     signed_documents,
 )
 from eprescription.services.uow import UnitOfWork
@@ -52,6 +54,10 @@ def reverse(uow: UnitOfWork, dispensation_id: str, reason: str | None) -> Dispen
     try:
         prescription = counter.lock_prescription(uow, prescription.id)
         session.refresh(dispensation)
+        # What is given back is what the verified receipt gave (never a row that disagrees).
+        receipt = receipts.check(uow, dispensation)
+        if receipt.content is None:
+            raise ReceiptSignatureInvalid(receipts.cannot_be_verified(receipt))
         problem = rules.reversal_problem(dispensation.dispensed_at, dispensation.reversed_at, now)
         if problem:
             raise ReversalRefused(problem)
@@ -79,21 +85,23 @@ def reverse(uow: UnitOfWork, dispensation_id: str, reason: str | None) -> Dispen
         dispensation.reversed_at = now
         dispensation.reversed_by_account_id = uow.require_account().id
         dispensation.reversal_reason = reason
-        dispensation.reversal_payload = _reversal_document(dispensation, pharmacist, reason, now)
+        dispensation.reversal_payload = _reversal_document(
+            dispensation, receipt.content, pharmacist, reason, now
+        )
         dispensation.reversal_jws = pki.sign_as_service(uow, dispensation.reversal_payload)
     except DomainError as error:
         counter.record_refusal(uow, prescription, "reverse", error)
         raise
     prescription_events.record(uow, "reverse", prescription)
+    events.emit(uow, events.REVERSED, prescription, dispensation=dispensation.id)
     return dispensation
 
 
 def _reversal_document(
-    dispensation: Dispensation, pharmacist: Pharmacist, reason: str, now: datetime
+    dispensation: Dispensation, receipt: dict, pharmacist: Pharmacist, reason: str, now: datetime
 ) -> bytes:
-    """The canonical JSON the service signs: which receipt is undone, by whom, why, and the
-    quantities given back to each line."""
-    receipt = json.loads(dispensation.payload)
+    """The canonical JSON the service signs: which receipt (its verified content) is undone, by
+    whom, why, and the quantities given back to each line."""
     return canonical_json(
         {
             "type": REVERSAL_TYPE,

@@ -3,14 +3,16 @@
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import (
     CursorResult,
+    Select,
     Table,
     case,
     func,
+    or_,
     select,
     update,
 )
@@ -30,9 +32,10 @@ from eprescription.domain.errors import (
     VersionMismatch,
 )
 from eprescription.domain.messages import Message
-from eprescription.domain.prescriptions import today_of
-from eprescription.domain.signed_prescription import SignedPrescription
+from eprescription.domain.prescriptions import DURATION_DAYS_MAX, today_of
+from eprescription.domain.signed_prescription import SignedLine, SignedPrescription
 from eprescription.models import (
+    CompositionLine,
     Dispensation,
     DispensationLine,
     Pharmacist,
@@ -44,6 +47,7 @@ from eprescription.services import (
     counter,
     counter_access,
     dispensed_packs,
+    events,
     idempotency,
     pki,
     prescription_events,
@@ -132,7 +136,7 @@ def _dispense_locked(
     asked = rules.check_quantities(
         progress.values(), [(line.line, line.quantity) for line in request.lines]
     )
-    limited = _check_periods(uow, found, asked, today)
+    limited = _check_periods(uow, prescription, found, asked, now)
     priced = dispensed_packs.priced(uow, found, request.lines, today)
     dispensation = _dispensation(uow, pharmacist, prescription, request, priced, progress, now)
     _add_given(uow, prescription, status, progress, request.lines)
@@ -143,23 +147,77 @@ def _dispense_locked(
     uow.session.add(dispensation)
     dispensation.prescription = prescription  # now among its loaded dispensations too
     prescription_events.record(uow, "dispense", prescription)
+    events.emit(uow, events.DISPENSED, prescription, dispensation=dispensation.id)
     uow.session.flush()
     return dispensation
 
 
 def _check_periods(
-    uow: UnitOfWork, found: SignedPrescription, asked: dict[int, int], today: date
+    uow: UnitOfWork,
+    prescription: Prescription,
+    found: SignedPrescription,
+    asked: dict[int, int],
+    now: datetime,
 ) -> dict[int, Message]:
     """Each line's period open and its dispensing rules kept (docs/rules.md), as signed; the
     rule that limited each line given less than the rest of its period."""
     lines = {line.line: line for line in found.lines}
+    asked_rules = [(lines[number].rules, quantity) for number, quantity in sorted(asked.items())]
     return periods.check(
-        [(lines[number].rules, quantity) for number, quantity in sorted(asked.items())],
+        asked_rules,
         start=found.valid_from,
         issued_on=found.issued_on,
-        today=today,
+        today=today_of(now),
         early_days=uow.settings.dispensing_early_days,
+        running={
+            rules_.progress.line: _running(uow, prescription, lines[rules_.progress.line], now)
+            for rules_, _ in asked_rules
+            if rules_.no_overlap
+        },
     )
+
+
+def _running(
+    uow: UnitOfWork, prescription: Prescription, line: SignedLine, now: datetime
+) -> list[periods.Running]:
+    """What the patient's other prescriptions gave of the same substance as `line` (any of
+    its active substances or fractions, CIS_COMPO) in the longest a line lasts, unreversed:
+    one statement."""
+    drug = line.content["medication"]
+    codes: Select | list[str] = [drug.get("substance_code") or ""]
+    if drug.get("cis"):
+        codes = select(CompositionLine.substance_code).where(CompositionLine.cis == drug["cis"])
+    same = or_(
+        PrescriptionItem.substance_code.in_(codes),
+        PrescriptionItem.cis.in_(
+            select(CompositionLine.cis).where(CompositionLine.substance_code.in_(codes))
+        ),
+    )
+    rows = uow.session.execute(
+        select(
+            Dispensation.dispensed_at,
+            DispensationLine.quantity,
+            PrescriptionItem.quantity,
+            PrescriptionItem.duration_days,
+        )
+        .join(DispensationLine.dispensation)
+        .join(PrescriptionItem, PrescriptionItem.id == DispensationLine.item_id)
+        .join(Prescription, Prescription.id == PrescriptionItem.prescription_id)
+        .where(
+            Prescription.patient_person_id == prescription.patient_person_id,
+            Prescription.id != prescription.id,
+            Dispensation.reversed_at.is_(None),
+            Dispensation.dispensed_at <= now,
+            Dispensation.dispensed_at > now - timedelta(days=DURATION_DAYS_MAX),
+            PrescriptionItem.duration_days.is_not(None),
+            same,
+        )
+    ).all()
+    return [
+        periods.Running(today_of(at), periods.covered_days(given, quantity, days))
+        for at, given, quantity, days in rows
+        if days is not None  # the statement reads only lines with a duration
+    ]
 
 
 def _check_version(prescription: Prescription, if_match: int | None) -> None:
@@ -345,7 +403,7 @@ def dispense_once(
     scope: str,
     body: bytes,
     status: int,
-    render: Callable[[dict], bytes],
+    render: Callable[[receipts.Receipt], bytes],
 ) -> idempotency.StoredResponse:
     """dispense() behind an Idempotency-Key: a retry gets the first answer byte for byte, and
     the same key with another body is refused.
@@ -356,13 +414,9 @@ def dispense_once(
     into the response body, stored with the dispensation and the caller's `status`, so the
     answer and what it answers exist together.
     """
-    if idempotency_key is not None:
-        digest = idempotency.request_hash(body)
-        stored = idempotency.claim(uow, scope, idempotency_key, digest)
-        if stored is not None:
-            return stored
-    dispensation = dispense(uow, number, request)
-    answer = idempotency.StoredResponse(status, render(receipts.describe(dispensation)))
-    if idempotency_key is not None:
-        idempotency.store(uow, scope, idempotency_key, answer)
-    return answer
+    return idempotency.answer_once(
+        uow,
+        idempotency.Retry(idempotency_key, scope, body),
+        status,
+        lambda: render(receipts.describe(dispense(uow, number, request))),
+    )

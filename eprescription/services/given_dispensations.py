@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 
 from sqlalchemy import (
@@ -13,7 +14,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
+from eprescription.domain import bounded_json
 from eprescription.domain import health_space as rules
+from eprescription.domain.signed_prescription import MALFORMED
 from eprescription.models import (
     Dispensation,
     DispensationLine,
@@ -24,7 +27,7 @@ from eprescription.models import (
     Presentation,
     Product,
 )
-from eprescription.services import signed_documents
+from eprescription.services import receipts, signed_documents
 from eprescription.services.uow import UnitOfWork
 
 
@@ -93,64 +96,140 @@ def _given_statement() -> Select:
     )
 
 
-def dispensations(rows: list[Prescription], given: Given) -> dict[int, list[dict]]:
+@dataclass(frozen=True)
+class GivenProduct:
+    name: str
+    cip13: str
+    pack: str  # the presentation's label
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """Why a line was given another product: the generic group both share (CIS_GENER)."""
+
+    generic_group: str | None
+    line_substitutable: bool
+
+
+@dataclass(frozen=True)
+class GivenLine:
+    """A pack given, as its receipt signs it, with what the line prescribed in words."""
+
+    line: int
+    period: int
+    prescribed: str
+    product: GivenProduct
+    quantity: int
+    batch: str
+    expiry: date
+    substituted: bool
+    substitution: Substitution | None
+    unit_price_cents: int
+    total_cents: int
+    reimbursement_rate: int
+    covered_cents: int
+    patient_share_cents: int
+
+
+# The fields of a GivenLine that are its dispensation line's columns of the same name.
+AS_STORED = (
+    "line",
+    "period",
+    "quantity",
+    "batch",
+    "expiry",
+    "substituted",
+    "unit_price_cents",
+    "total_cents",
+    "covered_cents",
+    "patient_share_cents",
+)
+
+
+@dataclass(frozen=True)
+class GivenPharmacy:
+    name: str
+    town: str  # empty when its address does not tell
+    finess: str
+
+
+@dataclass(frozen=True)
+class Collector:
+    """Who took the packs away: the kind and the name the pharmacy wrote (never an NIR)."""
+
+    kind: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class GivenDispensation:
+    """A dispensation of a verified prescription as the patient's health space shows it."""
+
+    id: str
+    dispensed_at: datetime
+    pharmacy: GivenPharmacy
+    lines: list[GivenLine]
+    collected_by: Collector
+    total_cents: int
+    covered_cents: int
+    patient_share_cents: int
+    reversed_at: datetime | None
+    reversal_reason: str | None
+    limits: list[receipts.Limit]  # which rule limited a line, as the receipt signs it
+
+    @property
+    def reversed(self) -> bool:
+        return self.reversed_at is not None
+
+
+def dispensations(rows: list[Prescription], given: Given) -> dict[int, list[GivenDispensation]]:
     """Every dispensation of these verified prescriptions (from `given`, checked against their
     receipts), oldest first, by prescription id: pharmacy, packs given and why substituted,
     amounts, reversal."""
     items = {item.id: item for prescription in rows for item in prescription.items}
-    views: dict[int, list[dict]] = defaultdict(list)
+    views: dict[int, list[GivenDispensation]] = defaultdict(list)
     for prescription in rows:
         for row in given.by_prescription.get(prescription.id, []):
             views[row.prescription_id].append(_dispensation_view(row, items, given))
     return views
 
 
-def _dispensation_view(row: Dispensation, items: dict, given: Given) -> dict:
+def _dispensation_view(row: Dispensation, items: dict, given: Given) -> GivenDispensation:
     pharmacy = row.pharmacy
     lines = []
     for line in row.lines:
         item, pack = items[line.item_id], given.packs[line.cip13]
         substitution = None
         if line.substituted:
-            substitution = {
-                "generic_group": given.shared_groups.get(line.id),
-                "line_substitutable": item.substitutable,
-            }
+            substitution = Substitution(given.shared_groups.get(line.id), item.substitutable)
         lines.append(
-            {
-                "line": line.line,
-                "period": line.period,
-                "prescribed": rules.medication_words(
-                    item.medication_name, item.strength, item.form
-                ),
-                "product": {"name": pack.product.name, "cip13": line.cip13, "pack": pack.label},
-                "quantity": line.quantity,
-                "batch": line.batch,
-                "expiry": line.expiry,
-                "substituted": line.substituted,
-                "substitution": substitution,
-                "unit_price_cents": line.unit_price_cents,
-                "total_cents": line.total_cents,
-                "reimbursement_rate": line.rate,
-                "covered_cents": line.covered_cents,
-                "patient_share_cents": line.patient_share_cents,
-            }
+            GivenLine(
+                **{name: getattr(line, name) for name in AS_STORED},
+                prescribed=rules.medication_words(item.medication_name, item.strength, item.form),
+                product=GivenProduct(pack.product.name, line.cip13, pack.label),
+                substitution=substitution,
+                reimbursement_rate=line.rate,
+            )
         )
-    return {
-        "id": row.id,
-        "dispensed_at": row.dispensed_at,
-        "pharmacy": {
-            "name": pharmacy.name,
-            "town": rules.town_of(pharmacy.address),
-            "finess": pharmacy.finess,
-        },
-        "lines": lines,
-        # Who took the packs away: the kind and the name the pharmacy wrote (never an NIR).
-        "collected_by": {"kind": row.collected_by_kind, "name": row.collected_by_name},
-        "total_cents": row.total_cents,
-        "covered_cents": row.covered_cents,
-        "patient_share_cents": row.patient_share_cents,
-        "reversed": row.reversed_at is not None,
-        "reversed_at": row.reversed_at,
-        "reversal_reason": row.reversal_reason,
-    }
+    return GivenDispensation(
+        id=row.id,
+        dispensed_at=row.dispensed_at,
+        pharmacy=GivenPharmacy(pharmacy.name, rules.town_of(pharmacy.address), pharmacy.finess),
+        lines=lines,
+        collected_by=Collector(row.collected_by_kind, row.collected_by_name),
+        total_cents=row.total_cents,
+        covered_cents=row.covered_cents,
+        patient_share_cents=row.patient_share_cents,
+        reversed_at=row.reversed_at,
+        reversal_reason=row.reversal_reason,
+        limits=_limits(row),
+    )
+
+
+def _limits(row: Dispensation) -> list[receipts.Limit]:
+    """The receipt's limits: its prescription verified, the stored payload is the signed one
+    (anything else reads as none)."""
+    try:
+        return receipts.limits_of(bounded_json.loads(row.payload))
+    except MALFORMED:
+        return []

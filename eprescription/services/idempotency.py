@@ -5,6 +5,7 @@ worker, rolls its claim back with everything else, so the client may retry at on
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
@@ -125,6 +126,38 @@ def store(uow: UnitOfWork, scope: str, key: str, response: StoredResponse) -> No
             response_body=_seal(uow, account_id, scope, key, response.body),
         )
     )
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What makes a call retryable: its Idempotency-Key (None: the call is not keyed), the
+    scope the key is unique in (method and path), and the body whose hash the key is tied to."""
+
+    key: str | None
+    scope: str
+    body: bytes
+
+
+def answer_once(
+    uow: UnitOfWork, retry: Retry, status: int, produce: Callable[[], bytes]
+) -> StoredResponse:
+    """Run the use case behind `produce` (which returns the response body) once per key: the
+    key is claimed first in this unit of work, and the answer is stored with what it answers.
+
+    A retry gets the first answer byte for byte (`status` is the caller's word, stored with
+    it); the same key with another body is refused (IdempotencyKeyReused). A concurrent call
+    with the same key waits for this one to end, then replays its answer; when this one is
+    refused and so rolled back, its claim goes with it and the waiting call runs in its turn.
+    Without a key, `produce` simply runs.
+    """
+    if retry.key is not None:
+        stored = claim(uow, retry.scope, retry.key, request_hash(retry.body))
+        if stored is not None:
+            return stored
+    answer = StoredResponse(status, produce())
+    if retry.key is not None:
+        store(uow, retry.scope, retry.key, answer)
+    return answer
 
 
 def prune(uow: UnitOfWork, older_than: timedelta = RETENTION) -> int:

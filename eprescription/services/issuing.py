@@ -1,6 +1,7 @@
 """Issuing a prescription: signed with the prescriber's PIN, stored under a free number, audited."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
@@ -18,6 +19,7 @@ from eprescription.models import (
     PrescriptionItem,
 )
 from eprescription.services import (
+    events,
     issue_review,
     prescribers,
     prescription_drafts,
@@ -55,43 +57,76 @@ def issue(uow: UnitOfWork, request: prescription_drafts.IssueRequest) -> Issued:
     """
     now = uow.now.replace(microsecond=0)
     draft = prescription_drafts.prepare(uow, request)
-    prescriber, patient, validity = draft.prescriber, draft.patient, draft.validity
+    prescriber, patient = draft.prescriber, draft.patient
     renewal = renewal_claims.claim(uow, patient, request.renewal_request_id, today_of(now))
     acknowledged = (
         None
         if request.acknowledgement is None
         else issue_review.acknowledged(uow, draft, request.acknowledgement, request.renewing)
     )
+    stored, content = None, draft.content
     for _ in range(NUMBER_ATTEMPTS):
-        number, access_code = codes.new_number(), codes.new_access_code()
+        number = codes.new_number()
         content = {**draft.content, "number": number}
         payload = canonical_json(content)
         jws = prescribers.sign(uow, prescriber, request.pin, payload, "issue", number, patient.id)
-        prescription = _stored_if_free(
-            uow,
-            number=number,
-            patient_person_id=patient.id,
-            prescriber_id=prescriber.id,
-            issued_at=now,
-            valid_from=validity.valid_from,
-            valid_until=validity.valid_until,
-            renewals=validity.renewals,
-            pickup_mode=str(draft.pickup_mode),
-            status=str(Status.ACTIVE),
-            version=1,
-            payload=payload,
-            jws=jws,
-            access_code_hash=codes.hash_access_code(access_code),
-            access_code_sealed=codes.seal_access_code(
-                access_code, number, uow.settings.keyring.current
-            ),
-            access_code_key_id=uow.settings.keyring.current_id,
-            acknowledged_warnings=acknowledged,
-        )
-        if prescription is not None:
+        stored = store(uow, draft, number, payload, jws, now, acknowledged)
+        if stored is not None:
             break
-    else:
+    if stored is None:
         raise Conflict("Could not find a free prescription number; try again.")
+    return completed(uow, draft, content, *stored, renewal, acknowledged)
+
+
+def store(
+    uow: UnitOfWork,
+    draft: prescription_drafts.Draft,
+    number: str,
+    payload: bytes,
+    jws: str,
+    issued_at: datetime,
+    acknowledged: list[dict] | None,
+) -> tuple[Prescription, str] | None:
+    """The new row for this signed payload and its new access code, or None when the number
+    (or the access code) is taken already; signed here with a PIN or outside
+    (services/external_signing.py)."""
+    validity, access_code = draft.validity, codes.new_access_code()
+    prescription = _stored_if_free(
+        uow,
+        number=number,
+        patient_person_id=draft.patient.id,
+        prescriber_id=draft.prescriber.id,
+        issued_at=issued_at,
+        valid_from=validity.valid_from,
+        valid_until=validity.valid_until,
+        renewals=validity.renewals,
+        pickup_mode=str(draft.pickup_mode),
+        status=str(Status.ACTIVE),
+        version=1,
+        payload=payload,
+        jws=jws,
+        access_code_hash=codes.hash_access_code(access_code),
+        access_code_sealed=codes.seal_access_code(
+            access_code, number, uow.settings.keyring.current
+        ),
+        access_code_key_id=uow.settings.keyring.current_id,
+        acknowledged_warnings=acknowledged,
+    )
+    return None if prescription is None else (prescription, access_code)
+
+
+def completed(
+    uow: UnitOfWork,
+    draft: prescription_drafts.Draft,
+    content: dict,
+    prescription: Prescription,
+    access_code: str,
+    renewal,
+    acknowledged: list[dict] | None,
+) -> Issued:
+    """A stored prescription with its lines, the renewal request it answers and its audit
+    events, as issued."""
+    patient, prescriber, number = draft.patient, draft.prescriber, prescription.number
     for name, value in (("patient", patient), ("prescriber", prescriber)):
         set_committed_value(prescription, name, value)
     for name in ("items", "cancellations"):
@@ -100,6 +135,7 @@ def issue(uow: UnitOfWork, request: prescription_drafts.IssueRequest) -> Issued:
         prescription.items.append(item_row(line, item))  # inserted at commit, one statement
     renewal_claims.fulfil(uow, renewal, prescription)
     prescription_events.record(uow, "issue", prescription)
+    events.emit(uow, events.ISSUED, prescription)
     if acknowledged:  # the warnings the prescriber signed over, in the same transaction
         prescription_events.record(uow, "acknowledge_warnings", prescription)
     return Issued(

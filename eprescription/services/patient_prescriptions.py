@@ -1,5 +1,6 @@
 """The health space's prescriptions (own and represented): list, one, QR, pickup mode."""
 
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy import (
@@ -101,7 +102,7 @@ def list_prescriptions(
     return paging.Page(cards, total, page, page_size)
 
 
-def get_prescription(uow: UnitOfWork, number: str) -> dict:
+def get_prescription(uow: UnitOfWork, number: str) -> patient_cards.Card:
     """One prescription with, while it can be collected, its QR text; the read and the QR
     display are audited."""
     today = today_of(uow.now)
@@ -111,13 +112,13 @@ def get_prescription(uow: UnitOfWork, number: str) -> dict:
     loaded = given_dispensations.given_of(uow, [prescription])
     found = signed_documents.require(uow, prescription, "read", loaded.by_prescription)
     given = given_dispensations.dispensations([prescription], loaded).get(prescription.id, [])
-    view = patient_cards.card(found, today, relation, given)
+    view = patient_cards.verified_card(found, today, relation, given)
     prescription_events.record(uow, "read", prescription, actor=actor)
-    view["qr_text"] = None
-    if view["view"] == View.ACTIVE:
-        view["qr_text"] = prescription_qr.open_qr_text(prescription, uow.settings.keyring)
-        prescription_events.record(uow, "view_qr", prescription, actor=actor)
-    return view
+    if view.view != View.ACTIVE:
+        return view
+    qr_text = prescription_qr.open_qr_text(prescription, uow.settings.keyring)
+    prescription_events.record(uow, "view_qr", prescription, actor=actor)
+    return replace(view, qr_text=qr_text)
 
 
 def qr_text(uow: UnitOfWork, number: str) -> str:
@@ -132,7 +133,7 @@ def qr_text(uow: UnitOfWork, number: str) -> str:
     return text
 
 
-def change_pickup_mode(uow: UnitOfWork, number: str, pickup_mode: str | None) -> dict:
+def change_pickup_mode(uow: UnitOfWork, number: str, pickup_mode: str | None) -> patient_cards.Card:
     """The patient chooses who may collect an open prescription (public, private, authorised);
     the signed content keeps the prescriber's choice, the patient's is a document the service
     signs (the stored mode says the same)."""
@@ -149,4 +150,5 @@ def change_pickup_mode(uow: UnitOfWork, number: str, pickup_mode: str | None) ->
         prescription_events.record(uow, "change_pickup_mode", prescription)
         found = signed_documents.check_one(uow, prescription, loaded.by_prescription)
     given = given_dispensations.dispensations([prescription], loaded).get(prescription.id, [])
-    return patient_cards.card(found, today, access.Relation.PATIENT, given)
+    # Verified before, and the choice signed in this very use case: it verifies still.
+    return patient_cards.verified_card(found, today, access.Relation.PATIENT, given)

@@ -1,8 +1,11 @@
-"""The prescriber PKI: the CA, enrolment, signing with a PIN (three tries), unblock, revoke."""
+"""The prescriber PKI: the CA, enrolment, signing with a PIN (three tries), changing the PIN,
+unblock, revoke."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -86,13 +89,16 @@ def certificate_of(pem: str) -> x509.Certificate:
 # The certificate authority
 
 
-def active_authority(uow: UnitOfWork) -> CertificateAuthority | None:
-    return uow.session.scalar(
+def active_authority(uow: UnitOfWork, *, lock: bool = False) -> CertificateAuthority | None:
+    """The CA that issues now; with `lock`, its row locked (parallel makers of a service key
+    take turns)."""
+    statement = (
         select(CertificateAuthority)
         .where(CertificateAuthority.is_active.is_(True))
         .order_by(CertificateAuthority.id.desc())
         .limit(1)
     )
+    return uow.session.scalar(statement.with_for_update() if lock else statement)
 
 
 def init_ca(
@@ -212,8 +218,7 @@ def enroll_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str) -> Pres
     """Give `prescriber` a new key pair and a certificate from the active CA; the key is kept
     only wrapped under (KEY_ENCRYPTION_KEY, PIN). Refused while a usable credential exists."""
     now = uow.now
-    if not keywrap.is_valid_pin(pin):
-        raise ValidationFailed(f"Not a valid PIN: {PIN_RULE}.", errors={"pin": [PIN_RULE]})
+    _check_new_pin(pin, "pin")
     authority = active_authority(uow)
     if authority is None:
         raise CertificateAuthorityMissing()
@@ -222,32 +227,15 @@ def enroll_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str) -> Pres
         raise AlreadyExists(
             "This prescriber already has a signing key; revoke it first (flask pki revoke)."
         )
-    keys = uow.settings.keyring
     person = prescriber.person
     identity = PrescriberIdentity(
         person.given_name, person.family_name, prescriber.rpps, person.country
     )
-    key = certificates.generate_key()
-    certificate = certificates.issue_prescriber_certificate(
-        _certificate(authority.certificate_pem),
-        _authority_key(authority, keys),
-        key.public_key(),
-        identity,
-        now,
+    issued = _certified_key(
+        uow, authority, certificates.issue_prescriber_certificate, identity, "prescriber", pin
     )
-    serial = certificates.serial_hex(certificate)
     credential = PrescriberCredential(
-        prescriber_id=prescriber.id,
-        authority_id=authority.id,
-        serial=serial,
-        certificate_pem=certificates.to_pem(certificate),
-        not_valid_before=certificate.not_valid_before_utc,
-        not_valid_after=certificate.not_valid_after_utc,
-        wrapped_key=keywrap.wrap_private_key(
-            key, server_secret=keys.current, pin=pin, purpose=f"prescriber:{serial}"
-        ),
-        wrapping_key_id=keys.current_id,
-        failed_pin_attempts=0,
+        prescriber_id=prescriber.id, authority_id=authority.id, failed_pin_attempts=0, **issued
     )
     uow.session.add(credential)
     uow.session.flush()
@@ -255,14 +243,61 @@ def enroll_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str) -> Pres
 
 
 def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payload: bytes) -> str:
-    """The compact JWS of `payload` signed with the prescriber's key, opened with `pin`.
+    """The compact JWS of `payload` signed with the prescriber's key, opened with `pin`
+    (`open_signing_key`: a wrong PIN raises WrongPin, or SigningKeyBlocked at the third in a
+    row). Revoked, expired or blocked credentials refuse to sign."""
+    credential, key = open_signing_key(uow, prescriber, pin)
+    keys = uow.settings.keyring
+    if (
+        credential.wrapping_key_id != keys.current_id
+        or keywrap.format_version(credential.wrapped_key) != keywrap.FORMAT_VERSION
+    ):
+        # The one moment the PIN is at hand: a key under an older key-encryption key, or in
+        # the legacy one-layer format that `flask keys rewrap` cannot move without it.
+        _wrap_under_pin(uow, credential, key, pin)
+    chain = [
+        _certificate(credential.certificate_pem),
+        _certificate(credential.authority.certificate_pem),
+    ]
+    return jws.sign_compact(payload, key, chain)
+
+
+def change_pin(uow: UnitOfWork, prescriber: Prescriber, pin: str, new_pin: str) -> None:
+    """The prescriber's key, opened with their current `pin` (a wrong one counted toward the
+    block, as a signature's), wrapped again under `new_pin` (enrolment's rule: 4 to 8 digits)."""
+    _check_new_pin(new_pin, "new_pin")
+    credential, key = open_signing_key(uow, prescriber, pin)
+    _wrap_under_pin(uow, credential, key, new_pin)
+
+
+def _check_new_pin(pin: str, field: str) -> None:
+    """A PIN chosen at enrolment or in a change: 4 to 8 digits, or ValidationFailed on `field`."""
+    if not keywrap.is_valid_pin(pin):
+        raise ValidationFailed(f"Not a valid PIN: {PIN_RULE}.", errors={field: [PIN_RULE]})
+
+
+def _wrap_under_pin(
+    uow: UnitOfWork, credential: PrescriberCredential, key: ec.EllipticCurvePrivateKey, pin: str
+) -> None:
+    """Keep the credential's key wrapped under the current key-encryption key and `pin`."""
+    keys = uow.settings.keyring
+    credential.wrapped_key = keywrap.wrap_private_key(
+        key, server_secret=keys.current, pin=pin, purpose=f"prescriber:{credential.serial}"
+    )
+    credential.wrapping_key_id = keys.current_id
+
+
+def open_signing_key(
+    uow: UnitOfWork, prescriber: Prescriber, pin: str
+) -> tuple[PrescriberCredential, ec.EllipticCurvePrivateKey]:
+    """The prescriber's credential and private key, opened with `pin`.
 
     The credential's row stays locked until the use case's transaction ends, so one
     prescriber's signatures (and any parallel PIN guesses) are taken one after another: a
     wrong PIN raises WrongPin, or SigningKeyBlocked at the third in a row, and is counted by
     the unit of work after it rolls back (the caller audits the refusal); a correct PIN
     resets the counter in the use case's transaction. Revoked, expired or blocked
-    credentials refuse to sign.
+    credentials refuse to open.
     """
     now = uow.now
     # The newest credential with its CA, read under the lock (one statement): what wrong PINs
@@ -276,14 +311,17 @@ def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payloa
     if refusal is not None:
         raise refusal
     assert credential is not None  # signing_refusal says so
-    keys = uow.settings.keyring
-    purpose = f"prescriber:{credential.serial}"
-    secret = server_secret(keys, credential.wrapping_key_id, "This prescriber's signing key")
+    secret = server_secret(
+        uow.settings.keyring, credential.wrapping_key_id, "This prescriber's signing key"
+    )
     try:
         if not keywrap.is_valid_pin(pin):
             raise keywrap.UnwrapFailed(PIN_RULE)
         key = keywrap.unwrap_private_key(
-            credential.wrapped_key, server_secret=secret, pin=pin, purpose=purpose
+            credential.wrapped_key,
+            server_secret=secret,
+            pin=pin,
+            purpose=f"prescriber:{credential.serial}",
         )
     except keywrap.ServerSecretRefused as error:  # not the PIN's fault: nothing is counted
         raise ConfigurationError(
@@ -307,21 +345,7 @@ def sign_as_prescriber(uow: UnitOfWork, prescriber: Prescriber, pin: str, payloa
         credential.failed_pin_attempts = 0
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ConfigurationError("The prescriber's signing key is not an EC private key.")
-    if (
-        credential.wrapping_key_id != keys.current_id
-        or keywrap.format_version(credential.wrapped_key) != keywrap.FORMAT_VERSION
-    ):
-        # The one moment the PIN is at hand: a key under an older key-encryption key, or in
-        # the legacy one-layer format that `flask keys rewrap` cannot move without it.
-        credential.wrapped_key = keywrap.wrap_private_key(
-            key, server_secret=keys.current, pin=pin, purpose=purpose
-        )
-        credential.wrapping_key_id = keys.current_id
-    chain = [
-        _certificate(credential.certificate_pem),
-        _certificate(credential.authority.certificate_pem),
-    ]
-    return jws.sign_compact(payload, key, chain)
+    return credential, key
 
 
 def signing_refusal(
@@ -545,7 +569,7 @@ def sign_as_service(uow: UnitOfWork, payload: bytes) -> str:
     if key_row is None or not key_row.usable_at(now):
         key_row = trust_cache.shared(uow.session, SERVICE_KEY, usable, fresh=True)
     if key_row is None:
-        authority = _locked_active_authority(uow)
+        authority = active_authority(uow, lock=True)
         if authority is None:
             raise CertificateAuthorityMissing()
         key_row = usable() or _signing_key(_new_service_key(uow, authority, now))
@@ -599,46 +623,52 @@ def _usable_service_key(uow: UnitOfWork, now: datetime) -> ServiceKey | None:
 def new_service_key(uow: UnitOfWork) -> ServiceKey:
     """A new service key and certificate from the active CA, which signs from now on (the
     older ones stay, to verify what they signed): `flask keys rotate service`."""
-    authority = _locked_active_authority(uow)
+    authority = active_authority(uow, lock=True)
     if authority is None:
         raise CertificateAuthorityMissing()
     return _new_service_key(uow, authority, uow.now)
 
 
-def _locked_active_authority(uow: UnitOfWork) -> CertificateAuthority | None:
-    """The active CA, its row locked: parallel makers of a service key take turns."""
-    return uow.session.scalar(
-        select(CertificateAuthority)
-        .where(CertificateAuthority.is_active.is_(True))
-        .order_by(CertificateAuthority.id.desc())
-        .limit(1)
-        .with_for_update()
-    )
-
-
 def _new_service_key(uow: UnitOfWork, authority: CertificateAuthority, now: datetime) -> ServiceKey:
-    keys = uow.settings.keyring
-    key = certificates.generate_key()
-    certificate = certificates.issue_service_certificate(
-        _certificate(authority.certificate_pem),
-        _authority_key(authority, keys),
-        key.public_key(),
-        SERVICE_NAME,
-        now,
+    issued = _certified_key(
+        uow, authority, certificates.issue_service_certificate, SERVICE_NAME, "service", now=now
     )
-    serial = certificates.serial_hex(certificate)
-    row = ServiceKey(
-        authority=authority,
-        serial=serial,
-        certificate_pem=certificates.to_pem(certificate),
-        not_valid_before=certificate.not_valid_before_utc,
-        not_valid_after=certificate.not_valid_after_utc,
-        wrapped_key=keywrap.wrap_private_key(
-            key, server_secret=keys.current, purpose=f"service:{serial}"
-        ),
-        wrapping_key_id=keys.current_id,
-        created_at=now,
-    )
+    row = ServiceKey(authority=authority, created_at=now, **issued)
     uow.session.add(row)
     uow.session.flush()
     return row
+
+
+def _certified_key(
+    uow: UnitOfWork,
+    authority: CertificateAuthority,
+    issue: Callable[..., x509.Certificate],
+    subject: object,
+    purpose: str,
+    pin: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A new key pair whose certificate `authority` issues (`issue`, for `subject`), as the
+    columns its row keeps: serial, certificate, validity, and the private key wrapped under the
+    current key-encryption key (and `pin`), bound to "`purpose`:serial"."""
+    keys = uow.settings.keyring
+    key = certificates.generate_key()
+    certificate = issue(
+        _certificate(authority.certificate_pem),
+        _authority_key(authority, keys),
+        key.public_key(),
+        subject,
+        now or uow.now,
+    )
+    serial = certificates.serial_hex(certificate)
+    return {
+        "serial": serial,
+        "certificate_pem": certificates.to_pem(certificate),
+        "not_valid_before": certificate.not_valid_before_utc,
+        "not_valid_after": certificate.not_valid_after_utc,
+        "wrapped_key": keywrap.wrap_private_key(
+            key, server_secret=keys.current, pin=pin, purpose=f"{purpose}:{serial}"
+        ),
+        "wrapping_key_id": keys.current_id,
+    }

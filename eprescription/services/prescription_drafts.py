@@ -6,6 +6,7 @@ from datetime import date
 from typing import cast
 
 from sqlalchemy import and_, select, union_all
+from sqlalchemy.orm import joinedload
 
 from eprescription.domain import identifiers, prescribing_rules
 from eprescription.domain import prescriptions as rules
@@ -20,6 +21,7 @@ from eprescription.domain.messages import Message
 from eprescription.domain.prescribing_conditions import Condition, from_json, to_json
 from eprescription.domain.prescriptions import ItemDraft, Problems, today_of
 from eprescription.domain.signed_prescription import iso_seconds
+from eprescription.domain.strengths import same_strength
 from eprescription.models import (
     CompositionLine,
     Person,
@@ -46,8 +48,8 @@ class IssueRequest:
     renewals: int | None = 0
     pickup_mode: str | None = rules.PickupMode.PUBLIC
     renewal_request_id: int | None = None  # the patient's request this prescription answers
-    # The warnings the prescriber acknowledged (services/issue_review.acknowledged); None: a
-    # caller that does not take part in acknowledging (the API, until its clients do).
+    # The warnings the prescriber acknowledged (services/issue_review.acknowledged); the web
+    # form and the API always give one. None: a service caller that meets no warning (the demo).
     acknowledgement: Acknowledgement | None = None
     # The number of the prescription this one renews: its lines are no duplicate therapy.
     renewing: str | None = None
@@ -156,6 +158,7 @@ def _judged(
                 renewals,
                 item.renewal_authorised,
                 rules.normalise_text(item.initial_prescription) or None,
+                item.fractionation_days,
             ),
             who,
         )
@@ -177,6 +180,8 @@ def _patient(uow: UnitOfWork, problems: Problems, nir: str | None):
             "no patient is recorded with this national identifier; check it with the patient's "
             "card, or have the patient registered first",
         ),
+        # The allergies the warnings check at review and signing, in the same statement.
+        options=(joinedload(Person.allergies),),
     )
 
 
@@ -286,7 +291,7 @@ def _medication(
         (composition, product)
         for composition, product in rows
         if product.is_prescribable
-        and rules.normalise_text(composition.strength).casefold() == strength.casefold()
+        and same_strength(composition.strength, strength)
         and rules.normalise_text(product.form).casefold() == form.casefold()
     ]
     if matching:
@@ -295,7 +300,8 @@ def _medication(
         return _Medication(
             name=composition.substance_name,
             substance_code=code,
-            strength=rules.normalise_text(composition.strength),
+            # As the prescriber wrote it ("1 g"), which the products' texts match by value.
+            strength=strength,
             form=rules.normalise_text(product.form),
             conditions=tuple(conditions.values()),
         )
@@ -380,4 +386,9 @@ def _item_content(line: int, item: ItemDraft, medication: _Medication) -> dict:
         content["renewal_authorised"] = True
     if rules.normalise_text(item.initial_prescription):
         content["initial_prescription"] = rules.normalise_text(item.initial_prescription)
+    # Written by the prescriber for the counter (docs/rules.md); absent from older payloads.
+    if item.fractionation_days is not None:
+        content["fractionation_days"] = item.fractionation_days
+    if item.overlap_allowed:
+        content["overlap_allowed"] = True
     return content

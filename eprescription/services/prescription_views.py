@@ -41,6 +41,8 @@ class LineView:
     conditions: list = field(default_factory=list)
     renewal_authorised: bool = False
     initial_prescription: str | None = None
+    fractionation_days: int | None = None  # a narcotic given N days at a time, as written
+    overlap_allowed: bool = False  # "chevauchement autorisé" (R5132-33)
     quantity_in_words: str | None = None  # a secure prescription's line (docs/rules.md)
 
 
@@ -104,6 +106,8 @@ def verified_view(found: SignedPrescription, today: date) -> PrescriptionView:
             conditions=line.content.get("conditions", []),
             renewal_authorised=line.content.get("renewal_authorised", False),
             initial_prescription=line.content.get("initial_prescription"),
+            fractionation_days=line.content.get("fractionation_days"),
+            overlap_allowed=line.content.get("overlap_allowed", False),
             quantity_in_words=line.content.get("quantity_in_words"),
         )
         for line in found.lines

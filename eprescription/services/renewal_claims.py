@@ -1,6 +1,6 @@
 """A renewal request inside the issue transaction: checked before signing, renewed with it."""
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -8,7 +8,7 @@ from eprescription.domain import renewals as rules
 from eprescription.domain.errors import ValidationFailed
 from eprescription.domain.renewals import RequestStatus
 from eprescription.models import Person, Prescription, RenewalRequest
-from eprescription.services import access
+from eprescription.services import access, events
 from eprescription.services.uow import UnitOfWork
 
 OBJECT_TYPE = "prescription"  # events name the prescription asked for, as the patient knows it
@@ -58,14 +58,22 @@ def fulfil(uow: UnitOfWork, row: RenewalRequest | None, prescription: Prescripti
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    current = row.status_at(now)
-    row.status = str(rules.transition(current, RequestStatus.RENEWED))
+    row.renewed_prescription = prescription
+    decide(uow, row, RequestStatus.RENEWED, row.status_at(now), now, "renew")
+
+
+def decide(
+    uow: UnitOfWork,
+    row: RenewalRequest,
+    target: RequestStatus,
+    current: str,
+    now: datetime,
+    action: str,
+) -> None:
+    """Move the request from `current` to `target` (renewed or declined), decided now by the
+    caller, and audit it as `action` on the prescription asked for."""
+    row.status = str(rules.transition(current, target))
     row.decided_at = now
     row.decided_by_account_id = uow.require_account().id
-    row.renewed_prescription = prescription
-    uow.audit(
-        "renew",
-        OBJECT_TYPE,
-        row.prescription.number,
-        patient_person_id=row.patient_person_id,
-    )
+    uow.audit(action, OBJECT_TYPE, row.prescription.number, patient_person_id=row.patient_person_id)
+    events.emit(uow, events.ANSWERS[target], row.prescription, renewal_request=row.id)

@@ -1,6 +1,6 @@
 """Renewal requests: the patient asks, the prescriber renews or declines; each one transaction."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select, update
@@ -22,7 +22,9 @@ from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import Account, Prescription, RenewalRequest, Role
 from eprescription.services import (
     access,
+    events,
     paging,
+    patient_cards,
     patient_prescriptions,
     prescriber_lists,
     prescribers,
@@ -156,6 +158,7 @@ def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None)
         patient_person_id=prescription.patient_person_id,
         actor=access.audit_actor(uow, relation),
     )
+    events.emit(uow, events.RENEWAL_REQUESTED, prescription, renewal_request=row.id)
     return view(row, now, relation)
 
 
@@ -224,17 +227,21 @@ def _latest(uow: UnitOfWork, numbers: list[str]) -> dict[str, RenewalRequest]:
     return {row.prescription.number: row for row in rows}
 
 
-def _renewal_state(card: dict, row: RenewalRequest | None, now: datetime) -> dict:
+def _renewal_state(
+    card: patient_cards.Card | patient_cards.UnverifiedCard,
+    row: RenewalRequest | None,
+    now: datetime,
+) -> dict:
     """What the health space shows about renewing a prescription: its latest request, and
     whether a new one can be made (or the code of the reason why not)."""
-    latest = view(row, now, card["relation"]) if row is not None else None
-    if not card["verified"]:  # nothing can be done with it, a renewal neither
+    latest = view(row, now, card.relation) if row is not None else None
+    if not isinstance(card, patient_cards.Card):  # nothing can be done with it, nor a renewal
         return {"request": latest, "can_ask": False, "why_not": SignatureInvalid.code}
     refusal = rules.refusal(
-        card["status"],
-        renewals=card["renewals"],
-        renewal_in_progress=card["renewal_in_progress"],
-        valid_until=date.fromisoformat(card["valid_until"]),
+        card.status,
+        renewals=card.renewals,
+        renewal_in_progress=card.renewal_in_progress,
+        valid_until=date.fromisoformat(card.valid_until),
         today=today_of(now),
     )
     waiting = latest is not None and latest["status"] in OPEN
@@ -253,18 +260,19 @@ def list_with_requests(
     listing = patient_prescriptions.list_prescriptions(
         uow, view=view, page=page, page_size=page_size
     )
-    latest = _latest(uow, [card["id"] for card in listing.items])
-    for card in listing.items:
-        card["renewal"] = _renewal_state(card, latest.get(card["id"]), now)
+    latest = _latest(uow, [card.id for card in listing.items])
+    listing.items[:] = [
+        replace(card, renewal=_renewal_state(card, latest.get(card.id), now))
+        for card in listing.items
+    ]
     return listing
 
 
-def get_with_request(uow: UnitOfWork, number: str) -> dict:
+def get_with_request(uow: UnitOfWork, number: str) -> patient_cards.Card:
     """One prescription of the health space (audited there) with its renewal state."""
     now = _now(uow)
     card = patient_prescriptions.get_prescription(uow, number)
-    card["renewal"] = _renewal_state(card, _latest(uow, [card["id"]]).get(card["id"]), now)
-    return card
+    return replace(card, renewal=_renewal_state(card, _latest(uow, [card.id]).get(card.id), now))
 
 
 # -- the prescriber ---------------------------------------------------------------------------
@@ -323,18 +331,19 @@ def desk(
     return Desk(list_for_prescriber(uow), listing)
 
 
+def _pending(
+    uow: UnitOfWork, request_id: int, action: access.Action, target: RequestStatus
+) -> tuple[RenewalRequest, datetime]:
+    """A pending request of this prescriber, opened for `action` on the way to `target`."""
+    now = _now(uow)
+    prescribers.prescriber_of(uow)
+    return renewal_claims.handled_by(uow, request_id, action, today_of(now), target=target), now
+
+
 def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, SignedPrescription]:
     """A pending request of this prescriber and its prescription as verified, to answer it
     (the renewal form prefilled from it, or the decline form); the read is audited."""
-    now = _now(uow)
-    prescribers.prescriber_of(uow)
-    row = renewal_claims.handled_by(
-        uow,
-        request_id,
-        access.Action.READ,
-        today_of(now),
-        target=RequestStatus.RENEWED,
-    )
+    row, now = _pending(uow, request_id, access.Action.READ, RequestStatus.RENEWED)
     found = signed_documents.require(uow, row.prescription, "read")
     uow.audit("read", OBJECT_TYPE, row.prescription.number, patient_person_id=row.patient_person_id)
     return view(row, now), found
@@ -342,26 +351,10 @@ def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, SignedPrescrip
 
 def decline(uow: UnitOfWork, request_id: int, *, message: str | None) -> dict:
     """The prescriber declines a pending request with a message for the patient (required)."""
-    now = _now(uow)
-    prescribers.prescriber_of(uow)
-    row = renewal_claims.handled_by(
-        uow,
-        request_id,
-        access.Action.DECLINE,
-        today_of(now),
-        target=RequestStatus.DECLINED,
-    )
+    row, now = _pending(uow, request_id, access.Action.DECLINE, RequestStatus.DECLINED)
     problems = Problems()
     text = rules.message(problems, "message", message, required=True)
     _problems_raise(problems)
-    row.status = str(rules.transition(row.status, RequestStatus.DECLINED))
-    row.decided_at = now
-    row.decided_by_account_id = uow.require_account().id
     row.decline_message = text
-    uow.audit(
-        "decline_renewal",
-        OBJECT_TYPE,
-        row.prescription.number,
-        patient_person_id=row.patient_person_id,
-    )
+    renewal_claims.decide(uow, row, RequestStatus.DECLINED, row.status, now, "decline_renewal")
     return view(row, now)

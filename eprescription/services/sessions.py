@@ -1,5 +1,7 @@
-"""Every login of an account at once: its session version (named by each session cookie) and
-its API tokens."""
+"""The logins of an account: all at once (its session version, named by each session cookie,
+and its API tokens), or one API token."""
+
+import hashlib
 
 from sqlalchemy import delete, update
 
@@ -18,3 +20,20 @@ def end_all(uow: UnitOfWork, account: Account) -> None:
     )
     uow.session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
     uow.session.refresh(account, ["session_version"])
+
+
+def end_token(uow: UnitOfWork, token: str) -> None:
+    """End the bearer token `token` of the acting account (an API client's logout); its other
+    tokens and sessions go on."""
+    account = uow.require_account()
+    uow.session.execute(
+        delete(ApiToken).where(
+            ApiToken.token_hash == token_hash(token), ApiToken.account_id == account.id
+        )
+    )
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a bearer token: a plain SHA-256 is enough, as the token has 256
+    random bits, unlike a password."""
+    return hashlib.sha256(token.encode()).hexdigest()

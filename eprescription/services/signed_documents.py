@@ -3,6 +3,7 @@ once with its cancellations, receipts and pickup choice against its row (docs/si
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import joinedload
@@ -12,11 +13,10 @@ from eprescription.domain.errors import SignatureInvalid
 from eprescription.domain.messages import Message
 from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import Dispensation, Person, Prescriber, Prescription
-from eprescription.services import pki, verification
+from eprescription.services import counter, pki, verification
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
-OBJECT_TYPE = "prescription"
 Dispensations = dict[int, list[Dispensation]]
 # What check() reads of a prescription row, loaded with it in its one statement: the patient
 # and the prescriber joined, and the two collections (a row per line and cancellation; a
@@ -123,13 +123,7 @@ def require(
     if not found.verified:
         error = SignatureInvalid(cannot_be_verified(found))
         if action is not None:
-            uow.refuse(
-                action,
-                OBJECT_TYPE,
-                row.number,
-                patient_person_id=row.patient_person_id,
-                outcome=error.code,
-            )
+            counter.record_refusal(uow, row, action, error)
         raise error
     return found
 
@@ -141,6 +135,7 @@ def cannot_be_verified(found: SignedPrescription) -> Message:
         "This prescription cannot be verified against its signature, so nothing can be "
         "dispensed from it: {problems}.",
         problems="; ".join(found.problems),
+        reasons=tuple(found.problems),  # each with its code, for the pages' words
     )
 
 
@@ -170,6 +165,29 @@ def sign_pickup_choice(uow: UnitOfWork, row: Prescription, pickup_mode: str) -> 
     verification.forget_trust(uow)  # the service's first signature makes its key
 
 
+# The columns of a prescription row and of a dispensation row the signed check reads as they are.
+_PRESCRIPTION_COLUMNS = (
+    "number",
+    "issued_at",
+    "valid_from",
+    "valid_until",
+    "renewals",
+    "pickup_mode",
+    "status",
+    "version",
+    "jws",
+)
+_RECEIPT_COLUMNS = (
+    "id",
+    "dispensed_at",
+    "total_cents",
+    "covered_cents",
+    "patient_share_cents",
+    "reversed_at",
+    "reversal_reason",
+)
+
+
 def _columns(
     uow: UnitOfWork, row: Prescription, people: tuple[str, str], given: list[Dispensation]
 ) -> signed.PrescriptionColumns:
@@ -178,34 +196,21 @@ def _columns(
     if row.pickup_choice_jws or row.pickup_choice_payload:
         choice = verification.document(uow, row.pickup_choice_jws, row.pickup_choice_payload)
     return signed.PrescriptionColumns(
-        number=row.number,
+        **_same_named(row, _PRESCRIPTION_COLUMNS),
         patient_national_id=national_id,
         prescriber_rpps=rpps,
-        issued_at=row.issued_at,
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-        renewals=row.renewals,
-        pickup_mode=row.pickup_mode,
-        status=row.status,
-        version=row.version,
-        jws=row.jws,
         items=tuple(
             signed.ItemColumns(
-                line=item.line,
-                values={field: getattr(item, field) for field in signed.ITEM_FIELDS},
-                quantity_total=item.quantity_total,
+                **_same_named(item, ("line", "quantity_total", "cancellation_id")),
+                values=_same_named(item, signed.ITEM_FIELDS),
                 dispensed=item.dispensed_quantity,
-                cancellation_id=item.cancellation_id,
             )
             for item in row.items
         ),
         cancellations=tuple(
             signed.CancellationColumns(
-                id=cancellation.id,
-                cancelled_at=cancellation.cancelled_at,
-                reason=cancellation.reason,
+                **_same_named(cancellation, ("id", "cancelled_at", "reason", "jws")),
                 document=verification.document(uow, cancellation.jws, cancellation.payload),
-                jws=cancellation.jws,
             )
             for cancellation in row.cancellations
         ),
@@ -226,12 +231,8 @@ def _receipt(uow: UnitOfWork, row: Dispensation) -> signed.ReceiptColumns:
     if row.reversal_jws or row.reversal_payload:
         reversal = verification.document(uow, row.reversal_jws, row.reversal_payload)
     return signed.ReceiptColumns(
-        id=row.id,
-        dispensed_at=row.dispensed_at,
+        **_same_named(row, _RECEIPT_COLUMNS),
         collected_by=collected,
-        total_cents=row.total_cents,
-        covered_cents=row.covered_cents,
-        patient_share_cents=row.patient_share_cents,
         lines=tuple(
             {
                 "line": line.line,
@@ -251,7 +252,10 @@ def _receipt(uow: UnitOfWork, row: Dispensation) -> signed.ReceiptColumns:
             for line in row.lines
         ),
         receipt=verification.document(uow, row.jws, row.payload),
-        reversed_at=row.reversed_at,
-        reversal_reason=row.reversal_reason,
         reversal=reversal,
     )
+
+
+def _same_named(row: object, names: Sequence[str]) -> dict[str, Any]:
+    """The row's values of these attributes, by name (the columns the signed check reads)."""
+    return {name: getattr(row, name) for name in names}

@@ -10,7 +10,13 @@ from typing import TypeVar, cast
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from eprescription.models import CertificateAuthority, PrescriberCredential, ServiceKey
+from eprescription.models import (
+    CertificateAuthority,
+    PrescriberCredential,
+    PrescriberCrl,
+    ServiceKey,
+    TrustedPrescriberCa,
+)
 
 TTL_SECONDS = 10.0  # how long another process's change (a revocation) may go unseen here
 T = TypeVar("T")
@@ -19,7 +25,13 @@ T = TypeVar("T")
 _copies: "weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, object]]]" = (
     weakref.WeakKeyDictionary()
 )
-_TRUST_ROWS = (CertificateAuthority, PrescriberCredential, ServiceKey)
+_TRUST_ROWS = (
+    CertificateAuthority,
+    PrescriberCredential,
+    ServiceKey,
+    TrustedPrescriberCa,
+    PrescriberCrl,
+)
 _CHANGED = "eprescription.trust_changed"  # the key in Session.info
 
 

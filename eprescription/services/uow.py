@@ -24,6 +24,9 @@ class Settings:
     key_encryption_key: bytes  # the current one: wraps the CA, service and prescribers' keys,
     # seals access codes
     token_lifetime_seconds: int = 3600
+    # A bearer token unused this long ends, as an idle session does (patients: the second).
+    token_idle_minutes: int = 15
+    token_idle_minutes_patient: int = 30
     # Every key-encryption key by id, key_encryption_key the current (None: a keyring of one).
     key_encryption_keys: Keyring | None = None
     # A renewal may be given this many days before its period opens (docs/rules.md).

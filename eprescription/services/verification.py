@@ -2,18 +2,24 @@
 one reported check at a time."""
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from sqlalchemy import Boolean, String, Text, literal, null, select, union_all
 
 from eprescription.domain import bounded_json
 from eprescription.domain.signed_prescription import Document
-from eprescription.models import CertificateAuthority, PrescriberCredential, ServiceKey
+from eprescription.models import (
+    CertificateAuthority,
+    PrescriberCredential,
+    PrescriberCrl,
+    ServiceKey,
+    TrustedPrescriberCa,
+)
 from eprescription.models.base import UTCDateTime
 from eprescription.services import pki, trust_cache
 from eprescription.services.uow import UnitOfWork
-from eprescription.signing import certificates, jws
+from eprescription.signing import certificates, crl, jws
 from eprescription.signing.jws import VerificationReport
 
 TRUST = "verification.trust"
@@ -23,11 +29,19 @@ FRESH = "verification.trust_fresh"  # the trust list was read from the database 
 @dataclass(frozen=True)
 class Trust:
     """What verifiers trust: the CAs (old ones too), the revoked prescriber certificates, and
-    the serials of the service's own certificates (receipts, reversals, pickup choices)."""
+    the serials of the service's own certificates (receipts, reversals, pickup choices); and
+    the outside CAs the operator trusts for prescribers' own signatures (external signing),
+    with the revocations of their CRLs by CA fingerprint (an empty one when none is loaded)."""
 
     anchors: tuple[x509.Certificate, ...]
     revocations: dict[str, jws.Revocation]
     service_serials: frozenset[str]
+    prescriber_anchors: tuple[x509.Certificate, ...] = ()
+    prescriber_revocations: dict[bytes, dict[str, jws.Revocation]] = field(default_factory=dict)
+
+    def is_prescriber_anchor(self, anchor: x509.Certificate | None) -> bool:
+        """Whether `anchor` is an outside CA, trusted for prescribers' signatures only."""
+        return anchor is not None and jws.fingerprint(anchor) in self.prescriber_revocations
 
 
 def trust(uow: UnitOfWork, *, fresh: bool = False) -> Trust:
@@ -52,34 +66,49 @@ def _read_trust(uow: UnitOfWork) -> Trust:
         PrescriberCredential.revocation_reason.label("reason"),
         PrescriberCredential.key_compromise.label("compromised"),
     ).where(PrescriberCredential.revoked_at.is_not(None))
+    keys = (
+        ("ca", CertificateAuthority.certificate_pem),
+        ("service", ServiceKey.serial),
+        ("prescriber_ca", TrustedPrescriberCa.certificate_pem),
+    )
     rows = uow.session.execute(
         union_all(
             revoked,
-            select(
-                literal("ca", String),
-                CertificateAuthority.certificate_pem,
-                null().cast(UTCDateTime),
-                null().cast(Text),
-                null().cast(Boolean),
+            *(
+                select(
+                    literal(kind, String),
+                    column,
+                    null().cast(UTCDateTime),
+                    null().cast(Text),
+                    null().cast(Boolean),
+                )
+                for kind, column in keys
             ),
-            select(
-                literal("service", String),
-                ServiceKey.serial,
+            select(  # an outside CA's CRL, with the CA's fingerprint
+                literal("crl", String),
+                PrescriberCrl.crl_pem,
                 null().cast(UTCDateTime),
-                null().cast(Text),
+                TrustedPrescriberCa.fingerprint,
                 null().cast(Boolean),
-            ),
+            ).join(TrustedPrescriberCa, TrustedPrescriberCa.id == PrescriberCrl.authority_id),
         )
     ).all()
     anchors, revocations, services = [], {}, set()
+    outside: list[x509.Certificate] = []
+    lists: dict[bytes, dict[str, jws.Revocation]] = {}
     for kind, text, revoked_at, reason, compromised in rows:
         if kind == "ca":
             anchors.append(pki.certificate_of(text))
         elif kind == "service":
             services.add(text)
+        elif kind == "prescriber_ca":
+            outside.append(pki.certificate_of(text))
+        elif kind == "crl":
+            lists[bytes.fromhex(reason)] = crl.revocations(crl.load(text.encode("ascii")))
         else:
             revocations[text] = jws.Revocation(revoked_at, reason or "", bool(compromised))
-    return Trust(tuple(anchors), revocations, frozenset(services))
+    by_anchor = {jws.fingerprint(ca): lists.get(jws.fingerprint(ca), {}) for ca in outside}
+    return Trust(tuple(anchors), revocations, frozenset(services), tuple(outside), by_anchor)
 
 
 def forget_trust(uow: UnitOfWork) -> None:
@@ -106,8 +135,16 @@ def _verify(
     uow: UnitOfWork, token: str, stored_payload: bytes | None, known: Trust
 ) -> VerificationReport:
     report = jws.verify_compact(
-        token, trust_anchors=known.anchors, revocations=known.revocations, now=uow.now
+        token,
+        trust_anchors=(*known.anchors, *known.prescriber_anchors),
+        revocations=known.revocations,
+        now=uow.now,
+        anchor_revocations=known.prescriber_revocations,
     )
+    leaf = report.certificate
+    if known.is_prescriber_anchor(report.anchor) and leaf and certificates.rpps_of(leaf) is None:
+        # An outside CA is trusted for prescribers' signatures only.
+        report.add(jws.CHAIN, False, "an outside prescriber CA's certificate names no RPPS number")
     if stored_payload is not None:
         if report.payload is None:
             report.add(jws.PAYLOAD, False, "not checked: the JWS could not be read")
@@ -140,8 +177,10 @@ def document(uow: UnitOfWork, token: str | None, stored_payload: bytes | None) -
     if leaf is None:  # a valid report names its signer; never None here
         return Document(None, ("the signer is unknown",), payload_sha256=payload_sha256)
     signer_rpps, serial = certificates.rpps_of(leaf), certificates.serial_hex(leaf)
-    by_service = serial in trust(uow).service_serials
-    if not by_service and signer_rpps is None and not uow.memo.get(FRESH):
+    # Ours only: an outside prescriber CA may issue any serial, never the service's.
+    ours = not trust(uow).is_prescriber_anchor(report.anchor)
+    by_service = ours and serial in trust(uow).service_serials
+    if ours and not by_service and signer_rpps is None and not uow.memo.get(FRESH):
         by_service = serial in trust(uow, fresh=True).service_serials  # a key made since?
     return Document(
         content,

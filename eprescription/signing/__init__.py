@@ -1,1 +1,1 @@
-"""Pure cryptography, no database: canonical JSON, JWS ES256, key wrapping, X.509 certificates."""
+"""Pure cryptography, no database: canonical JSON, JWS, key wrapping, X.509 certificates, CRLs."""

@@ -203,17 +203,28 @@ def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def is_signing_certificate(certificate: x509.Certificate) -> bool:
-    """Not a CA, and keyUsage allows digitalSignature."""
+    """Not a CA, and keyUsage allows digitalSignature or nonRepudiation (contentCommitment:
+    the usage of a health professional card's signing certificate)."""
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return False
-    return usage.digital_signature and not is_ca(certificate)
+    return (usage.digital_signature or usage.content_commitment) and not is_ca(certificate)
+
+
+RPPS_NATIONAL_ID_PREFIX = "8"  # IGC-Santé's idNat for an RPPS-registered professional
 
 
 def rpps_of(certificate: x509.Certificate) -> str | None:
+    """The subject's serialNumber: the 11-digit RPPS, or the national identifier "8" + RPPS
+    that French health professional cards carry (given back as the RPPS)."""
     attributes = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    return str(attributes[0].value) if attributes else None
+    if not attributes:
+        return None
+    value = str(attributes[0].value)
+    if len(value) == 12 and value.isdigit() and value.startswith(RPPS_NATIONAL_ID_PREFIX):
+        return value[1:]
+    return value
 
 
 def common_name_of(certificate: x509.Certificate) -> str:

@@ -1,4 +1,5 @@
-"""JWS compact serialization (RFC 7515) with ES256 and an x5c chain: signing and every check."""
+"""JWS compact serialization (RFC 7515) with ES256 (PS256, RS256 verified too) and an x5c chain:
+signing and every check."""
 
 import base64
 import re
@@ -10,17 +11,21 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
 
 from eprescription.domain import bounded_json
+from eprescription.domain.messages import Message
 from eprescription.signing import certificates
 from eprescription.signing.canonical import canonical_json
 
-ALGORITHM = "ES256"
+ALGORITHM = "ES256"  # what this service signs with
+# What it verifies: ES256, and the RSA forms French health professional cards sign with.
+ALGORITHMS = ("ES256", "PS256", "RS256")
+RSA_MIN_BITS = 2048
 COORDINATE_LENGTH = 32  # P-256: r and s are 32 bytes each, 64 in all (RFC 7518 §3.4)
 CLOCK_SKEW = timedelta(minutes=5)
 SIGNING_TIME_FIELD = "issued_at"
@@ -34,7 +39,7 @@ PAYLOAD = "payload"
 
 
 class MalformedJws(ValueError):
-    """Not a compact ES256 JWS with an x5c header."""
+    """Not a compact JWS (ES256, PS256 or RS256) with an x5c header."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class VerificationReport:
     header: dict | None = None
     certificate: x509.Certificate | None = None
     signed_at: datetime | None = None
+    anchor: x509.Certificate | None = None  # the trusted CA the chain ended at
 
     @property
     def valid(self) -> bool:
@@ -141,8 +147,10 @@ def parse_compact(token: str) -> ParsedJws:
         raise MalformedJws("the protected header is not JSON") from error
     if not isinstance(header, dict):
         raise MalformedJws("the protected header is not a JSON object")
-    if header.get("alg") != ALGORITHM:
-        raise MalformedJws(f"the algorithm must be {ALGORITHM}, not {header.get('alg')!r}")
+    if header.get("alg") not in ALGORITHMS:
+        raise MalformedJws(
+            f"the algorithm must be one of {', '.join(ALGORITHMS)}, not {header.get('alg')!r}"
+        )
     if "crit" in header:
         raise MalformedJws("critical header parameters are not supported")
     x5c = header.get("x5c")
@@ -154,6 +162,11 @@ def parse_compact(token: str) -> ParsedJws:
         raise MalformedJws("an x5c entry is not a readable DER certificate") from error
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
     return ParsedJws(header, payload, signature, signing_input, chain)
+
+
+def x5c_certificate(entry: str) -> x509.Certificate:
+    """An x5c entry (base64 DER) as a certificate; one of certificates.UNREADABLE if it is not."""
+    return _x5c_certificate(entry)
 
 
 @lru_cache(maxsize=4096)
@@ -184,17 +197,29 @@ def verify_compact(
     trust_anchors: Iterable[x509.Certificate],
     revocations: Mapping[str, Revocation] | None = None,
     now: datetime | None = None,
+    anchor_revocations: Mapping[bytes, Mapping[str, Revocation]] | None = None,
 ) -> VerificationReport:
     """Check a JWS: signature, chain to one of `trust_anchors`, validity at the signing time
-    (the payload's issued_at, else now) and revocation (`revocations` by serial hex)."""
+    (the payload's issued_at, else now) and revocation (`revocations` by serial hex).
+
+    `anchor_revocations`, by the SHA-256 fingerprint of an anchor: the revocations that hold
+    for what that anchor issued (an outside CA's CRL) instead of `revocations` (ours)."""
     now = now or datetime.now(UTC)
     report = VerificationReport()
     try:
         parsed = parse_compact(token)
     except MalformedJws as error:
-        report.add(SIGNATURE, False, f"not a valid compact JWS: {error}")
+        report.add(
+            SIGNATURE,
+            False,
+            Message("jws_malformed", "not a valid compact JWS: {error}", error=str(error)),
+        )
         for name in (CHAIN, VALIDITY, REVOCATION):
-            report.add(name, False, "not checked: the JWS could not be read")
+            report.add(
+                name,
+                False,
+                Message("jws_not_checked", "not checked: the JWS could not be read"),
+            )
         return report
     leaf = parsed.chain[0]
     report.header, report.payload, report.certificate = parsed.header, parsed.payload, leaf
@@ -203,27 +228,66 @@ def verify_compact(
     claimed = signing_time(parsed.payload)
     report.signed_at = claimed or now
     _check_validity(report, path or [leaf], claimed, now)
-    _check_revocation(report, leaf, report.signed_at, revocations or {})
+    report.anchor = path[-1] if path else None
+    revoked = revocations or {}
+    if path and anchor_revocations:
+        revoked = anchor_revocations.get(fingerprint(path[-1]), revoked)
+    _check_revocation(report, leaf, report.signed_at, revoked)
     return report
 
 
-def _check_signature(report: VerificationReport, parsed: ParsedJws, leaf) -> None:
-    public_key = leaf.public_key()
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
-        report.add(SIGNATURE, False, "the signer's certificate does not hold a P-256 key")
-        return
+def fingerprint(certificate: x509.Certificate) -> bytes:
+    """The certificate's SHA-256 fingerprint (of its DER)."""
+    return certificate.fingerprint(hashes.SHA256())
+
+
+def signature_matches(parsed: ParsedJws, leaf: x509.Certificate) -> str | None:
+    """None when the signature is `leaf`'s over the signing input with the header's algorithm
+    (ES256: a P-256 key, r‖s; PS256: RSASSA-PSS, SHA-256, MGF1, 32-byte salt, RFC 7518 §3.5;
+    RS256: RSASSA-PKCS1-v1_5, SHA-256; RSA keys of at least 2048 bits), else why not."""
+    alg, public_key = parsed.header.get("alg"), leaf.public_key()
     try:
-        der = raw_to_der(parsed.signature)
-        public_key.verify(der, parsed.signing_input, ec.ECDSA(hashes.SHA256()))
+        if alg == "ES256":
+            if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+                public_key.curve, ec.SECP256R1
+            ):
+                return Message(
+                    "signer_not_p256", "the signer's certificate does not hold a P-256 key (ES256)"
+                )
+            der = raw_to_der(parsed.signature)
+            public_key.verify(der, parsed.signing_input, ec.ECDSA(hashes.SHA256()))
+            return None
+        if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < RSA_MIN_BITS:
+            return Message(
+                "signer_rsa_too_small",
+                "the signer's certificate holds no RSA key of {bits} bits ({alg})",
+                bits=RSA_MIN_BITS,
+                alg=str(alg),
+            )
+        scheme = (
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+            if alg == "PS256"
+            else padding.PKCS1v15()
+        )
+        public_key.verify(parsed.signature, parsed.signing_input, scheme, hashes.SHA256())
     except (MalformedJws, InvalidSignature):
-        report.add(SIGNATURE, False, "the ES256 signature does not match the header and payload")
+        return Message(
+            "signature_mismatch",
+            "the {alg} signature does not match the header and payload",
+            alg=str(alg),
+        )
+    return None
+
+
+def _check_signature(report: VerificationReport, parsed: ParsedJws, leaf) -> None:
+    problem = signature_matches(parsed, leaf)
+    if problem is not None:
+        report.add(SIGNATURE, False, problem)
         return
     report.add(
         SIGNATURE,
         True,
-        f"ES256 signature by {certificates.common_name_of(leaf)} "
+        f"{parsed.header['alg']} signature by {certificates.common_name_of(leaf)} "
         f"(certificate {certificates.serial_hex(leaf)})",
     )
 
@@ -234,7 +298,13 @@ def _check_chain(
     """The path leaf → … → trusted CA, or None (and a failed check)."""
     leaf = chain[0]
     if not certificates.is_signing_certificate(leaf):
-        report.add(CHAIN, False, "the signer's certificate is not a signing certificate")
+        report.add(
+            CHAIN,
+            False,
+            Message(
+                "not_signing_certificate", "the signer's certificate is not a signing certificate"
+            ),
+        )
         return None
     path, unused = [leaf], list(chain[1:])
     while len(path) <= len(chain):
@@ -253,7 +323,11 @@ def _check_chain(
             break
         unused.remove(issuer)
         path.append(issuer)
-    report.add(CHAIN, False, "the certificate does not chain to a trusted CA")
+    report.add(
+        CHAIN,
+        False,
+        Message("untrusted_chain", "the certificate does not chain to a trusted CA"),
+    )
     return None
 
 
@@ -265,16 +339,27 @@ def _check_validity(
 ) -> None:
     when = claimed or now
     if claimed is not None and claimed > now + CLOCK_SKEW:
-        report.add(VALIDITY, False, f"the signing time {claimed.isoformat()} is in the future")
+        report.add(
+            VALIDITY,
+            False,
+            Message(
+                "signing_time_future", "the signing time {when} is in the future", when=claimed
+            ),
+        )
         return
     for certificate in path:
         if not certificate.not_valid_before_utc <= when <= certificate.not_valid_after_utc:
             report.add(
                 VALIDITY,
                 False,
-                f"{certificates.common_name_of(certificate)}'s certificate was not valid at "
-                f"{when.isoformat()} (valid {certificate.not_valid_before_utc.isoformat()} to "
-                f"{certificate.not_valid_after_utc.isoformat()})",
+                Message(
+                    "certificate_not_valid_then",
+                    "{name}'s certificate was not valid at {when} (valid {start} to {end})",
+                    name=certificates.common_name_of(certificate),
+                    when=when,
+                    start=certificate.not_valid_before_utc,
+                    end=certificate.not_valid_after_utc,
+                ),
             )
             return
     source = "issued_at" if claimed is not None else "now: the payload has no issued_at"
@@ -294,15 +379,24 @@ def _check_revocation(
         report.add(
             REVOCATION,
             False,
-            f"revoked on {revocation.revoked_at.isoformat()} for key compromise "
-            f"({revocation.reason}): no signature by this key is trusted",
+            Message(
+                "revoked_key_compromise",
+                "revoked on {when} for key compromise ({reason}): no signature by this key is "
+                "trusted",
+                when=revocation.revoked_at,
+                reason=revocation.reason,
+            ),
         )
     elif revocation.revoked_at <= signed_at:
         report.add(
             REVOCATION,
             False,
-            f"revoked on {revocation.revoked_at.isoformat()} ({revocation.reason}), "
-            "before the signing time",
+            Message(
+                "revoked_before_signing",
+                "revoked on {when} ({reason}), before the signing time",
+                when=revocation.revoked_at,
+                reason=revocation.reason,
+            ),
         )
     else:
         report.add(

@@ -2,10 +2,10 @@
 session version (eprescription/login_sessions.py), checked on every request."""
 
 from collections.abc import Callable
-from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -19,6 +19,7 @@ from eprescription.errors import OK, status_for
 from eprescription.models import Account, Role
 from eprescription.services import accounts, sessions
 from eprescription.use_cases import unit_of_work
+from eprescription.view_checks import checked_first
 
 bp = Blueprint("auth", __name__)
 
@@ -59,25 +60,21 @@ def landing_url(account: Account) -> str:
 def login_required(*roles: Role) -> Callable:
     """Send visitors to the login page; refuse accounts without one of `roles` (any if none)."""
 
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            account = current_account()
-            if account is None:
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if roles and account.role not in roles:
-                raise PermissionDenied(
-                    Message(
-                        "role_required",
-                        "This page is for the role {role}.",
-                        role=" or ".join(roles),
-                    )
+    def check() -> ResponseReturnValue | None:
+        account = current_account()
+        if account is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if roles and account.role not in roles:
+            raise PermissionDenied(
+                Message(
+                    "role_required",
+                    "This page is for the role {role}.",
+                    role=" or ".join(roles),
                 )
-            return view(*args, **kwargs)
+            )
+        return None
 
-        return wrapper
-
-    return decorator
+    return checked_first(check)
 
 
 def safe_next(target: str | None) -> str | None:

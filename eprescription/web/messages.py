@@ -62,6 +62,7 @@ TITLES = {
     errors.QuantityExceeded.code: _l("More than what remains to be dispensed"),
     errors.IdempotencyKeyInProgress.code: _l("This form is still being processed"),
     errors.ReversalRefused.code: _l("This dispensation cannot be reversed"),
+    errors.ReceiptSignatureInvalid.code: _l("The receipt cannot be verified against its signature"),
     errors.RenewalNotAllowed.code: _l("This prescription cannot be renewed on request"),
     errors.PrescriptionAlreadyRenewed.code: _l("This prescription was renewed already"),
     errors.RenewalRequestClosed.code: _l("This renewal request is no longer waiting"),
@@ -76,6 +77,37 @@ TITLES = {
     errors.WarningsNotAcknowledged.code: _l("Acknowledge the warnings before signing"),
     errors.DispensingRuleRefused.code: _l("A dispensing rule refuses this dispensation"),
     errors.RenewalPeriodNotOpen.code: _l("The next renewal period is not open yet"),
+    # External signing (issue 13).
+    errors.ExternalSignatureRefused.code: _l("The prescriber's signature is refused"),
+    errors.ExternalSignatureMalformed.code: _l(
+        "This is not a compact JWS with an x5c certificate chain"
+    ),
+    errors.ExternalSignatureMismatch.code: _l(
+        "The signature does not match the signed content and its certificate"
+    ),
+    errors.SignerCertificateUntrusted.code: _l(
+        "The signing certificate is not issued by a CA trusted for prescribers"
+    ),
+    errors.SignerCertificateExpired.code: _l(
+        "The signing certificate had expired at the signing time"
+    ),
+    errors.SignerCertificateNotYetValid.code: _l(
+        "The signing certificate was not yet valid at the signing time"
+    ),
+    errors.SignerCertificateRevoked.code: _l("The signing certificate is revoked"),
+    errors.SignerRevocationUnknown.code: _l(
+        "Whether the signing certificate is revoked cannot be told"
+    ),
+    errors.SignerKeyUsageRefused.code: _l("The signing certificate is not for signatures"),
+    errors.SignerRppsMismatch.code: _l("The signing certificate is not the calling prescriber's"),
+    errors.SignedPayloadMismatch.code: _l(
+        "The signed content is not what prepare gives for this prescription"
+    ),
+    errors.SigningTimeOutOfWindow.code: _l("The signing time is too far from now"),
+    errors.PrescriptionNumberTaken.code: _l("This prescription number is taken: prepare again"),
+    errors.TrustAnchorRefused.code: _l(
+        "This CA certificate or CRL cannot be trusted for prescribers"
+    ),
     # HTTP errors (errors.CODE_BY_HTTP_STATUS) and the unexpected one.
     "bad_request": _l("Bad Request"),
     "method_not_allowed": _l("Method Not Allowed"),
@@ -102,6 +134,21 @@ MESSAGES = {
     "isikukood_missing": _l("the isikukood is missing"),
     "rpps_missing": _l("the RPPS number is missing"),
     "finess_missing": _l("the FINESS number is missing"),
+    "isikukood_digits": _l("an isikukood has only digits"),
+    "isikukood_length": _l("an isikukood has 11 digits, not %(count)s"),
+    "isikukood_birth_date": _l("the isikukood's first 7 digits are not a valid birth date"),
+    "isikukood_check_digit": _l(
+        "the isikukood's check digit should be %(expected)s, not %(typed)s"
+    ),
+    "rpps_digits": _l("an RPPS number has only digits"),
+    "rpps_leading_8": _l("this looks like a national identifier (8 + RPPS): drop the leading 8"),
+    "rpps_length": _l("an RPPS number has 11 digits, not %(count)s"),
+    "rpps_check_digit": _l("the RPPS number's check digit should be %(expected)s, not %(typed)s"),
+    "finess_length": _l("a FINESS number has 9 characters, not %(count)s"),
+    "finess_characters": _l(
+        "a FINESS number has only digits, except 2A or 2B (Corsica) at the start"
+    ),
+    "finess_key": _l("the FINESS number's key should be %(expected)s, not %(typed)s"),
     # prescription numbers (domain/prescription_codes.py)
     "number_missing": _l("The prescription number is missing."),
     "number_length": _l("A prescription number has %(length)s characters, not %(count)s."),
@@ -166,6 +213,8 @@ MESSAGES = {
     "no_such_strength": _l(
         "no prescribable product contains %(substance)s at %(strength)s as %(form)s"
     ),
+    # external signing (services/external_signing.py)
+    "x5c_unreadable": _l("1 to %(count)s certificates, each base64 DER (RFC 7515 §4.1.6)"),
     "no_such_patient": _l(
         "no patient is recorded with this national identifier; check it with the patient's "
         "card, or have the patient registered first"
@@ -213,6 +262,23 @@ MESSAGES = {
     "admin_only": _l("Only an administrator may do this."),
     "no_such_account": _l("No account has this username."),
     "not_yourself": _l("Another administrator must do this to your account."),
+    # creating accounts and pharmacies (services/accounts.py, services/registration.py)
+    "exist_already": _l("These exist already: %(fields)s"),
+    "username_rule": _l("3 to 64 characters: letters, digits, and . _ @ -"),
+    "password_length": _l("at least %(count)s characters"),
+    "username_taken": _l("this username is taken"),
+    "person_has_role": _l("this person has a %(role)s account already"),
+    "rpps_taken": _l("another prescriber has this RPPS number"),
+    "no_such_pharmacy": _l("no pharmacy has the FINESS number %(finess)s"),
+    "pharmacy_name_missing": _l("the pharmacy's name is missing"),
+    "already_recorded": _l("already recorded"),
+    "name_missing": _l("this name is missing"),
+    "birth_date_missing": _l("the birth date is missing"),
+    "birth_date_future": _l("the birth date is in the future"),
+    "birth_date_disagrees": _l("the birth date does not agree with the national identifier"),
+    "person_differs": _l("recorded already for a person with another name or birth date"),
+    "entries_differ": _l("the two entries differ"),
+    "a_date": _l("a date: YYYY-MM-DD"),
     "pack_differs": _l("differs from the box's scanned code"),
     "batch_required": _l("the batch number is required"),
     "expiry_required": _l("the box's expiry date is required"),
@@ -291,6 +357,18 @@ MESSAGES = {
     "rule_cap_exceeded": _l(
         "line %(line)s: %(asked)s asked, at most %(allowed)s today: %(rule)s; nothing was dispensed"
     ),
+    "rule_fractioned_by_prescriber": _l(
+        "given %(days)s days at a time, as the prescriber wrote (source: %(source)s)"
+    ),
+    "rule_fractionation_narcotic": _l(
+        "only a narcotic (stupéfiant) is given fractioned as the prescriber writes (source: "
+        "%(source)s)"
+    ),
+    "rule_overlap": _l(
+        "line %(line)s: the same substance, given from another prescription, covers the "
+        "treatment until %(until)s; without the prescriber's express mention «chevauchement "
+        "autorisé» it is not given before (source: %(source)s); nothing was dispensed"
+    ),
     # accounts, login and throttling
     "wrong_credentials": _l("Wrong username or password."),
     "account_disabled": _l("This account is disabled; ask an administrator."),
@@ -329,10 +407,125 @@ MESSAGES = {
     "certificate_validity": _l("Your signing certificate is valid from %(start)s to %(end)s."),
     # the counter
     "no_signed_reversal": _l("This dispensation has no signed reversal."),
+    # marshmallow's refusals, coded (schemas/coded.py), and the pharmacy API's schemas
+    "field_required": _l("required"),
+    "field_null": _l("required"),
+    "field_invalid": _l("not a valid value"),
+    "not_a_string": _l("not a valid text"),
+    "not_utf8": _l("not a valid text"),
+    "not_a_number": _l("not a valid number"),
+    "number_too_large": _l("too large a number"),
+    "not_an_integer": _l("a whole number"),
+    "not_a_boolean": _l("yes or no"),
+    "not_a_date": _l("a date: YYYY-MM-DD"),
+    "not_a_list": _l("not a valid list"),
+    "not_an_object": _l("not a valid group of fields"),
+    "unknown_field": _l("not a field of this form"),
+    "invalid_input_type": _l("not a valid form"),
+    "length_at_least": _l("at least %(min)s characters"),
+    "length_at_most": _l("at most %(max)s characters"),
+    "length_between": _l("%(min)s to %(max)s characters"),
+    "length_equal": _l("exactly %(equal)s characters"),
+    "at_least": _l("at least %(min)s"),
+    "at_most": _l("at most %(max)s"),
+    "between_inclusive": _l("from %(min)s to %(max)s"),
+    "must_be_one_of": _l("one of: %(choices)s"),
+    "scan_not_both": _l("scan the QR code, or type the number with the NIR, not both"),
+    "presenter_with_manual_entry": _l(
+        "the representative's NIR goes with the number and the patient's NIR"
+    ),
+    "nir_with_number": _l("the patient's NIR goes with the number"),
+    "number_with_nir": _l("the prescription number goes with the patient's NIR"),
+    "scan_one_way": _l("scan the QR code, or type the number with the patient's NIR"),
+    "cip13_or_gs1": _l("give the pack: its CIP13, or scan the box's DataMatrix"),
+    "cip13_digits": _l("a CIP13 has 13 digits"),
+    "expiry_format": _l("a date: MM/YYYY as on the box, or YYYY-MM-DD"),
+    "presenter_nir_required": _l("a representative at the counter: their NIR, from their own card"),
     # signed documents
     "signature_unverified": _l(
         "This prescription cannot be verified against its signature, so nothing can be "
-        "collected with it: %(problems)s."
+        "collected with it: %(reasons)s."
+    ),
+    # a signature check that failed (signing/jws.py)
+    "jws_malformed": _l("not a valid compact JWS: %(error)s"),
+    "jws_not_checked": _l("not checked: the JWS could not be read"),
+    "signer_not_p256": _l("the signer's certificate does not hold a P-256 key (ES256)"),
+    "signer_rsa_too_small": _l(
+        "the signer's certificate holds no RSA key of %(bits)s bits (%(alg)s)"
+    ),
+    "signature_mismatch": _l("the %(alg)s signature does not match the header and payload"),
+    "not_signing_certificate": _l("the signer's certificate is not a signing certificate"),
+    "untrusted_chain": _l("the certificate does not chain to a trusted CA"),
+    "signing_time_future": _l("the signing time %(when)s is in the future"),
+    "certificate_not_valid_then": _l(
+        "%(name)s's certificate was not valid on %(when)s (valid from %(start)s to %(end)s)"
+    ),
+    "revoked_key_compromise": _l(
+        "revoked on %(when)s for key compromise (%(reason)s): no signature by this key is trusted"
+    ),
+    "revoked_before_signing": _l("revoked on %(when)s (%(reason)s), before the signing time"),
+    # which stored value disagrees with the signed documents (domain/signed_prescription.py)
+    "status_differs": _l(
+        "the status is %(here)s here, but the signed documents make it %(signed)s"
+    ),
+    "value_differs": _l("%(field)s is %(here)s here, %(signed)s in the signed prescription"),
+    "line_value_differs": _l(
+        "line %(line)s: %(field)s is %(here)s here, %(signed)s in the signed prescription"
+    ),
+    "lines_differ": _l("the lines are %(here)s here, %(signed)s in the signed prescription"),
+    "line_dispensed_differs": _l(
+        "line %(line)s: %(here)s dispensed here, %(signed)s in the signed receipts"
+    ),
+    "cancellation_problems": _l("cancellation of %(when)s: %(problems)s"),
+    "cancelled_unsigned": _l("line %(line)s is marked cancelled without a signed cancellation"),
+    "cancels_other_lines": _l("it cancels lines %(signed)s, %(here)s here"),
+    "receipt_problems": _l("receipt %(id)s: %(problems)s"),
+    "receipt_value_differs": _l("%(field)s is %(here)s here, %(signed)s in the receipt"),
+    "pack_value_differs": _l(
+        "pack %(index)s: %(field)s is %(here)s here, %(signed)s in the signed receipt"
+    ),
+    "pack_count_differs": _l("%(here)s packs here, %(signed)s in the signed receipt"),
+    "reversal_problems": _l("its reversal: %(problems)s"),
+    "pickup_choice_problems": _l("the patient's pickup choice: %(problems)s"),
+    "pickup_choice_differs": _l(
+        "pickup mode is %(here)s here, %(signed)s in the patient's signed choice"
+    ),
+    "pickup_mode_differs": _l(
+        "pickup mode is %(here)s here, %(signed)s in the signed prescription"
+    ),
+    "not_a_cancellation": _l("it is not a cancellation"),
+    "not_by_prescriber": _l("it is not signed by this prescription's prescriber"),
+    "reason_differs": _l("its reason differs from the stored one"),
+    "not_our_document": _l("it is not a document as this service signs them"),
+    "about_another_prescription": _l("it is about another prescription"),
+    "not_by_service": _l("it is not signed by the service"),
+    "receipt_of_another": _l("it is the receipt of another dispensation"),
+    "time_differs": _l("its time differs from the stored one"),
+    "collector_differs": _l("who collected it differs from the stored one"),
+    "reversal_unmarked": _l("a signed reversal is stored but it is not marked reversed"),
+    "reversal_unsigned": _l("it is marked reversed without a signed reversal"),
+    "reversal_not_by_service": _l("its reversal is not signed by the service"),
+    "reversal_of_another": _l("its reversal undoes another receipt"),
+    "reversal_differs": _l("its reversal's time or reason differs from the stored one"),
+    "reversal_quantities_differ": _l(
+        "its reversal gives back other quantities than the receipt gave"
+    ),
+    # why a prescription cannot be verified (domain/signed_prescription.py)
+    "cannot_be_verified": _l("it cannot be verified"),
+    "signed_not_ours": _l("the signed content is not a prescription as this service signs them"),
+    "signed_other_number": _l("the signature is that of another prescription (its number differs)"),
+    "signed_other_patient": _l(
+        "the signed patient is not the patient this prescription is stored for"
+    ),
+    "signed_other_prescriber": _l(
+        "the signed prescriber is not the prescriber this prescription names"
+    ),
+    "signed_other_certificate": _l(
+        "it is not signed with the certificate of the prescriber it names"
+    ),
+    "receipt_unverified": _l(
+        "This dispensation's receipt cannot be verified against its signature, so it is not "
+        "shown and cannot be reversed: %(problems)s."
     ),
     # the access log's actors
     "service_operator": _l("Service operator"),
@@ -374,8 +567,8 @@ MESSAGES = {
 
 # Each check of a signature report (signing/jws.py), as the pharmacist reads it.
 CHECKS = {
-    jws.SIGNATURE: _l("ES256 signature of the document"),
-    jws.CHAIN: _l("Certificate issued by the service's authority"),
+    jws.SIGNATURE: _l("Signature of the document (JWS)"),
+    jws.CHAIN: _l("Certificate issued by a trusted authority"),
     jws.VALIDITY: _l("Certificate valid at the signing time"),
     jws.REVOCATION: _l("Certificate not revoked"),
     jws.PAYLOAD: _l("Signed content"),
@@ -405,13 +598,55 @@ PICKUP_MODES = {
 }
 
 
+# The stored fields a tampered row can disagree on (domain/signed_prescription.py), in words.
+FIELD_WORDS = dict(
+    (
+        ("issued_at", _l("issued at")),
+        ("valid_from", _l("valid from")),
+        ("valid_until", _l("valid until")),
+        ("renewals", _l("renewals")),
+        ("the total", _l("the total")),
+        ("cis", _l("cis")),
+        ("substance code", _l("substance code")),
+        ("strength", _l("strength")),
+        ("form", _l("form")),
+        ("medication name", _l("medication name")),
+        ("dosage text", _l("dosage text")),
+        ("dose", _l("dose")),
+        ("dose unit", _l("dose unit")),
+        ("frequency per day", _l("frequency per day")),
+        ("duration days", _l("duration days")),
+        ("quantity", _l("quantity")),
+        ("substitutable", _l("substitutable")),
+        ("non substitution reason", _l("non substitution reason")),
+        ("ald", _l("ald")),
+        ("line", _l("line")),
+        ("period", _l("period")),
+        ("cip13", _l("cip13")),
+        ("substituted", _l("substituted")),
+        ("batch", _l("batch")),
+        ("expiry", _l("expiry")),
+        ("serial", _l("serial")),
+        ("unit price cents", _l("unit price cents")),
+        ("total cents", _l("total cents")),
+        ("reimbursement rate", _l("reimbursement rate")),
+        ("covered cents", _l("covered cents")),
+        ("patient share cents", _l("patient share cents")),
+    )
+)
+
+
 def _worded(name: str, value: object) -> object:
     """A parameter in the page language too: a sentence by its own code, a day in words, a
     role by its label, a pickup mode."""
     if isinstance(value, Message):
         return message(value)
+    if isinstance(value, tuple):  # reasons, each by its code: joined as the English joins them
+        return "; ".join(message(item) for item in value)
     if isinstance(value, date):
         return day(value)
+    if name == "field" and isinstance(value, str):
+        return str(FIELD_WORDS.get(value, value))
     if name == "role" and isinstance(value, str):
         return role_label(value)
     if name == "mode" and isinstance(value, str):

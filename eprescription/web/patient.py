@@ -21,6 +21,7 @@ from eprescription.services import (
     patient_representatives,
     renewal_requests,
 )
+from eprescription.services.patient_cards import Card, UnverifiedCard
 from eprescription.use_cases import unit_of_work
 from eprescription.web.auth import current_account, login_required
 from eprescription.web.patient_filters import PICKUP_LABELS
@@ -51,13 +52,13 @@ def _inline_svg(text: str) -> Markup:
     return Markup(svg[svg.index("<svg") :])  # our own SVG: no user text in it
 
 
-def _groups(cards: list[dict]) -> list[tuple[str | None, list[dict]]]:
+def _groups(cards: list[Card | UnverifiedCard]) -> list[tuple[str | None, list]]:
     """Own prescriptions first, then each represented person's, so they are clearly apart."""
-    groups: dict[str | None, list[dict]] = {None: []}
+    groups: dict[str | None, list] = {None: []}
     for card in cards:
         # One that cannot be verified names nobody: it is listed with the patient's own.
-        own = card["relation"] == "patient" or not card["verified"]
-        key = None if own else card["patient"]["name"]
+        theirs = isinstance(card, Card) and card.relation != "patient"
+        key = card.patient["name"] if isinstance(card, Card) and theirs else None
         groups.setdefault(key, []).append(card)
     return list(groups.items())
 
@@ -97,13 +98,13 @@ def show(number: str):
     """One prescription: its QR code and number first (to show at the pharmacy), printable."""
     with unit_of_work(current_account()) as uow:
         view = renewal_requests.get_with_request(uow, number)
-    qr_svg = _inline_svg(view["qr_text"]) if view["qr_text"] else None
+    qr_svg = _inline_svg(view.qr_text) if view.qr_text else None
     return render_template(
         "patient/show.html",
         p=view,
         qr_svg=qr_svg,
         pickup_modes=[(str(mode), PICKUP_LABELS[mode]) for mode in PickupMode],
-        current="patient.index" if view["view"] == View.ACTIVE else "patient.history",
+        current="patient.index" if view.view == View.ACTIVE else "patient.history",
     )
 
 
@@ -114,9 +115,9 @@ def pickup_mode(number: str):
         view = patient_prescriptions.change_pickup_mode(
             uow, number, request.form.get("pickup_mode")
         )
-    who = PICKUP_LABELS[view["pickup_mode"]]
+    who = PICKUP_LABELS[view.pickup_mode]
     flash(gettext("From now on it can be collected by %(who)s.", who=who), "success")
-    return redirect(url_for("patient.show", number=view["id"]))
+    return redirect(url_for("patient.show", number=view.id))
 
 
 RENEWAL_REFUSALS = {

@@ -2,11 +2,9 @@
 the patient's card, dispense once (Idempotency-Key per form), print the signed receipt, reopen
 and reverse the pharmacy's dispensations."""
 
-import calendar
 import json
-import re
 import uuid
-from datetime import date
+from dataclasses import asdict
 
 from flask import (
     Blueprint,
@@ -19,14 +17,12 @@ from flask import (
 )
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from werkzeug.datastructures import MultiDict
+from markupsafe import Markup, escape
 
 from eprescription import throttling
-from eprescription.domain import dispensing as rules
 from eprescription.domain import prescription_codes as codes
 from eprescription.domain.errors import (
     DomainError,
-    InvalidGs1Code,
     InvalidPrescriptionNumber,
     NotFound,
     ValidationFailed,
@@ -34,32 +30,37 @@ from eprescription.domain.errors import (
 from eprescription.domain.messages import Message
 from eprescription.errors import CREATED, SEE_OTHER, status_for
 from eprescription.models import Role
+from eprescription.schemas import dispensing as bodies
+from eprescription.schemas.dispensing import (
+    DispensationListArgsSchema,
+    ReversalSchema,
+    ScanSchema,
+)
 from eprescription.services import (
     card_lookup,
     counter_access,
     counter_packs,
     dispensation_reversal,
-    dispensed_packs,
     dispensing,
     pharmacy_dispensations,
     pharmacy_scan,
     pharmacy_view,
+    receipts,
     verification,
 )
 from eprescription.signing.canonical import canonical_json
 from eprescription.use_cases import unit_of_work
+from eprescription.web import counter_forms, forms
 from eprescription.web.auth import current_account, login_required
 from eprescription.web.formats import day
-from eprescription.web.messages import message
+from eprescription.web.messages import MESSAGES, message
+from eprescription.web.patient_filters import PICKUP_WORDS
 
 bp = Blueprint("pharmacy", __name__, url_prefix="/pharmacy")
 
 NO_STORE = {"Cache-Control": "no-store"}  # the pages carry the QR text or the patient's NIR
-CIP13 = re.compile(r"[0-9]{13}")
-WHOLE = re.compile(r"[0-9]{1,6}")
-LINE_FIELD = re.compile(r"lines-([0-9]{1,2})-(pack|quantity|batch|expiry)")
-LINE_FIELDS = ("pack", "quantity", "batch", "expiry")
-INPUT_MAX = 256  # longer than any QR text, number, NIR or GS1 string we accept
+SCAN_FIELDS = ("code", "number", "patient_nir", "presenter_nir")
+CARD_FIELDS = ("nir", "presenter_nir")
 RECEIPT_EXTRAS = (
     "prescription_status",
     "prescription_version",
@@ -69,11 +70,6 @@ RECEIPT_EXTRAS = (
     "jws",
     "limits",
 )
-PICKUP_TEXTS = {
-    "public": _l("Public: anyone presenting the code"),
-    "private": _l("Private: the patient in person only (check their identity)"),
-    "authorised": _l("Authorised: the patient in person, or a representative they named"),
-}
 STATUS_TEXTS = {
     "active": _l("Active"),
     "partially_dispensed": _l("Partially dispensed"),
@@ -82,16 +78,26 @@ STATUS_TEXTS = {
     "expired": _l("Expired"),
 }
 CARD_BLANK = {"nir": "", "presenter": "patient", "presenter_nir": "", "identity_confirmed": False}
-COLLECTOR_TEXTS = {
-    "patient": _l("The patient"),
-    "representative": _l("A representative of the patient"),
-    "other": _l("Someone else"),
+# Who collects: the dispensing form's choice, and the receipt's words.
+COLLECTORS = {
+    "patient": (_l("The patient"), _l("the patient")),
+    "representative": (_l("A representative of the patient"), _l("a representative")),
+    "other": (_l("Someone else"), _l("another person")),
 }
-COLLECTED_BY_TEXTS = {
-    "patient": _l("the patient"),
-    "representative": _l("a representative"),
-    "other": _l("another person"),
-}
+COLLECTOR_TEXTS = {kind: choice for kind, (choice, _receipt) in COLLECTORS.items()}
+PICKUP_TEXTS = {mode: words for mode, (_patient, words) in PICKUP_WORDS.items()}
+
+
+@bp.app_template_filter("reasons")
+def reasons(items) -> Markup:
+    """Why something cannot be verified, joined: each in the page language by its code; one
+    the service gives without a code as it is, marked English (lang="en")."""
+    return Markup("; ").join(
+        escape(message(item))
+        if isinstance(item, Message) and item.code in MESSAGES
+        else Markup('<span lang="en">%s</span>') % item
+        for item in items
+    )
 
 
 @bp.app_template_filter("dispensing_status")
@@ -102,7 +108,7 @@ def dispensing_status(status: str) -> str:
 @bp.app_template_filter("collected_by")
 def collected_by(kind: str) -> str:
     """Who collected a dispensation, as the receipt says it."""
-    return str(COLLECTED_BY_TEXTS.get(kind, kind))
+    return str(COLLECTORS[kind][1]) if kind in COLLECTORS else kind
 
 
 @bp.app_template_filter("grouped_number")
@@ -110,22 +116,27 @@ def grouped_number(number: str) -> str:
     return codes.display_number(number)
 
 
-def _text(form: MultiDict, name: str) -> str:
-    return form.get(name, "")[:INPUT_MAX].strip()
+def _typed(names: tuple[str, ...]) -> dict:
+    """The form's fields as typed, to show them again (the schemas read what is sent)."""
+    form = request.form
+    shown = {name: form.get(name, "")[: counter_forms.INPUT_MAX].strip() for name in names}
+    return {**shown, "identity_confirmed": bool(form.get("identity_confirmed"))}
 
 
-def _credentials(form: MultiDict) -> counter_access.Credentials:
+def _by_field(errors: dict, names: tuple[str, ...]) -> dict:
+    """The errors next to the fields the page shows; those of the others above the form."""
+    shown: dict = {}
+    for key, value in errors.items():
+        shown.setdefault(key if key in names else "form", []).extend(
+            value if isinstance(value, list) else [value]
+        )
+    return shown
+
+
+def _credentials() -> counter_access.Credentials:
     """The QR text (wedge scanner), or the number with the patient's NIR (typed) and, when a
-    representative is at the counter, their NIR."""
-    confirmed = bool(form.get("identity_confirmed"))
-    if "code" in form:
-        return counter_access.Credentials(qr_text=_text(form, "code"), identity_confirmed=confirmed)
-    return counter_access.Credentials(
-        number=_text(form, "number"),
-        patient_nir=_text(form, "patient_nir"),
-        identity_confirmed=confirmed,
-        presenter_nir=_text(form, "presenter_nir") or None,
-    )
+    representative is at the counter, their NIR: the form read as the API reads a scan."""
+    return bodies.credentials(forms.read(ScanSchema()))
 
 
 # -- scanning ---------------------------------------------------------------------------------
@@ -145,19 +156,26 @@ def _scan_page(*, manual=None, errors=None, refusal=None, status=None):
     )
 
 
-def _scan_errors(error: ValidationFailed, credentials: counter_access.Credentials) -> dict:
-    """The service's messages next to the field they are about."""
+def _scan_errors(error: ValidationFailed) -> dict:
+    """The schema's or the service's messages next to the field they are about."""
     if error.errors:
-        return error.errors
-    if credentials.qr_text is not None:
+        return _by_field(error.errors, SCAN_FIELDS)
+    if request.form.get("code"):
         return {"code": [error.detail]}
     if isinstance(error, InvalidPrescriptionNumber):
         return {"number": [error.detail]}
     return {"form": [error.detail]}
 
 
-def _refusal(error: DomainError) -> dict:
-    return {"code": error.code, "title": error.title, "detail": error.detail}
+def _refusal(error: DomainError, *, by_fields: bool = False) -> dict:
+    """A refused action's code and words; `by_fields`: said next to the fields only (the page
+    keeps its code, as the API's problem does)."""
+    return {
+        "code": error.code,
+        "title": error.title,
+        "detail": error.detail,
+        "by_fields": by_fields,
+    }
 
 
 @bp.route("/scan", methods=["GET", "POST"])
@@ -168,20 +186,15 @@ def scan():
     verified, and show what is left to dispense; a refusal is explained on the scan page."""
     if request.method == "GET":
         return _scan_page()
-    credentials = _credentials(request.form)
-    manual = {
-        "number": credentials.number or "",
-        "patient_nir": credentials.patient_nir or "",
-        "presenter_nir": credentials.presenter_nir or "",
-        "identity_confirmed": credentials.identity_confirmed,
-    }
+    manual = _typed(SCAN_FIELDS[1:])
     try:
+        credentials = _credentials()
         with unit_of_work(current_account()) as uow:
             view = pharmacy_scan.scan(uow, credentials)
             offers = counter_packs.offered(uow, view)
     except ValidationFailed as error:
-        errors = _scan_errors(error, credentials)
-        return _scan_page(manual=manual, errors=errors, status=status_for(error))
+        errors, refusal = _scan_errors(error), _refusal(error, by_fields=True)
+        return _scan_page(manual=manual, errors=errors, refusal=refusal, status=status_for(error))
     except DomainError as error:
         return _scan_page(manual=manual, refusal=_refusal(error), status=status_for(error))
     return _prescription_page(view, credentials, offers)
@@ -235,148 +248,19 @@ def _prescription_page(
     )
 
 
-def _values(form: MultiDict) -> dict:
-    """The dispensing form as typed (strings), per prescription line."""
-    lines: dict[int, dict] = {}
-    for key in form:
-        match = LINE_FIELD.fullmatch(key)
-        if match:
-            lines.setdefault(int(match.group(1)), dict.fromkeys(LINE_FIELDS, ""))[
-                match.group(2)
-            ] = _text(form, key)
-    return {
-        "lines": dict(sorted(lines.items())),
-        "collected_kind": _text(form, "collected_kind") or "patient",
-        "collected_national_id": _text(form, "collected_national_id"),
-        "collected_name": _text(form, "collected_name"),
-    }
-
-
-def _add(problems: dict, path: tuple, message: str) -> None:
-    node = problems
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node.setdefault(path[-1], []).append(message)
-
-
-def _expiry(text: str) -> date:
-    """A pack's expiry as typed: YYYY-MM-DD, or the month printed on the box (MM/YYYY or
-    YYYY-MM, meaning its last day)."""
-    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        return date.fromisoformat(text)
-    month = re.fullmatch(r"([0-9]{1,2})/([0-9]{4})", text) or re.fullmatch(
-        r"([0-9]{4})-([0-9]{1,2})", text
-    )
-    if not month:
-        raise ValueError(text)
-    first, second = (int(part) for part in month.groups())
-    year, number = (second, first) if "/" in text else (first, second)
-    return date(year, number, calendar.monthrange(year, number)[1])
-
-
-def _pack_lines(values: dict, problems: dict) -> tuple[list[dispensed_packs.PackLine], list[int]]:
-    """The packs to record (lines whose pack is given), and the line number of each."""
-    packs, numbers = [], []
-    for number, line in values["lines"].items():
-        if not line["pack"]:
-            continue
-        path, pack, readable = ("lines", number), line["pack"], True
-        if not WHOLE.fullmatch(line["quantity"]) or int(line["quantity"]) < 1:
-            _add(problems, (*path, "quantity"), gettext("a whole number of packs, at least 1"))
-            readable = False
-        expiry = None
-        if line["expiry"]:
-            try:
-                expiry = _expiry(line["expiry"])
-            except ValueError:
-                _add(
-                    problems,
-                    (*path, "expiry"),
-                    gettext("a date: MM/YYYY as on the box, or YYYY-MM-DD"),
-                )
-                readable = False
-        if not readable:
-            continue
-        packs.append(
-            dispensed_packs.PackLine(
-                line=number,
-                quantity=int(line["quantity"]),
-                cip13=pack if CIP13.fullmatch(pack) else None,
-                gs1=None if CIP13.fullmatch(pack) else pack,
-                batch=line["batch"] or None,
-                expiry=expiry,
-            )
-        )
-        numbers.append(number)
-    if not packs and not problems:
-        _add(
-            problems,
-            ("lines_form",),
-            gettext("Give the pack (CIP13 or its scanned code) of a line."),
-        )
-    return packs, numbers
-
-
-def _collector(values: dict, problems: dict) -> dispensing.Collector:
-    kind = values["collected_kind"]
-    if kind not in rules.COLLECTOR_KINDS:
-        _add(problems, ("collected_kind",), gettext("choose who collects it"))
-    elif problem := rules.collector_identity_problem(
-        kind, values["collected_national_id"], values["collected_name"]
-    ):
-        _add(problems, ("collected_name",), problem)
-    return dispensing.Collector(
-        kind,
-        values["collected_national_id"] or None,
-        values["collected_name"] or None,
-    )
-
-
-def _service_errors(error: DomainError, numbers: list[int]) -> dict:
-    """The service's errors (per index of the packs sent) as errors per prescription line."""
-    errors: dict = {}
-    for key, value in (error.errors or {}).items():
-        if key == "lines" and isinstance(value, dict):
-            for index, fields in value.items():
-                if not isinstance(fields, dict):
-                    errors.setdefault("lines_form", []).extend(fields)
-                    continue
-                for field, messages in fields.items():
-                    name = field if field in ("batch", "expiry", "quantity") else "pack"
-                    for message in messages:
-                        _add(errors, ("lines", numbers[int(index)], name), message)
-        elif key == "lines":
-            errors["lines_form"] = list(value)
-        elif key in ("patient_nir", "presenter_nir"):
-            errors.setdefault("form", []).extend(value)
-        elif key == "collected_by" and isinstance(value, dict):
-            errors["collected_national_id"] = list(value.get("national_id", []))
-    return errors
-
-
-def _request_body(number: str, credentials, packs, collector, if_match) -> bytes:
+def _request_body(number: str, asked: dispensing.DispenseRequest) -> bytes:
     """What identifies this dispensation request for the Idempotency-Key (a replay must match)."""
+    lines = [
+        {**asdict(pack), "expiry": pack.expiry.isoformat() if pack.expiry else None}
+        for pack in asked.lines
+    ]
     return canonical_json(
         {
             "number": number,
-            "code": credentials.qr_text,
-            "prescription_number": credentials.number,
-            "patient_nir": credentials.patient_nir,
-            "presenter_nir": credentials.presenter_nir,
-            "identity_confirmed": credentials.identity_confirmed,
-            "lines": [
-                {
-                    "line": pack.line,
-                    "quantity": pack.quantity,
-                    "cip13": pack.cip13,
-                    "gs1": pack.gs1,
-                    "batch": pack.batch,
-                    "expiry": pack.expiry.isoformat() if pack.expiry else None,
-                }
-                for pack in packs
-            ],
-            "collected_by": [collector.kind, collector.national_id, collector.name],
-            "if_match": if_match,
+            "credentials": asdict(asked.credentials),
+            "lines": lines,
+            "collected_by": asdict(asked.collected_by),
+            "if_match": asked.if_match,
         }
     )
 
@@ -386,20 +270,23 @@ def _request_body(number: str, credentials, packs, collector, if_match) -> bytes
 def dispense(number: str):
     """Record what is given, exactly once per form (its Idempotency-Key), and show the receipt;
     a refusal shows the prescription again as it is now, with the messages by their fields."""
-    form = request.form
-    credentials = _credentials(form)
-    values = _values(form)
-    problems: dict = {}
-    packs, numbers = _pack_lines(values, problems)
-    collector = _collector(values, problems)
-    version = _text(form, "version")
-    if_match = int(version) if WHOLE.fullmatch(version) else None
-    if problems:
-        status = status_for(ValidationFailed(errors=problems))
-        return _again(credentials, values, problems, None, status)
-    dispense_request = dispensing.DispenseRequest(credentials, packs, collector, if_match)
-    key = _text(form, "idempotency_key") or uuid.uuid4().hex
-    body = _request_body(number, credentials, packs, collector, if_match)
+    values = counter_forms.typed(request.form)
+    numbers = counter_forms.given_lines(values)
+    try:
+        credentials = _credentials()
+    except ValidationFailed as error:  # how it was opened (hidden fields) is not readable
+        refusal = _refusal(error, by_fields=True)
+        return _scan_page(errors=_scan_errors(error), refusal=refusal, status=status_for(error))
+    try:
+        sent = forms.read(counter_forms.DispenseForm())
+    except ValidationFailed as error:
+        errors = counter_forms.page_errors(error.errors or {}, numbers)
+        return _again(
+            credentials, values, errors, _refusal(error, by_fields=True), status_for(error)
+        )
+    dispense_request = bodies.dispense_request(sent, sent.get("version"))
+    key = sent.get("idempotency_key") or uuid.uuid4().hex
+    body = _request_body(number, dispense_request)
     # A double click sends the same key while the first request still runs: the claim waits
     # for it to end, then this one shows the same receipt.
     try:
@@ -412,13 +299,13 @@ def dispense(number: str):
                 scope=f"POST {request.path}",
                 body=body,
                 status=CREATED,
-                render=lambda receipt: json.dumps(receipt, sort_keys=True).encode(),
+                render=lambda receipt: json.dumps(receipt.as_json(), sort_keys=True).encode(),
             )
             receipt = json.loads(answer.body)
             content = {k: v for k, v in receipt.items() if k not in RECEIPT_EXTRAS}
             report = verification.verify_document(uow, receipt["jws"], canonical_json(content))
     except DomainError as error:
-        errors = _service_errors(error, numbers)
+        errors = counter_forms.page_errors(error.errors or {}, numbers)
         return _again(credentials, values, errors, _refusal(error), status_for(error))
     return render_template("pharmacy/receipt.html", r=receipt, report=report), NO_STORE
 
@@ -443,10 +330,12 @@ def read_pack():
     """A box's DataMatrix read back for the dispensing form (its script shows the pack, batch
     and expiry before anything is dispensed): JSON, the refusal in the pharmacist's words."""
     try:
+        code = forms.read(counter_forms.PackCodeForm())["code"]
         with unit_of_work(current_account()) as uow:
-            reading = counter_packs.read(uow, _text(request.form, "code"))
-    except InvalidGs1Code as error:
-        return {"error": message(error.detail)}, status_for(error), NO_STORE
+            reading = counter_packs.read(uow, code)
+    except ValidationFailed as error:  # the box's code refused (InvalidGs1Code), or too long
+        problem = (error.errors or {}).get("code", [error.detail])[0]
+        return {"error": message(problem)}, status_for(error), NO_STORE
     return {
         "cip13": reading.cip13,
         "text": gettext(
@@ -461,13 +350,14 @@ def read_pack():
 # -- lookup by the patient's card ---------------------------------------------------------------
 
 
-def _card_page(*, values=None, result=None, errors=None, status=None):
+def _card_page(*, values=None, result=None, errors=None, refusal=None, status=None):
     return (
         render_template(
             "pharmacy/card.html",
             v=values or CARD_BLANK,
             result=result,
             errors=errors or {},
+            refusal=refusal,
             pickup_texts=PICKUP_TEXTS,
         ),
         status,
@@ -484,26 +374,16 @@ def card():
     URL): what that person may see, each prescription opened by number + NIR(s)."""
     if request.method == "GET":
         return _card_page()
-    form = request.form
-    values = {
-        "nir": _text(form, "nir"),
-        "presenter": "representative" if form.get("presenter") == "representative" else "patient",
-        "presenter_nir": _text(form, "presenter_nir"),
-        "identity_confirmed": bool(form.get("identity_confirmed")),
-    }
+    values = {**_typed(CARD_FIELDS), "presenter": request.form.get("presenter", "patient")}
     try:
+        asked = forms.read(counter_forms.CardForm())
         with unit_of_work(current_account()) as uow:
-            result = card_lookup.lookup_by_card(
-                uow,
-                values["nir"],
-                identity_confirmed=values["identity_confirmed"],
-                presenter_nir=values["presenter_nir"] if values["presenter"] != "patient" else None,
-                page=max(1, _page_number(_text(form, "page"))),
-            )
+            result = card_lookup.lookup_by_card(uow, **bodies.card_lookup_arguments(asked))
     except ValidationFailed as error:
-        errors = error.errors or {"nir": [error.detail]}
-        return _card_page(values=values, errors=errors, status=status_for(error))
-    if not result["prescriptions"]:
+        errors = _by_field(error.errors or {"nir": [error.detail]}, CARD_FIELDS)
+        refusal = _refusal(error, by_fields=True)
+        return _card_page(values=values, errors=errors, refusal=refusal, status=status_for(error))
+    if not result.prescriptions:
         throttling.missed()  # a card that shows nothing is a guess, as far as throttles go
     return _card_page(values=values, result=result)
 
@@ -511,26 +391,22 @@ def card():
 # -- the pharmacy's dispensations: reopen, list, reverse ----------------------------------------
 
 
-def _page_number(text: str) -> int:
-    return int(text) if WHOLE.fullmatch(text or "") else 0
-
-
 @bp.route("/dispensations")
 @login_required(Role.PHARMACIST)
 def recent():
     """This pharmacy's dispensations, newest first, a page at a time."""
-    page = _page_number(request.args.get("page", "1"))
+    asked = forms.read(DispensationListArgsSchema(), location="query")
     with unit_of_work(current_account()) as uow:
-        result = pharmacy_dispensations.recent(uow, page=page)
+        result = pharmacy_dispensations.recent(uow, page=asked["page"], per_page=asked["per_page"])
     return render_template("pharmacy/dispensations.html", result=result), NO_STORE
 
 
-def _receipt_page(receipt: dict, *, refusal=None, errors=None, reason="", status=None):
+def _receipt_page(receipt: receipts.Receipt, *, refusal=None, errors=None, reason="", status=None):
     return (
         render_template(
             "pharmacy/receipt.html",
             r=receipt,
-            report=receipt["receipt_signature"],
+            report=receipt.receipt_signature,
             reopened=True,
             refusal=refusal,
             errors=errors or {},
@@ -558,10 +434,14 @@ def signed_document(dispensation_id: str, document: str):
     `flask verify FILE`, checks it)."""
     with unit_of_work(current_account()) as uow:
         receipt = pharmacy_dispensations.read(uow, dispensation_id)
-    token = receipt["jws"] if document == "receipt" else (receipt["reversal"] or {}).get("jws")
+    token = (
+        receipt.jws
+        if document == "receipt"
+        else (receipt.reversal.jws if receipt.reversal else None)
+    )
     if not token:
         raise NotFound(Message("no_signed_reversal", "This dispensation has no signed reversal."))
-    filename = f"{document}-{receipt['id']}.jws"
+    filename = f"{document}-{receipt.id}.jws"
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'}
     return Response(token + "\n", mimetype="application/jose", headers=headers)
 
@@ -571,15 +451,16 @@ def signed_document(dispensation_id: str, document: str):
 def reverse(dispensation_id: str):
     """Reverse with a reason, then the receipt again showing it reversed; a refusal is
     explained on the receipt."""
-    reason = request.form.get("reason", "")[: dispensation_reversal.REASON_MAX + 1]
+    reason = request.form.get("reason", "")[: dispensation_reversal.REASON_MAX + 1]  # as typed
     try:
+        asked = forms.read(ReversalSchema())
         with unit_of_work(current_account()) as uow:
-            dispensation_reversal.reverse(uow, dispensation_id, reason)
+            dispensation_reversal.reverse(uow, dispensation_id, asked["reason"])
     except DomainError as error:
         with unit_of_work(current_account()) as uow:
             receipt = pharmacy_dispensations.read(uow, dispensation_id)
         errors = error.errors if isinstance(error, ValidationFailed) else None
-        refusal = None if errors else _refusal(error)
+        refusal = _refusal(error, by_fields=bool(errors))
         return _receipt_page(
             receipt, refusal=refusal, errors=errors, reason=reason, status=status_for(error)
         )

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from eprescription import qr, throttling
+from eprescription.domain import signed_prescription
 from eprescription.domain.acknowledgements import Acknowledgement
 from eprescription.domain.errors import (
     DomainError,
@@ -61,21 +62,18 @@ from eprescription.web.auth import current_account, login_required
 bp = Blueprint("prescriber", __name__, url_prefix="/prescriber")
 
 ITEM_FIELD = re.compile(r"items-(\d{1,2})-([a-z_]+)")
+# A line's fields: those it is signed with, but for the product's name (the label typed) and
+# substitutable (its opposite: a box to tick); then the form's own.
+SIGNED_AS = {"medication_name": "medication_label", "substitutable": "not_substitutable"}
 ITEM_FIELDS = (
-    "cis",
-    "medication_label",
-    "substance_code",
-    "strength",
-    "form",
-    "dosage_text",
-    "dose",
-    "dose_unit",
-    "frequency_per_day",
-    "duration_days",
-    "quantity",
-    "not_substitutable",
-    "non_substitution_reason",
-    "ald",
+    *(SIGNED_AS.get(name, name) for name in signed_prescription.ITEM_FIELDS),
+    # What some products' conditions ask the prescriber to write (docs/rules.md); the form
+    # shows them only when the chosen product's condition kinds (kept with the line) need them.
+    "renewal_authorised",
+    "initial_prescription",
+    "fractionation_days",
+    "overlap_allowed",
+    "condition_kinds",
 )
 TOP_FIELDS = (
     "patient_nir",
@@ -196,6 +194,12 @@ def _issue_request(draft: dict, pin: str = "") -> tuple[prescription_drafts.Issu
                 if not_substitutable
                 else None,
                 ald=bool(line["ald"]),
+                renewal_authorised=bool(line["renewal_authorised"]),
+                initial_prescription=line["initial_prescription"] or None,
+                fractionation_days=_number(
+                    problems, (*path, "fractionation_days"), line["fractionation_days"]
+                ),
+                overlap_allowed=bool(line["overlap_allowed"]),
             )
         )
     renewals = _number(problems, ("renewals",), draft["renewals"])
@@ -249,6 +253,12 @@ def _draft_from(content: prescription_views.PrescriptionView) -> dict:
                 "not_substitutable": "" if item.substitutable else "1",
                 "non_substitution_reason": item.non_substitution_reason or "",
                 "ald": "1" if item.ald else "",
+                "renewal_authorised": "1" if item.renewal_authorised else "",
+                "initial_prescription": item.initial_prescription or "",
+                "fractionation_days": str(item.fractionation_days or ""),
+                # Not carried: an overlap is allowed expressly on each prescription (R5132-33).
+                "overlap_allowed": "",
+                "condition_kinds": " ".join(c["kind"] for c in item.conditions),
             }
         )
     return {
@@ -656,10 +666,10 @@ def review_request(request_id: int):
 @login_required(Role.PRESCRIBER)
 def decline_request(request_id: int):
     """Decline a pending request with a message the patient reads in their health space."""
+    message = request.form.get("message", "")  # empty on the first GET
     errors: dict = {}
-    message, status = "", OK
+    status = OK
     if request.method == "POST":
-        message = request.form.get("message", "")
         try:
             with unit_of_work(current_account()) as uow:
                 renewal_requests.decline(uow, request_id, message=message)

@@ -78,10 +78,9 @@ def test_the_patient_asks_the_prescriber_renews_with_the_pin_the_patient_opens_t
         requests.get_by_role(
             "link", name=re.compile("^Renew prescription .* Jean Renouvel")
         ).click()
-        expect(doctor.get_by_role("heading", name="Answering a renewal request")).to_be_visible()
-        expect(doctor.get_by_label("Dosage instructions")).to_have_value("1 gélule le matin")
-        doctor.get_by_role("button", name="Review").click()
+        # Renew from the list opens the prefilled review at once (issue 11 item 2), as the home.
         expect(doctor.get_by_role("heading", name="Review and sign")).to_be_visible()
+        expect(doctor.locator("main")).to_contain_text("1 gélule le matin")
         doctor.get_by_label("Your signing PIN").fill(PRESCRIBER.pin)
         doctor.get_by_role("button", name="Sign").click()
         expect(doctor.get_by_text("Renewed: the patient sees the new prescription")).to_be_visible()

@@ -58,6 +58,12 @@ def seeded_app(engine_name: str, directory) -> tuple[Seeded, str]:
     assert representative.status_code == 201, representative.get_json()
     assert app.test_cli_runner().invoke(args=["audit", "seal"]).exit_code == 0
     size = client.get("/api/v1/audit/checkpoint").get_json()["tree_size"]
+    dispensed = client.get(  # the FHIR Patient id of the patient (our person id)
+        "/fhir/r4/MedicationDispense",
+        query_string={"prescription": number},
+        headers=seeded.bearer("patient"),
+    ).get_json()
+    patient_reference = dispensed["entry"][0]["resource"]["subject"]["reference"]
     seeded.values = {
         "number": number,
         "prescription_id": number,
@@ -66,6 +72,9 @@ def seeded_app(engine_name: str, directory) -> tuple[Seeded, str]:
         "representative_id": str(representative.get_json()["id"]),
         "request_id": "1",
         "nir": PATIENT_NIR,
+        "patient_id": patient_reference.removeprefix("Patient/"),
+        "rpps": "10001234565",  # the demo prescriber's (FHIR Practitioner/{rpps})
+        "finess": "750001232",  # the demo pharmacy's (FHIR Organization/{finess})
         "size": str(size),
         "code": "en",
         "filename": "css/app.css",

@@ -19,7 +19,14 @@ from eprescription.services.accounts import PersonDetails
 from tests.conftest import _delete_non_catalog_rows
 from tests.integration.people import PASSWORD, add_account, operator
 from tests.integration.test_dispensing_api import add_pharmacist
-from tests.integration.test_prescriptions_api import PATIENT_NIR, PIN, bearer, make_nir, make_rpps
+from tests.integration.test_prescriptions_api import (
+    ACKNOWLEDGED,
+    PATIENT_NIR,
+    PIN,
+    bearer,
+    make_nir,
+    make_rpps,
+)
 
 # The table asks each refusal once per cell, hundreds from one client: not a guessing attack.
 pytestmark = pytest.mark.usefixtures("unthrottled")
@@ -176,7 +183,7 @@ class Scene:
 
     def prescribing(self, **fields) -> dict:
         item = {"cis": self.cis, "dosage_text": "1 comprimé 3 fois par jour", "quantity": 1}
-        return {"patient_nir": PATIENT_NIR, "pin": PIN, "items": [item], **fields}
+        return {"patient_nir": PATIENT_NIR, "pin": PIN, "items": [item], **ACKNOWLEDGED, **fields}
 
     def renewable(self) -> dict:
         """A long-term treatment in its last days of validity: its patient may ask to renew."""

@@ -2,7 +2,9 @@
 
 import hashlib
 import time
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
@@ -90,6 +92,63 @@ def test_an_expired_token_is_refused(client, db_session):
     assert response.get_json()["detail"] == "token expired or invalid"
 
 
+def _token_last_used(db_session, token: str, minutes_ago: int) -> None:
+    """Move the token's last use back, as if its client had been away that long."""
+    row = db_session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hashlib.sha256(token.encode()).hexdigest())
+    ).one()
+    row.last_used_at = row.created_at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    db_session.commit()
+
+
+def _login(client, username: str) -> str:
+    return client.post(
+        "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+    ).get_json()["access_token"]
+
+
+@pytest.mark.parametrize(
+    ("role", "username", "idle_minutes"),
+    [(Role.PRESCRIBER, "dr.martin", 15), (Role.PATIENT, "camille", 30)],
+)
+def test_a_token_left_unused_longer_than_the_idle_timeout_ends(
+    client, db_session, role, username, idle_minutes
+):
+    add_account(db_session, role)
+    token = _login(client, username)
+
+    _token_last_used(db_session, token, minutes_ago=idle_minutes - 1)
+    assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 200
+    # That call counted as a use: the client may stay away a whole idle timeout again.
+    db_session.expire_all()
+    stored = db_session.scalars(select(ApiToken)).one()
+    assert datetime.now(UTC) - stored.last_used_at < timedelta(minutes=1)
+
+    _token_last_used(db_session, token, minutes_ago=idle_minutes)
+    response = client.get("/api/v1/auth/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "authentication_required"
+
+
+def test_api_logout_ends_that_token_only(client, db_session):
+    add_account(db_session, Role.PHARMACIST)
+    ended, other = _login(client, "ph.bernard"), _login(client, "ph.bernard")
+
+    response = client.post("/api/v1/auth/logout", headers=bearer(ended))
+
+    assert response.status_code == 204
+    assert client.get("/api/v1/auth/me", headers=bearer(ended)).status_code == 401
+    assert client.post("/api/v1/auth/logout", headers=bearer(ended)).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=bearer(other)).status_code == 200
+
+
+def test_api_logout_needs_a_caller(client):
+    response = client.post("/api/v1/auth/logout")
+
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "authentication_required"
+
+
 def test_an_unknown_token_or_scheme_is_refused(client, db_session):
     assert client.get("/api/v1/auth/me", headers=bearer("made-up")).status_code == 401
     assert client.get("/api/v1/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
@@ -143,3 +202,4 @@ def test_the_token_endpoint_is_in_the_openapi_document(client):
 
     assert "post" in paths["/api/v1/auth/token"]
     assert "get" in paths["/api/v1/auth/me"]
+    assert "204" in paths["/api/v1/auth/logout"]["post"]["responses"]

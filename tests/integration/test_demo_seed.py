@@ -1,5 +1,7 @@
 """`flask demo seed`: demo accounts of every role and the demo catalog, never over real data."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -154,3 +156,34 @@ def test_the_demo_keeps_a_catalog_already_loaded_instead_of_shrinking_it(make_ap
     assert result.exit_code == 0, result.output
     assert "already loaded" in result.output
     assert count(app, Product, Product.removed_from_bdpm_at.is_not(None)) == removed_before
+
+
+def test_the_demo_prints_a_qr_text_and_box_codes_that_the_counter_takes(make_app):
+    """README's walkthrough without a scanner: what `demo seed` prints is typed at the counter."""
+    app = make_app()
+    output = app.test_cli_runner().invoke(args=["demo", "seed"]).output
+    qr_text = re.search(r"^  (EP1\.\S+)$", output, re.MULTILINE).group(1)
+    boxes = re.findall(r"^  (\(01\)\S+)$", output, re.MULTILINE)
+    assert boxes, output
+    client = app.test_client()
+    token = client.post(
+        "/api/v1/auth/token",
+        json={"username": "demo-pharmacist", "password": LOGINS["demo-pharmacist"]},
+    ).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    scanned = client.post("/api/v1/pharmacy/scan", json={"code": qr_text}, headers=headers)
+    assert scanned.status_code == 200, scanned.get_json()
+    prescription = scanned.get_json()
+    lines = [
+        {"line": line["line"], "gs1": box, "quantity": 1}
+        for line, box in zip(prescription["items"], boxes, strict=True)
+    ]
+    dispensed = client.post(
+        f"/api/v1/prescriptions/{prescription['id']}/dispensations",
+        json={"code": qr_text, "lines": lines, "collected_by": {"kind": "patient"}},
+        headers=headers,
+    )
+
+    assert dispensed.status_code == 201, dispensed.get_json()
+    assert [line["batch"] for line in dispensed.get_json()["lines"]] == ["DEMO1"] * len(boxes)

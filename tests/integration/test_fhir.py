@@ -474,7 +474,7 @@ def test_no_token_is_401_and_a_pharmacist_reading_a_medication_request_is_403(
         ),
         ("/MedicationDispense", {}, 422, ("invalid", "validation_failed")),
         ("/MedicationDispense", {"prescription": "x" * 81}, 422, ("invalid", "validation_failed")),
-        ("/Patient/1", {}, 404, ("not-found", "not_found")),
+        ("/Patient/no-such-id", {}, 404, ("not-found", "not_found")),
     ],
 )
 def test_bad_requests_get_a_clear_operation_outcome(
@@ -527,7 +527,25 @@ def test_the_capability_statement_and_the_openapi_document_list_the_fhir_views(c
     assert {r["type"]: [i["code"] for i in r["interaction"]] for r in rest["resource"]} == {
         "MedicationRequest": ["read", "search-type"],
         "MedicationDispense": ["search-type"],
+        "Patient": ["read"],
+        "Practitioner": ["read"],
+        "Organization": ["read"],
     }
+    params = {r["type"]: [p["name"] for p in r.get("searchParam", [])] for r in rest["resource"]}
+    by_patient = ["patient.identifier", "status", "_count", "page"]
+    assert params["MedicationRequest"] == ["group-identifier", *by_patient]
+    assert params["MedicationDispense"] == ["prescription", *by_patient]
     assert statement["format"] == [FHIR_JSON]
-    for path in ("/metadata", "/MedicationRequest/{resource_id}", "/MedicationDispense"):
+    gets = (
+        "/metadata",
+        "/MedicationRequest/{resource_id}",
+        "/MedicationRequest",
+        "/MedicationDispense",
+        "/Patient/{patient_id}",
+        "/Practitioner/{rpps}",
+        "/Organization/{finess}",
+    )
+    for path in gets:
         assert FHIR_JSON in paths[FHIR + path]["get"]["responses"]["200"]["content"]
+    for path in ("/MedicationRequest/_search", "/MedicationDispense/_search"):
+        assert FHIR_JSON in paths[FHIR + path]["post"]["responses"]["200"]["content"]

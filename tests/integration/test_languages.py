@@ -4,6 +4,7 @@ page translated, and the committed compiled catalogue in step with the French fi
 import re
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
@@ -155,8 +156,11 @@ def test_every_word_of_the_domain_shown_on_the_pages_has_a_translated_label():
 
 
 def test_the_health_space_words_are_built_in_the_page_language(app):
-    line = {"status": "active", "remaining_quantity": 3, "remaining_now": 1}
-    later = {"valid_from": "2026-06-01", "valid_until": "2026-08-31", "days_left": 100}
+    # The fields the filters read of a card's line and of a card (patient_cards.CardLine, Card).
+    line = SimpleNamespace(status="active", remaining_quantity=3, remaining_now=1)
+    later = SimpleNamespace(valid_from="2026-06-01", valid_until="2026-08-31", days_left=100)
+    collected = SimpleNamespace(**{**vars(line), "remaining_quantity": 0})
+    last_day = SimpleNamespace(**{**vars(later), "days_left": 0})
     refused = LogEntry(
         1, datetime(2026, 5, 1), "Dr Paul Petit", "prescriber", "", "read", "prescription",
         "ABCD-EFGH-JKX", "denied", "tried: opened prescription ABCD-EFGH-JKX (refused: denied)",
@@ -166,11 +170,9 @@ def test_the_health_space_words_are_built_in_the_page_language(app):
         assert patient_filters.remaining(line, renewals=2) == (
             "1 boîte à retirer maintenant, 3 boîtes au total avec les renouvellements"
         )
-        assert patient_filters.remaining({**line, "remaining_quantity": 0}, 2) == (
-            "tout a été retiré"
-        )
+        assert patient_filters.remaining(collected, 2) == ("tout a été retiré")
         assert patient_filters.validity(later) == "valable à partir du 1 juin 2026"
-        assert patient_filters.validity({**later, "days_left": 0}) == "dernier jour aujourd'hui"
+        assert patient_filters.validity(last_day) == "dernier jour aujourd'hui"
         assert patient_filters.log_what(refused) == (
             "a tenté : a consulté l'ordonnance ABCD-EFGH-JKX (refusé : accès refusé)"
         )

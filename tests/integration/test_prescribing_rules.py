@@ -1,6 +1,7 @@
 """The rules of French prescribing and dispensing on both engines, with real BDPM products."""
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -84,7 +85,13 @@ def line(cis: str, **fields) -> dict:
 
 
 def post(client, headers, *items, **fields):
-    body = {"patient_nir": PATIENT_NIR, "pin": PIN, "items": list(items), **fields}
+    body = {
+        "patient_nir": PATIENT_NIR,
+        "pin": PIN,
+        "items": list(items),
+        **prescribing.ACKNOWLEDGED,
+        **fields,
+    }
     return client.post("/api/v1/prescriptions", json=body, headers=headers)
 
 
@@ -380,3 +387,173 @@ def test_every_product_keeps_its_classified_conditions_after_the_import(db_sessi
     skenan = db_session.get(Product, SKENAN)
     assert '"kind":"narcotic"' in skenan.conditions
     assert db_session.get(Product, DOLIPRANE).conditions == "[]"
+
+
+# -- written by the prescriber: fractionation, overlap (R5132-30, R5132-33) ----------------------
+
+
+def test_a_prescriber_writes_a_narcotics_fractionation_and_nothing_else_is_fractioned(
+    client, db_session, doctors
+):
+    not_narcotic = refused(client, doctors["gp"], line(CLAMOXYL, fractionation_days=7))
+    out_of_range = post(
+        client, doctors["gp"], line(SKENAN, duration_days=28, fractionation_days=29)
+    )
+    allowed = issued(
+        client, doctors["gp"], line(SKENAN, duration_days=28, fractionation_days=7, quantity=4)
+    )
+
+    assert not_narcotic == [
+        "only a narcotic (stupéfiant) is given fractioned as the prescriber writes "
+        "(source: CSP R5132-30)"
+    ]
+    assert assert_problem(out_of_range, 422, "validation_failed")["errors"]["items"]["0"][
+        "fractionation_days"
+    ]
+    assert allowed["items"][0]["fractionation_days"] == 7  # signed with the line
+    assert stored(db_session) == 1
+
+
+def test_a_narcotic_is_given_as_the_prescriber_fractioned_it(client, db_session, doctors, counter):
+    prescription = issued(
+        client, doctors["gp"], line(SKENAN, duration_days=28, fractionation_days=7, quantity=4)
+    )
+
+    with pytest.raises(DispensingRuleRefused) as whole:
+        give(db_session, counter, prescription, 2)
+    assert "as the prescriber wrote" in whole.value.detail
+    first = give(db_session, counter, prescription, 1)
+    assert [limit["code"] for limit in json.loads(first.payload)["limited_by"]] == [
+        "rule_fractioned_by_prescriber"
+    ]
+    with pytest.raises(DispensingRuleRefused):
+        give(db_session, counter, prescription, 1, 3)
+    give(db_session, counter, prescription, 1, 4)  # 7 days, 3 early
+    assert given(db_session) == 2
+
+
+def test_a_narcotic_does_not_overlap_a_running_one_unless_the_prescriber_wrote_so(
+    client, db_session, doctors, counter
+):
+    running = issued(client, doctors["gp"], line(SKENAN, duration_days=28, quantity=4))
+    again = issued(client, doctors["gp"], line(SKENAN, duration_days=28, quantity=4))
+    allowed = issued(
+        client, doctors["gp"], line(SKENAN, duration_days=28, quantity=4, overlap_allowed=True)
+    )
+    other_substance = issued(client, doctors["gp"], line(DUROGESIC, duration_days=14))
+    give(db_session, counter, running, 4)
+
+    with pytest.raises(DispensingRuleRefused) as overlap:
+        give(db_session, counter, again, 4, 3)
+    assert overlap.value.detail.code == "rule_overlap"
+    assert "R5132-33" in overlap.value.detail
+    assert overlap.value.detail.params["until"] == datetime.now(UTC).date() + timedelta(days=28)
+    assert allowed["items"][0]["overlap_allowed"] is True
+    give(db_session, counter, allowed, 4, 3)  # «chevauchement autorisé»
+    give(db_session, counter, other_substance, 1, 3)  # fentanyl is not morphine
+    assert given(db_session) == 3
+
+
+def test_the_prescribers_form_writes_the_mentions_the_products_conditions_ask_for(
+    app, db_session, doctors
+):
+    """Liste I renewal, initial prescription, fractionation and overlap from the web form."""
+    browser = app.test_client()
+    browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    browser.post("/login", data={"username": "dr.gp", "password": PASSWORD})
+    form = browser.get("/prescriber/prescriptions/new").get_data(as_text=True)
+    liste_i = {
+        "patient_nir": PATIENT_NIR,
+        "items-0-cis": CLAMOXYL,
+        "items-0-medication_label": "CLAMOXYL",
+        "items-0-dosage_text": "1 gélule 3 fois par jour",
+        "items-0-duration_days": "10",
+        "items-0-quantity": "1",
+        "items-0-condition_kinds": "list_i",
+        "renewals": "1",
+        "pickup_mode": "public",
+    }
+    without = browser.post("/prescriber/prescriptions/new", data=liste_i).get_data(as_text=True)
+    renewed = browser.post(
+        "/prescriber/prescriptions/new", data={**liste_i, "items-0-renewal_authorised": "1"}
+    ).get_data(as_text=True)
+    review = browser.post(
+        "/prescriber/prescriptions/new",
+        data={
+            "patient_nir": PATIENT_NIR,
+            "items-0-cis": SKENAN,
+            "items-0-medication_label": "SKENAN",
+            "items-0-dosage_text": "1 gélule matin et soir",
+            "items-0-duration_days": "28",
+            "items-0-quantity": "4",
+            "items-0-fractionation_days": "7",
+            "items-0-overlap_allowed": "1",
+            "items-1-cis": DEFERASIROX,
+            "items-1-medication_label": "DEFERASIROX",
+            "items-1-dosage_text": "selon protocole",
+            "items-1-quantity": "1",
+            "items-1-initial_prescription": "CHU de Nantes, 2026-10-02",
+            "renewals": "0",
+            "pickup_mode": "public",
+        },
+    ).get_data(as_text=True)
+
+    # Hidden until a product's conditions need them (no keyboard action otherwise).
+    assert re.search(r'class="rule-field checks" data-kinds="list_i" hidden', form)
+    assert "renewed only when the prescriber says so expressly" in without
+    assert re.search(r'data-kinds="list_i">\s*<input type="checkbox"', without)  # shown there
+    assert "Review and sign" in renewed and "Renewal expressly authorised" in renewed
+    assert "Review and sign" in review
+    assert "To be dispensed 7 days at a time" in review
+    assert "Overlap authorised (chevauchement autorisé)" in review
+    assert "Renews the initial prescription: CHU de Nantes, 2026-10-02" in review
+    assert "Secure prescription (ordonnance sécurisée)" in review  # SKENAN's copy
+    assert "secure prescription, in words: quatre" in review
+    assert stored(db_session) == 0
+
+
+def test_the_patients_page_says_which_rule_limited_a_dispensation(
+    client, db_session, doctors, counter
+):
+    prescription = issued(client, doctors["gp"], line(FENOFIBRATE, duration_days=90, quantity=3))
+    give(db_session, counter, prescription, 1)
+    patient = client.application.test_client()  # French by default
+    patient.post("/login", data={"username": "camille", "password": PASSWORD})
+
+    page = patient.get(f"/me/prescriptions/{prescription['id']}").get_data(as_text=True)
+
+    assert "La ligne 1 a été limitée par une règle" in page
+    assert "R5132-22" in page
+
+
+def test_a_line_by_substance_finds_its_strength_however_it_is_written(client, doctors, products):
+    paracetamol = products["paracetamol"]
+    assert paracetamol["strength"] == "1000 mg"
+
+    def by_substance(strength: str) -> dict:
+        substance = {**paracetamol, "strength": strength}
+        return {"substance": substance, "dosage_text": "1 comprimé si douleur", "quantity": 1}
+
+    found = issued(client, doctors["gp"], by_substance("1 g"))
+    other = post(client, doctors["gp"], by_substance("1,5 g"))
+
+    # Found by value, signed as the prescriber wrote it (the search line they chose says "1 g").
+    assert found["items"][0]["medication"]["strength"] == "1 g"
+    assert assert_problem(other, 422, "validation_failed")["errors"]["items"]["0"]["medication"]
+
+
+def test_the_printed_copy_of_a_narcotic_is_marked_secure_with_its_quantity_in_words(
+    app, client, doctors
+):
+    narcotic = issued(client, doctors["gp"], line(SKENAN, duration_days=28, quantity=4))
+    ordinary = issued(client, doctors["gp"], line(DOLIPRANE, duration_days=5))
+    browser = app.test_client()  # French by default
+    browser.post("/login", data={"username": "dr.gp", "password": PASSWORD})
+
+    copy = browser.get(f"/prescriber/prescriptions/{narcotic['id']}").get_data(as_text=True)
+    plain = browser.get(f"/prescriber/prescriptions/{ordinary['id']}").get_data(as_text=True)
+
+    assert 'id="secure-prescription"' in copy and "Ordonnance sécurisée" in copy
+    assert "4 (quatre)" in copy
+    assert "ordonnance sécurisée, en toutes lettres : quatre" in copy
+    assert 'id="secure-prescription"' not in plain

@@ -112,10 +112,16 @@ def people(db_session, products):
     }
 
 
+# The prescriber's reason for signing over any warning (the same treatment issued again by the
+# tests): the API requires every warning acknowledged, this reason covers them all.
+ACKNOWLEDGED = {"acknowledgement_reason": "Same treatment again, checked with the patient."}
+
+
 def body(products, **overrides) -> dict:
     request = {
         "patient_nir": PATIENT_NIR,
         "pin": PIN,
+        **ACKNOWLEDGED,
         "items": [
             {
                 "cis": products["doliprane"],
@@ -695,6 +701,20 @@ def test_the_qr_svg_is_served_to_its_patient_only(client, people, products):
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert b"<svg" in svg.data
     assert_problem(stranger, 404, "not_found")
+
+
+def test_a_cancelled_prescription_has_no_qr_code_for_anyone(client, people, products):
+    issued = issue(client, people, products)
+    assert cancel(client, people, issued).status_code == 200
+
+    for who in ("patient", "doctor"):
+        for image in ("qr.svg", "qr.png"):
+            response = client.get(
+                f"/api/v1/prescriptions/{issued['id']}/{image}", headers=people[who]
+            )
+            assert_problem(response, 409, "prescription_cancelled")
+    mine = client.get(f"/api/v1/me/prescriptions/{issued['id']}/qr.svg", headers=people["patient"])
+    assert_problem(mine, 409, "prescription_cancelled")
 
 
 def test_the_signed_document_is_what_the_verify_command_reads(client, db_session, people, products):

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from eprescription.db import get_session
-from eprescription.models import Account, Person, Pharmacy, Role
+from eprescription.models import Account, AuditEvent, Person, Pharmacy, Role
 from eprescription.services import accounts
 from tests.integration.people import operator
 
@@ -175,3 +175,20 @@ def test_an_admin_needs_no_person(app, runner):
 
     assert result.exit_code == 0, result.output
     assert count(app, Person) == 0
+
+
+def test_the_command_line_creates_through_the_administrators_service_audited(app, runner):
+    pharmacy = runner.invoke(
+        args=["users", "create-pharmacy", "--finess", "330004565", "--name", "Pharmacie"]
+    )
+    patient = runner.invoke(args=[*PATIENT, "--password", "x" * 12, "--nir", "285037505612306"])
+
+    assert pharmacy.exit_code == 0 and patient.exit_code == 0, patient.output
+    with app.app_context():
+        rows = get_session().execute(
+            select(AuditEvent.action, AuditEvent.object_id, AuditEvent.actor_role)
+        )
+        assert set(rows) >= {
+            ("admin_create_pharmacy", "330004565", "operator"),
+            ("admin_create_account", "camille", "operator"),
+        }

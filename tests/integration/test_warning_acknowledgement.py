@@ -134,16 +134,22 @@ def test_the_api_review_shows_the_warnings_and_an_acknowledging_issue_needs_each
     ]
     assert all(w["needs_acknowledgement"] for w in warnings)
     before = count(db_session)
+    # Without the tests' blanket reason: a client that acknowledges nothing, then one warning.
+    unacknowledged = {
+        k: v for k, v in prescribing.body(products).items() if k != "acknowledgement_reason"
+    }
+    neither = client.post("/api/v1/prescriptions", json=unacknowledged, headers=doctor)
+    assert neither.status_code == 422 and neither.get_json()["code"] == "warnings_not_acknowledged"
     one = client.post(
         "/api/v1/prescriptions",
-        json=prescribing.body(products, acknowledged_warnings=[warnings[0]["key"]]),
+        json={**unacknowledged, "acknowledged_warnings": [warnings[0]["key"]]},
         headers=doctor,
     )
     assert one.status_code == 422 and one.get_json()["code"] == "warnings_not_acknowledged"
     assert count(db_session) == before
     both = client.post(
         "/api/v1/prescriptions",
-        json=prescribing.body(products, acknowledged_warnings=[w["key"] for w in warnings]),
+        json={**unacknowledged, "acknowledged_warnings": [w["key"] for w in warnings]},
         headers=doctor,
     )
     assert both.status_code == 201, both.get_data(as_text=True)

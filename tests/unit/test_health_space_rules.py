@@ -1,5 +1,6 @@
 """The health space rules without a database: what is left, days left, words, representatives."""
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -8,6 +9,8 @@ from eprescription.domain import health_space as rules
 from eprescription.domain.dispensing import LineProgress
 from eprescription.domain.errors import PrescriptionCancelled, ValidationFailed
 from eprescription.domain.prescriptions import Problems
+from eprescription.web import patient_filters
+from tests.conftest import REPO_ROOT
 
 TODAY = date(2026, 3, 10)
 
@@ -61,10 +64,44 @@ def test_the_access_log_says_what_happened_in_words():
         "tried: displayed the QR code of prescription X (refused: denied)"
     )
     assert rules.action_words("grant", "representative", "7", "success") == "named a representative"
-    assert (
-        rules.action_words("new_thing", "prescription", "X", "success")
-        == "new thing prescription X"
+    # An action without words of its own still reads as a sentence, never as an internal code.
+    assert rules.action_words("new_thing", "prescription", "X", "success") == (
+        "consulted prescription X"
     )
+    assert rules.action_words("lookup", "person", "3", "success") == (
+        "looked you up among their patients"
+    )
+    assert rules.action_words("lookup", "person", "3", "confirmed_by_prescriber") == (
+        "looked you up among their patients (they confirmed you were with them)"
+    )
+    assert rules.action_words("review_warnings", "person", "3", "success") == (
+        "checked your allergies and treatments before prescribing"
+    )
+
+
+def _audited_actions_about_a_patient() -> set[str]:
+    """The action names the services record with a patient (read from their source)."""
+    found = set()
+    for source in (REPO_ROOT / "eprescription" / "services").glob("*.py"):
+        text = source.read_text()
+        for call in re.finditer(
+            r"\b(audit|refuse|record|record_opened)\(\s*(?:uow,\s*)?\"(\w+)\"", text
+        ):
+            rest = text[call.end() : call.end() + 240]
+            if call.group(1).startswith("record") or "patient_person_id" in rest.split("\n\n")[0]:
+                found.add(call.group(2))
+    return found
+
+
+def test_every_action_about_a_patient_has_words_in_the_access_log_and_on_its_page():
+    worded = set(rules.ACTION_WORDS) | {action for action, _ in rules.ACTION_ON_OBJECT_WORDS}
+    actions = _audited_actions_about_a_patient()
+
+    assert {"read", "dispense", "lookup", "review_warnings"} <= actions
+    assert actions - worded == set()
+    # The page's words (web/patient_filters.py) say the same things as the API's.
+    assert set(patient_filters.ACTION_LABELS) == set(rules.ACTION_WORDS)
+    assert set(patient_filters.ACTION_ON_OBJECT_LABELS) == set(rules.ACTION_ON_OBJECT_WORDS)
 
 
 def test_the_pickup_mode_changes_only_on_an_open_prescription_to_a_known_mode():

@@ -138,3 +138,50 @@ def test_a_narcotic_presented_after_three_days_gives_what_is_left_of_the_treatme
 
 def test_a_line_without_a_duration_has_no_cap_it_could_not_judge():
     assert periods.cap(counter_line(NARCOTIC, duration=None), ISSUED, ISSUED, ISSUED) is None
+
+
+# -- written by the prescriber: fractionation (R5132-30) and overlap (R5132-33) -------------------
+
+MORPHINE = classify_all(["stupéfiants"])
+NO_OVERLAP = classify_all(
+    ["liste I", "chevauchement interdit sauf mention expresse du prescripteur sur l'ordonnance"]
+)
+
+
+def test_only_a_narcotic_is_fractioned_as_the_prescriber_writes():
+    assert codes(rules.Line(MORPHINE, 28, 0, fractionation_days=7)) == []
+    assert codes(rules.Line(LIST_I, 28, 0, fractionation_days=7)) == ["rule_fractionation_narcotic"]
+
+
+def test_the_prescribers_fractionation_gives_a_narcotic_that_many_days_at_a_time():
+    line = periods.LineRules(LineProgress(1, 4, 1, 0), tuple(MORPHINE), 28, fractionation_days=7)
+
+    first = periods.cap(line, ISSUED, ISSUED, ISSUED)
+    assert (first.packs, first.rule.code) == (1, "rule_fractioned_by_prescriber")
+    given_one = periods.LineRules(LineProgress(1, 4, 1, 1), tuple(MORPHINE), 28, 7)
+    assert periods.cap(given_one, ISSUED, ISSUED, ISSUED + timedelta(days=3)).packs == 0
+    assert periods.cap(given_one, ISSUED, ISSUED, ISSUED + timedelta(days=4)).packs == 1
+    # Written for a product that is not a narcotic (an older or foreign payload): no cap.
+    not_narcotic = periods.LineRules(LineProgress(1, 4, 1, 0), tuple(LIST_I), 28, 7)
+    assert periods.cap(not_narcotic, ISSUED, ISSUED, ISSUED) is None
+
+
+def test_a_narcotic_does_not_overlap_a_running_treatment_unless_the_prescriber_wrote_so():
+    running = [periods.Running(ISSUED, periods.covered_days(3, 4, 28))]  # 21 days of 28
+    line = periods.LineRules(LineProgress(1, 4, 1, 0), tuple(MORPHINE), 28)
+    allowed = periods.LineRules(LineProgress(1, 4, 1, 0), tuple(MORPHINE), 28, None, True)
+
+    assert periods.overlap_until(line, running, ISSUED + timedelta(days=20)) == date(2026, 3, 22)
+    assert periods.overlap_until(line, running, ISSUED + timedelta(days=21)) is None
+    assert periods.overlap_until(allowed, running, ISSUED) is None
+    with pytest.raises(DispensingRuleRefused) as refusal:
+        periods.check([(line, 1)], ISSUED, ISSUED, ISSUED, running={1: running})
+    assert refusal.value.detail.code == "rule_overlap"
+    assert periods.check([(allowed, 1)], ISSUED, ISSUED, ISSUED, running={1: running}) == {}
+
+
+def test_the_bdpms_no_overlap_condition_is_kept_for_other_products_too():
+    line = periods.LineRules(LineProgress(1, 1, 1, 0), tuple(NO_OVERLAP), 30)
+    listed_only = periods.LineRules(LineProgress(1, 1, 1, 0), tuple(LIST_I), 30)
+
+    assert line.no_overlap and not listed_only.no_overlap

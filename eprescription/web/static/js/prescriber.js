@@ -190,19 +190,8 @@
     });
     input.addEventListener("keydown", function (event) {
       const open = !listbox.hidden && found.length > 0;
-      if (event.key === "ArrowDown" && open) {
-        event.preventDefault();
-        mark((active + 1) % found.length);
-      } else if (event.key === "ArrowUp" && open) {
-        event.preventDefault();
-        mark(active <= 0 ? found.length - 1 : active - 1);
-      } else if (event.key === "Enter" && open && !event.ctrlKey) {
-        event.preventDefault(); // choosing is not submitting
-        pick(active >= 0 ? active : 0);
-      } else if (event.key === "Escape" && open) {
-        event.preventDefault();
-        close();
-      } else if (event.key === "Enter" && !event.ctrlKey && compactNir(input.value).length === 15) {
+      if (listboxKey(event, open, found.length, active, { mark, pick, close })) return;
+      if (event.key === "Enter" && !event.ctrlKey && compactNir(input.value).length === 15) {
         event.preventDefault(); // a complete NIR: on to the first medication
         const medication = form.querySelector(".medication-search");
         if (medication) medication.focus();
@@ -251,6 +240,34 @@
     hint.textContent = word("units_in_packs", { units: needed, packs: packs, size: pack });
   }
 
+  // -- the listboxes (patients, medications) -------------------------------------------------
+
+  // In an open listbox: the arrows move, Enter chooses (it is not submitting), Escape closes.
+  // Whether the key was one of these.
+  function listboxKey(event, open, count, active, moves) {
+    if (!open) return false;
+    if (event.key === "ArrowDown") moves.mark((active + 1) % count);
+    else if (event.key === "ArrowUp") moves.mark(active <= 0 ? count - 1 : active - 1);
+    else if (event.key === "Enter" && !event.ctrlKey) moves.pick(active >= 0 ? active : 0);
+    else if (event.key === "Escape") moves.close();
+    else return false;
+    event.preventDefault();
+    return true;
+  }
+
+  // -- what the chosen product's conditions ask the prescriber to write (docs/rules.md) -----
+
+  // Each rule field shows when the chosen product has one of its condition kinds, or when it
+  // holds a value; hidden, it takes no keyboard action.
+  function showRuleFields(line, kinds) {
+    line.querySelector(".condition-kinds").value = kinds.join(" ");
+    line.querySelectorAll(".rule-field").forEach(function (field) {
+      const needed = field.dataset.kinds.split(" ").some((kind) => kinds.includes(kind));
+      const filled = Array.from(field.querySelectorAll("input")).some((input) => input.type === "checkbox" ? input.checked : input.value);
+      field.hidden = !(needed || filled);
+    });
+  }
+
   // -- the medication combobox --------------------------------------------------------------
 
   function setupCombobox(line, searchUrl) {
@@ -294,12 +311,14 @@
         line.dataset.packUnits = "";
         line.dataset.packWord = "";
         status.textContent = word("chosen_substance", { name: hit.name });
+        showRuleFields(line, []);
         close();
         updateQuantity(line);
         return;
       }
       cis.value = hit.cis;
       line.querySelectorAll(".medication-substance").forEach((field) => { field.value = ""; });
+      showRuleFields(line, (hit.conditions || []).map((condition) => condition.kind));
       const pack = (hit.presentations || []).map((p) => packSize(p.label || "")).find(Boolean);
       line.dataset.packUnits = pack ? String(pack.units) : "";
       line.dataset.packWord = pack ? pack.word : "";
@@ -350,6 +369,7 @@
     input.addEventListener("input", function () {
       cis.value = "";
       line.querySelectorAll(".medication-substance").forEach((field) => { field.value = ""; });
+      showRuleFields(line, []);
       clearTimeout(timer);
       const query = input.value.trim();
       if (query.length < 2) {
@@ -361,24 +381,17 @@
       timer = setTimeout(() => search(query), SEARCH_DELAY_MS);
     });
 
+    function pick(index) {
+      choose(index);
+      line.querySelector(".dosage-template").focus(); // on to its dosage
+    }
+
     input.addEventListener("keydown", function (event) {
       const open = !listbox.hidden && hits.length > 0;
-      if (event.key === "ArrowDown" && open) {
-        event.preventDefault();
-        show((active + 1) % hits.length);
-      } else if (event.key === "ArrowUp" && open) {
-        event.preventDefault();
-        show(active <= 0 ? hits.length - 1 : active - 1);
-      } else if (event.key === "Enter" && open && !event.ctrlKey) {
-        event.preventDefault(); // choosing is not submitting
-        choose(active >= 0 ? active : 0);
-        line.querySelector(".dosage-template").focus(); // on to its dosage
-      } else if (event.key === "Enter" && !event.ctrlKey && (cis.value || line.querySelector(".medication-substance").value)) {
+      if (listboxKey(event, open, hits.length, active, { mark: show, pick, close })) return;
+      if (event.key === "Enter" && !event.ctrlKey && (cis.value || line.querySelector(".medication-substance").value)) {
         event.preventDefault(); // chosen already: on to its dosage
         line.querySelector(".dosage-template").focus();
-      } else if (event.key === "Escape" && open) {
-        event.preventDefault();
-        close();
       }
     });
     input.addEventListener("blur", close);
