@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from eprescription.domain import health_space as rules
 from eprescription.domain.health_space import View
@@ -9,6 +10,9 @@ from eprescription.domain.prescriptions import Status
 from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.services import prescription_views
 from eprescription.services.given_dispensations import GivenDispensation
+
+if TYPE_CHECKING:  # renewal_requests builds on this module
+    from eprescription.services.renewal_requests import RenewalState
 
 # The fields of a CardLine that are its signed line's (prescription_views.LineView) as is.
 AS_SIGNED = ("line", "quantity", "quantity_in_words", "substitutable", "ald", "status")
@@ -46,7 +50,7 @@ class UnverifiedCard:
     verified: bool = False
     items: tuple = ()
     qr_text: None = None
-    renewal: dict | None = None
+    renewal: "RenewalState | None" = None  # added by services/renewal_requests
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Card:
     version: int
     verified: bool = True
     qr_text: str | None = None
-    renewal: dict | None = None
+    renewal: "RenewalState | None" = None  # added by services/renewal_requests
 
 
 def card(

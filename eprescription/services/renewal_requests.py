@@ -59,35 +59,71 @@ def _loaded():
     )
 
 
-def view(row: RenewalRequest, now: datetime, relation: str | None = None) -> dict:
+@dataclass(frozen=True)
+class Named:
+    name: str
+
+
+@dataclass(frozen=True)
+class PrescriptionRef:
+    """A prescription by its id and its number as typed (ABCD-EFGH-JKX)."""
+
+    id: str
+    number: str
+
+    @classmethod
+    def of(cls, prescription: Prescription) -> "PrescriptionRef":
+        return cls(prescription.number, codes.display_number(prescription.number))
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as the patient and the prescriber see it (its status as of when it was read)."""
+
+    id: int
+    status: str
+    requested_at: datetime
+    lapses_at: datetime
+    patient_message: str | None
+    decided_at: datetime | None
+    decline_message: str | None
+    relation: str | None
+    patient: Named
+    prescriber: Named
+    prescription: PrescriptionRef
+    medications: list[str]
+    renewed_prescription: PrescriptionRef | None
+
+
+@dataclass(frozen=True)
+class RenewalState:
+    """What the health space shows about renewing a prescription: its latest request, and
+    whether a new one can be made (or the code of the reason why not)."""
+
+    request: RequestView | None
+    can_ask: bool
+    why_not: str | None
+
+
+def view(row: RenewalRequest, now: datetime, relation: str | None = None) -> RequestView:
     """A request as the patient and the prescriber see it (its status as of `now`)."""
     prescription, renewed = row.prescription, row.renewed_prescription
     prescriber = prescription.prescriber.person
-    return {
-        "id": row.id,
-        "status": str(row.status_at(now)),
-        "requested_at": row.requested_at,
-        "lapses_at": row.lapses_at,
-        "patient_message": row.patient_message,
-        "decided_at": row.decided_at,
-        "decline_message": row.decline_message,
-        "relation": relation,
-        "patient": {"name": row.patient.full_name},
-        "prescriber": {"name": f"Dr {prescriber.given_name} {prescriber.family_name}"},
-        "prescription": {
-            "id": prescription.number,
-            "number": codes.display_number(prescription.number),
-        },
-        "medications": [
-            item.medication_name for item in prescription.items if not item.is_cancelled
-        ],
-        "renewed_prescription": {
-            "id": renewed.number,
-            "number": codes.display_number(renewed.number),
-        }
-        if renewed is not None
-        else None,
-    }
+    return RequestView(
+        id=row.id,
+        status=str(row.status_at(now)),
+        requested_at=row.requested_at,
+        lapses_at=row.lapses_at,
+        patient_message=row.patient_message,
+        decided_at=row.decided_at,
+        decline_message=row.decline_message,
+        relation=relation,
+        patient=Named(row.patient.full_name),
+        prescriber=Named(f"Dr {prescriber.given_name} {prescriber.family_name}"),
+        prescription=PrescriptionRef.of(prescription),
+        medications=[item.medication_name for item in prescription.items if not item.is_cancelled],
+        renewed_prescription=PrescriptionRef.of(renewed) if renewed is not None else None,
+    )
 
 
 # -- the patient ------------------------------------------------------------------------------
@@ -104,7 +140,7 @@ def _renewal_in_progress(found: SignedPrescription) -> int:
     return space_rules.renewal_in_progress([line.progress for line in found.lines])
 
 
-def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None) -> dict:
+def request_renewal(uow: UnitOfWork, number: str, *, message: str | None = None) -> RequestView:
     """The patient (or their representative) asks the prescriber to renew a long-term
     treatment, with an optional short message; one pending request per prescription."""
     session = uow.session
@@ -231,12 +267,11 @@ def _renewal_state(
     card: patient_cards.Card | patient_cards.UnverifiedCard,
     row: RenewalRequest | None,
     now: datetime,
-) -> dict:
-    """What the health space shows about renewing a prescription: its latest request, and
-    whether a new one can be made (or the code of the reason why not)."""
+) -> RenewalState:
+    """The renewal state of a card as of `now`."""
     latest = view(row, now, card.relation) if row is not None else None
     if not isinstance(card, patient_cards.Card):  # nothing can be done with it, nor a renewal
-        return {"request": latest, "can_ask": False, "why_not": SignatureInvalid.code}
+        return RenewalState(latest, can_ask=False, why_not=SignatureInvalid.code)
     refusal = rules.refusal(
         card.status,
         renewals=card.renewals,
@@ -244,12 +279,12 @@ def _renewal_state(
         valid_until=date.fromisoformat(card.valid_until),
         today=today_of(now),
     )
-    waiting = latest is not None and latest["status"] in OPEN
-    return {
-        "request": latest,
-        "can_ask": refusal is None and not waiting,
-        "why_not": refusal.code if refusal is not None else None,
-    }
+    waiting = latest is not None and latest.status in OPEN
+    return RenewalState(
+        latest,
+        can_ask=refusal is None and not waiting,
+        why_not=refusal.code if refusal is not None else None,
+    )
 
 
 def list_with_requests(
@@ -313,7 +348,7 @@ def list_for_prescriber(uow: UnitOfWork, *, status: str | None = RequestStatus.P
 class Desk:
     """The prescriber's list page: the pending renewal requests, then their prescriptions."""
 
-    requests: list[dict]
+    requests: list[RequestView]
     prescriptions: prescriber_lists.Page
 
 
@@ -340,7 +375,7 @@ def _pending(
     return renewal_claims.handled_by(uow, request_id, action, today_of(now), target=target), now
 
 
-def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, SignedPrescription]:
+def open_pending(uow: UnitOfWork, request_id: int) -> tuple[RequestView, SignedPrescription]:
     """A pending request of this prescriber and its prescription as verified, to answer it
     (the renewal form prefilled from it, or the decline form); the read is audited."""
     row, now = _pending(uow, request_id, access.Action.READ, RequestStatus.RENEWED)
@@ -349,7 +384,7 @@ def open_pending(uow: UnitOfWork, request_id: int) -> tuple[dict, SignedPrescrip
     return view(row, now), found
 
 
-def decline(uow: UnitOfWork, request_id: int, *, message: str | None) -> dict:
+def decline(uow: UnitOfWork, request_id: int, *, message: str | None) -> RequestView:
     """The prescriber declines a pending request with a message for the patient (required)."""
     row, now = _pending(uow, request_id, access.Action.DECLINE, RequestStatus.DECLINED)
     problems = Problems()
