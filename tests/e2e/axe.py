@@ -24,3 +24,15 @@ def report(found: list[dict]) -> str:
             lines.append(f"    {' '.join(map(str, node['target']))}: {node['html'][:200]}")
             lines.append(f"      {node['failureSummary']}".replace("\n", "\n      "))
     return "\n".join(lines)
+
+
+def walk_failures(page, visited, lang: str) -> list[str]:
+    """For each page `visited` yields (by name), in the language `lang`: its violations in
+    words, one entry per page that has some."""
+    failures = []
+    for name in visited:
+        assert page.evaluate("document.documentElement.lang") == lang, name
+        found = violations(page)
+        if found:
+            failures.append(f"{name} ({page.url}):\n{report(found)}")
+    return failures

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from eprescription.services.demo import DEMO_USERS
-from tests.e2e.axe import report, violations
+from tests.e2e.axe import violations, walk_failures
 
 PATIENT = next(user for user in DEMO_USERS if user.username == "demo-patient")
 PHONE = {"width": 390, "height": 844}
@@ -47,12 +47,7 @@ def test_no_patient_page_has_a_serious_accessibility_violation(browser, live_ser
     page = context.new_page()
     try:
         page.goto("/login")
-        failures = []
-        for name in patient_pages(page):
-            assert page.evaluate("document.documentElement.lang") == lang, name
-            found = violations(page)
-            if found:
-                failures.append(f"{name} ({page.url}):\n{report(found)}")
+        failures = walk_failures(page, patient_pages(page), lang)
         assert not failures, "\n\n".join(failures)
     finally:
         context.close()

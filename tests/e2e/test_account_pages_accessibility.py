@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from eprescription.services.demo import DEMO_USERS
-from tests.e2e.axe import report, violations
+from tests.e2e.axe import walk_failures
 
 LOCALES = {"fr": "fr-FR", "en": "en-US"}
 USERS = {user.username: user for user in DEMO_USERS}
@@ -53,12 +53,7 @@ def test_no_account_page_has_a_serious_accessibility_violation(browser, live_ser
     context = browser.new_context(base_url=live_server, locale=LOCALES[lang])
     page = context.new_page()
     try:
-        failures = []
-        for name in admin_pages(page):
-            assert page.evaluate("document.documentElement.lang") == lang, name
-            found = violations(page)
-            if found:
-                failures.append(f"{name} ({page.url}):\n{report(found)}")
+        failures = walk_failures(page, admin_pages(page), lang)
         assert not failures, "\n\n".join(failures)
     finally:
         context.close()

@@ -299,7 +299,11 @@ def test_a_call_whose_key_is_in_flight_waits_for_it_then_runs_or_replays(
     PostgreSQL, where rows lock one by one): the retry waits on the key, then runs when that
     call rolls back, or replays its answer when it commits one; it never does the work twice."""
     if engine_name != "postgresql":
-        pytest.skip("SQLite holds one writer for the whole database (the 32-racer test there)")
+        pytest.skip(
+            "PostgreSQL only: SQLite locks the whole database for one writer, so no call can "
+            "hold a key while another runs (test_32_retries_of_one_idempotency_key_at_once_… in "
+            "test_dispensing_api covers SQLite's racing retries)"
+        )
     call = make(client, db_session, people, products)
     before = call.writes()
     key = f"{make.__name__}-in-flight"
