@@ -33,6 +33,7 @@ from eprescription.models.people import (
     Person,
     Pharmacist,
     Pharmacy,
+    Practice,
     Prescriber,
     Role,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "Person",
     "Pharmacist",
     "Pharmacy",
+    "Practice",
     "Prescriber",
     "PrescriberCredential",
     "PrescriberCrl",

@@ -1,4 +1,5 @@
-"""People and their accounts: persons, prescribers, pharmacies, pharmacists, API tokens."""
+"""People and their accounts: persons, practices, prescribers, pharmacies, pharmacists, API
+tokens."""
 
 import enum
 from datetime import date, datetime
@@ -58,6 +59,19 @@ class _PersonsRecord:
         return relationship(Person)
 
 
+class Practice(Base):
+    """A practice (a surgery, a health centre, a hospital service) whose prescribers share their
+    software: what a practice's software client is bound to."""
+
+    __tablename__ = "practices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    # Its FINESS or SIRET number when it has one; unique when given.
+    identifier: Mapped[str | None] = mapped_column(String(14), unique=True)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Prescriber(_PersonsRecord, Base):
     """A person allowed to prescribe, with their RPPS number."""
 
@@ -69,6 +83,8 @@ class Prescriber(_PersonsRecord, Base):
     setting: Mapped[str] = mapped_column(
         String(16), default="community", server_default="community"
     )
+    # The practice they work in, if the operator recorded one.
+    practice_id: Mapped[int | None] = mapped_column(ForeignKey("practices.id"), index=True)
 
 
 class Pharmacy(Base):
