@@ -49,6 +49,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "TOKEN_LIFETIME_SECONDS": int(env.get("TOKEN_LIFETIME_SECONDS", "3600")),
         # How many days before its period a renewal may be given (docs/rules.md).
         "DISPENSING_EARLY_DAYS": int(env.get("DISPENSING_EARLY_DAYS", "3")),
+        # A prescription.expiring event this many days before the validity ends (docs/events.md).
+        "EVENT_EXPIRY_NOTICE_DAYS": int(env.get("EVENT_EXPIRY_NOTICE_DAYS", "7")),
+        # "1": an organisation's webhooks may target private addresses (closed networks).
+        "EVENT_WEBHOOK_PRIVATE_TARGETS": env.get("EVENT_WEBHOOK_PRIVATE_TARGETS") == "1",
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(256 * 1024))),
         "SEARCH_PAGE_SIZE_MAX": 50,
         # Input and headers (docs/security.md): JSON nesting refused before parsing; HSTS.
@@ -67,6 +71,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
             "THROTTLE_TARGET_GUESSES", "5 per 10 minutes; 20 per day"
         ),
         "THROTTLE_KEY_PREFIX": env.get("THROTTLE_KEY_PREFIX", "eprescription"),
+        # Calls per software client, whoever it acts for (docs/software-clients.md).
+        "SOFTWARE_RATE_LIMIT": env.get("SOFTWARE_RATE_LIMIT", "20 per second; 600 per minute"),
     }
     settings.update(overrides or {})
     if settings["ENVIRONMENT"] not in ENVIRONMENTS:

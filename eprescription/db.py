@@ -7,6 +7,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL")
+RECYCLE_SECONDS = 1800
 
 
 def make_engine(url: str) -> Engine:
@@ -17,9 +18,16 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
     # No server-side prepared statements: a generic plan would fit the search's term ranges
-    # badly, and the figures in docs/catalog.md were measured this way.
+    # badly, and the figures in docs/catalog.md were measured this way. No ping at each
+    # checkout (a round trip per request): a connection the server dropped fails the one
+    # request that meets it (503 database_unavailable, errors.py), and that error empties the
+    # pool, so the next ones connect anew; a connection is not kept longer than RECYCLE_SECONDS
+    # (a firewall's idle timeout).
     return create_engine(
-        url, pool_pre_ping=True, hide_parameters=True, connect_args={"prepare_threshold": None}
+        url,
+        pool_recycle=RECYCLE_SECONDS,
+        hide_parameters=True,
+        connect_args={"prepare_threshold": None},
     )
 
 

@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask, Response, json, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from eprescription.domain import errors as domain
@@ -29,6 +30,7 @@ FHIR_ISSUE_BY_HTTP_STATUS = {
     422: "invalid",
     429: "throttled",
     500: "exception",
+    503: "transient",
 }
 
 # A row names one kind of error or several (a tuple) that answer with the same status.
@@ -43,6 +45,7 @@ STATUS_BY_ERROR: list[tuple[ErrorKinds, int]] = [
     (domain.PreconditionFailed, 412),
     (domain.Gone, 410),
     (domain.ConfigurationError, 500),
+    (domain.DatabaseUnavailable, 503),
     (domain.DomainError, 400),
 ]
 
@@ -81,6 +84,7 @@ def init_app(app: Flask) -> None:
     """Register the handlers (after flask-smorest's, so these win)."""
     app.register_error_handler(domain.DomainError, _handle_domain_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(DBAPIError, _handle_database_error)
     app.register_error_handler(Exception, _handle_unexpected)
 
 
@@ -91,8 +95,16 @@ def _wants_json() -> bool:
     return best in ("application/json", PROBLEM_JSON)
 
 
-def problem(status: int, code: str, title: str, detail: str, errors: dict | None = None):
-    """An RFC 9457 problem response, a FHIR OperationOutcome under /fhir, or an HTML page."""
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: dict | None = None,
+    members: dict | None = None,
+):
+    """An RFC 9457 problem response, a FHIR OperationOutcome under /fhir, or an HTML page;
+    `members` are more members of the problem (the OAuth `error` of a token request)."""
     if request.path.startswith(FHIR_PREFIX):
         return _operation_outcome(status, code, title, detail, errors)
     if not _wants_json():
@@ -110,9 +122,12 @@ def problem(status: int, code: str, title: str, detail: str, errors: dict | None
     }
     if errors:
         body["errors"] = errors
+    body.update(members or {})
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     if status == 401:  # RFC 9110: a 401 names the scheme that would be accepted
-        response.headers["WWW-Authenticate"] = 'Bearer realm="eprescription"'
+        # RFC 6749 §5.2: a client that failed to authenticate is told the client's scheme.
+        scheme = "Basic" if body.get("error") == "invalid_client" else "Bearer"
+        response.headers["WWW-Authenticate"] = f'{scheme} realm="eprescription"'
     return response
 
 
@@ -134,9 +149,14 @@ def _operation_outcome(status: int, code: str, title: str, detail: str, errors: 
 
 
 def _handle_domain_error(error: domain.DomainError):
-    response = problem(status_for(error), error.code, error.title, error.detail, error.errors)
-    if isinstance(error, domain.TooManyAttempts):  # RFC 9110 §10.2.3, on pages and JSON alike
-        response = make_response(response)
+    # RFC 6749 §5.2: a refused token request also says `error` and `error_description`.
+    oauth_error = getattr(error, "oauth_error", None)
+    members = {"error": oauth_error, "error_description": error.title} if oauth_error else None
+    response = problem(
+        status_for(error), error.code, error.title, error.detail, error.errors, members
+    )
+    if isinstance(error, (domain.TooManyAttempts, domain.DatabaseUnavailable)):
+        response = make_response(response)  # RFC 9110 §10.2.3, on pages and JSON alike
         response.headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, domain.Gone):  # RFC 8288: where to go instead
         response = make_response(response)
@@ -173,6 +193,16 @@ def _flatten_locations(messages: dict) -> dict:
         else:
             flat[location] = fields
     return flat
+
+
+def _handle_database_error(error: DBAPIError):
+    """A lost connection (the pool connects anew for the next call) answers 503; any other
+    database error is unexpected."""
+    if not error.connection_invalidated:
+        return _handle_unexpected(error)
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    logger.warning("database connection lost on %s %s", request.method, route)
+    return _handle_domain_error(domain.DatabaseUnavailable())
 
 
 def _handle_unexpected(error: Exception):

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 from werkzeug.datastructures import MultiDict
 
-from eprescription.domain.errors import TooManyAttempts
+from eprescription.domain.errors import ClientRateLimited, TooManyAttempts
 from eprescription.domain.messages import Message
 from eprescription.services import audit
+from eprescription.services.software_clients import SoftwareCaller
 from eprescription.use_cases import unit_of_work
 
 EXTENSION = "eprescription.limiter"
@@ -23,6 +25,7 @@ MISSED = "eprescription.throttle.missed"
 WRONG_GUESS = frozenset({401, 403, 404, 409, 422})
 TOO_MANY = "Too many attempts from here: try again in {minutes} min."
 THROTTLED = "throttled"
+TOO_MANY_CALLS = "Too many calls from this software: try again in {seconds} s."
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,26 @@ def init_app(app: Flask) -> None:
         marked: Guesses | None = getattr(view, "throttle", None)
         if marked is not None:
             app.view_functions[endpoint] = _throttled(limiter, view, marked)
+
+
+def software_call(software: SoftwareCaller) -> None:
+    """Count one call of a software client (whoever it acts for) against SOFTWARE_RATE_LIMIT;
+    past it the call is refused, audited, with ClientRateLimited (429, Retry-After)."""
+    strategy = current_app.extensions[EXTENSION].limiter
+    prefix = current_app.config["THROTTLE_KEY_PREFIX"]
+    for limit in parse_many(current_app.config["SOFTWARE_RATE_LIMIT"]):
+        if not strategy.hit(limit, prefix, "software", software.client_id):
+            reset_at, _remaining = strategy.get_window_stats(
+                limit, prefix, "software", software.client_id
+            )
+            seconds = max(1, min(limit.get_expiry(), math.ceil(reset_at - time.time())))
+            actor = audit.actor_for(None, software)
+            with unit_of_work(actor=actor) as uow:
+                uow.refuse(THROTTLED, "software_client", software.client_id, outcome="rate_limited")
+            raise ClientRateLimited(
+                Message("client_rate_limited", TOO_MANY_CALLS, seconds=seconds),
+                retry_after=seconds,
+            )
 
 
 def reset(app: Flask) -> None:

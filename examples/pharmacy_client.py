@@ -1,10 +1,12 @@
-"""A pharmacy-software client of the e-prescription API (HTTP only): token, scan a QR text,
-dispense every line with a retry-safe Idempotency-Key, read the signed receipt and verify
-its JWS on our own (ES256, x5c, chained to the service CA of the published trust list).
+"""A pharmacy-software client of the e-prescription API (HTTP only): an OAuth 2.0 token for the
+pharmacist through the registered software, scan a QR text, dispense every line with a
+retry-safe Idempotency-Key, read the signed receipt and verify its JWS on our own (ES256,
+x5c, chained to the service CA of the published trust list).
 
-Usage (the demo pharmacist):
+Usage (the demo pharmacist through the demo pharmacy software):
 
     python examples/pharmacy_client.py --base-url http://127.0.0.1:5000 \
+        --client-id demo-pharmacy-software --client-secret demo-pharmacy-software-2026 \
         --username demo-pharmacist --password demo-pharmacist-2026 \
         --qr-text EP1.K7QMXW9PL4D8.ABCDEFGHIJKLMNOPQRSTUVWXYZ \
         --pack 1=3400935955838:LOT42:2028-11 \
@@ -28,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from practice_client import Api, ApiError  # the same small HTTP helper (examples/)
+from practice_client import Api, ApiError, add_login_options  # the HTTP helper (examples/)
 
 
 def b64url_decode(text: str) -> bytes:
@@ -96,9 +98,7 @@ def left(line: dict) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--username", required=True)
-    parser.add_argument("--password", required=True)
+    add_login_options(parser)
     parser.add_argument("--qr-text", required=True, help="the QR code's text (EP1.…)")
     parser.add_argument(
         "--pack", action="append", default=[], help="LINE=CIP13:BATCH:EXPIRY or LINE=GS1 text"
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         packs[int(line)] = text
     api = Api(args.base_url)
     try:
-        api.login(args.username, args.password)
+        api.login(args.client_id, args.client_secret, args.username, args.password)
         seen = api.json("POST", "/api/v1/pharmacy/scan", {"code": args.qr_text})
         if not seen["signature"]["valid"]:
             raise ApiError(409, "prescription_signature_invalid", "the scan did not verify")

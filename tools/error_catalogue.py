@@ -23,6 +23,8 @@ ADVICE = {
     "configuration. Report the `instance` and the time.",
     "validation_failed": "Correct the request: `errors` names each field and what is wrong with "
     "it, all at once. Nothing was stored, and an Idempotency-Key sent with it is free again.",
+    "database_unavailable": "Retry after the Retry-After seconds; send a write again with the "
+    "same Idempotency-Key, so that it is done once even if its COMMIT had gone through.",
     "wrong_pin": "Ask the prescriber for their signing PIN again; the third wrong PIN in a row "
     "blocks the key (`signing_key_blocked`).",
     "idempotency_key_reused": "This key was first used with another body: a new request needs "
@@ -33,6 +35,10 @@ ADVICE = {
     "names (prepare again if the content or the time is at fault), sign again and submit.",
     "signer_revocation_unknown": "The operator must load a current CRL of the issuing CA (or "
     "configure OCSP); submit again once done.",
+    "signer_ocsp_unavailable": "Submit again in a moment (the OCSP responder may be back); if "
+    "it keeps failing, the operator checks the responder or loads a current CRL of the CA.",
+    "signer_chain_invalid": "Send the certificate chain the card's CA publishes: the CA named "
+    "in `detail` may not issue the certificate below it (basicConstraints, keyUsage).",
     "trust_anchor_refused": "Operator: import the CA certificate or CRL it names in PEM, issued "
     "for prescribers.",
     "json_too_deep": "Send a flatter JSON body: no request of this service nests that deep.",
@@ -43,6 +49,9 @@ ADVICE = {
     "authentication_required": "Get a token (POST /api/v1/auth/token) and send it as "
     "`Authorization: Bearer …`; a token that expired needs a new one.",
     "permission_denied": "The calling account may not do this; do not retry with the same account.",
+    "no_organisation": "Event subscriptions belong to a practice or a pharmacy: the operator must "
+    "record the prescriber's practice (`flask … practices assign`), or call through the "
+    "practice's software client.",
     "patient_confirmation_required": "Confirm that the patient is present (the field "
     "`identity_confirmed`) and send again.",
     "pickup_refused": "The patient chose who may collect (the pickup mode): only the patient "
@@ -70,6 +79,18 @@ ADVICE = {
     "the same request with the same key in a second or two.",
     "prescription_number_taken": "Prepare again (a new number) and sign the new payload.",
     "catalog_file_refused": "Operator: give the BDPM file the command expects.",
+    "oauth_request_invalid": "Fix the token request as `error_description` and `detail` say "
+    "(RFC 6749 §5.2 `error` says the kind); docs/software-clients.md.",
+    "oauth_grant_refused": "Ask the professional for their username and password again; "
+    "repeated failures are throttled.",
+    "professional_not_of_client": "Only professionals of the software's pharmacy or practice "
+    "may log in through it: the operator puts them there (`flask practices assign`).",
+    "client_authentication_failed": "Check the client_id and the secret or the key that signs "
+    "the client assertion (aud = the token endpoint's URL, exp within 5 minutes, a new jti).",
+    "client_revoked": "The operator revoked this software client: ask for a new registration.",
+    "client_assertion_replayed": "Sign a new client assertion with a new jti for each request.",
+    "insufficient_scope": "Ask for a token with the scope `detail` names (if the client may "
+    "have it); the operator sets a client's scopes.",
     "gone": 'Use the address in the `Link` header (`rel="successor-version"`).',
     "precondition_failed": "Read the resource again (scan) and retry with its new `ETag` in "
     "`If-Match`, after checking the change with the user.",

@@ -17,6 +17,23 @@ API_SETTINGS = {
 }
 
 
+_SCOPES = {
+    "issue": "review, issue, cancel; decline renewal requests",
+    "read": "prescriptions, dispensations, renewal requests, FHIR reads; the catalog",
+    "dispense": "scan, card lookup, dispense, reverse",
+    "events": "event subscriptions of the software's organisation",
+}
+OAUTH2_SCHEME = {
+    "type": "oauth2",
+    "description": "Registered software (flask software register): client_secret_basic, "
+    "client_secret_post or private_key_jwt (RFC 7523) at the token URL.",
+    "flows": {
+        "clientCredentials": {"tokenUrl": "/api/v1/oauth/token", "scopes": _SCOPES},
+        "password": {"tokenUrl": "/api/v1/oauth/token", "scopes": _SCOPES},
+    },
+}
+
+
 class ProblemApi(Api):
     """flask-smorest, documenting errors as the problem documents eprescription.errors sends."""
 
@@ -37,10 +54,15 @@ def init_app(app: Flask) -> None:
         audit,
         auth,
         docs,
+        event_subscriptions,
         external_signing,
         fhir,
+        fhir_dispensing,
+        fhir_issuing,
+        fhir_subscriptions,
         health_space,
         medications,
+        oauth,
         pharmacy,
         prescriptions,
         renewal_requests,
@@ -53,15 +75,24 @@ def init_app(app: Flask) -> None:
     api = ProblemApi(
         app,
         spec_kwargs={
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    # How registered software gets its bearer token (docs/software-clients.md);
+                    # each operation's x-software-scope names the scope its token needs.
+                    "oauth2": OAUTH2_SCHEME,
+                }
+            },
         },
     )
     api.register_converter(
         RowIdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": ROW_ID_MAX}
     )
     csrf = app.extensions["csrf"]  # the pages' CSRFProtect (web.init_app runs first)
-    modules = (auth, medications, prescriptions, trust, verify, health_space, pharmacy)
-    for module in (*modules, external_signing, renewal_requests, audit, fhir):
+    modules = (auth, oauth, medications, prescriptions, trust, verify, health_space, pharmacy)
+    fhir_modules = (fhir, fhir_dispensing, fhir_issuing, fhir_subscriptions)
+    others = (external_signing, renewal_requests, audit, event_subscriptions)
+    for module in (*modules, *others, *fhir_modules):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)  # a page, outside the document it shows

@@ -10,7 +10,7 @@ from eprescription.api.operations import ApiBlueprint
 from eprescription.api.security import current_account
 from eprescription.domain.errors import ValidationFailed
 from eprescription.domain.prescriptions import today_of
-from eprescription.errors import OK, status_for
+from eprescription.errors import NO_CONTENT, OK, status_for
 from eprescription.fhir import bundle, capability, directory, ids, systems
 from eprescription.fhir.medication_dispense import medication_dispenses
 from eprescription.fhir.medication_request import medication_request, medication_requests
@@ -32,23 +32,26 @@ blp = ApiBlueprint(
 )
 
 
-def _documented(resource: str) -> dict:
-    content = {systems.MEDIA_TYPE: {"schema": {"type": "object"}}}
-    error = {"description": "A FHIR R4 OperationOutcome", "content": content}
-    return {
-        OK: {"description": f"A FHIR R4 {resource}", "content": content},
-        status_for(ValidationFailed): error,
-        "default": error,
-    }
+FHIR_JSON = {systems.MEDIA_TYPE: {"schema": {"type": "object"}}}
+_OUTCOME = {"description": "A FHIR R4 OperationOutcome", "content": FHIR_JSON}
 
 
-CAPABILITY = _documented("CapabilityStatement")
-REQUEST = _documented("MedicationRequest")
-REQUESTS = _documented("Bundle (searchset) of MedicationRequest")
-DISPENSES = _documented("Bundle (searchset) of MedicationDispense")
-PATIENT = _documented("Patient")
-PRACTITIONER = _documented("Practitioner")
-ORGANIZATION = _documented("Organization")
+def documented(what: str, status: int = OK) -> dict:
+    """The OpenAPI answers of a FHIR view: `what` with `status` (FHIR JSON unless 204), an
+    OperationOutcome otherwise."""
+    answer: dict = {"description": what}
+    if status != NO_CONTENT:
+        answer["content"] = FHIR_JSON
+    return {status: answer, status_for(ValidationFailed): _OUTCOME, "default": _OUTCOME}
+
+
+CAPABILITY = documented("A FHIR R4 CapabilityStatement")
+REQUEST = documented("A FHIR R4 MedicationRequest")
+REQUESTS = documented("A FHIR R4 Bundle (searchset) of MedicationRequest")
+DISPENSES = documented("A FHIR R4 Bundle (searchset) of MedicationDispense")
+PATIENT = documented("A FHIR R4 Patient")
+PRACTITIONER = documented("A FHIR R4 Practitioner")
+ORGANIZATION = documented("A FHIR R4 Organization")
 PROFESSIONALS = (Role.PRESCRIBER, Role.PHARMACIST)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
+from eprescription.api import scopes
 from eprescription.api.security import roles_required
 from eprescription.errors import OK
 from eprescription.models import Role
@@ -38,6 +39,7 @@ class ApiBlueprint(Blueprint):
             if roles:
                 view = roles_required(*roles)(view)
                 doc["security"] = SECURITY
+                doc.update(scopes.documented(f"{self.name}.{view.__name__}"))
             if responses is not None:
                 doc["responses"] = responses
             if doc:

@@ -10,14 +10,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Integer, SmallInteger, String
 
 from eprescription.domain.errors import CatalogFileRefused
-from eprescription.models import (
-    CompositionLine,
-    GenericGroup,
-    GenericGroupMember,
-    PrescribingCondition,
-    Presentation,
-    Product,
-)
+from eprescription.models import catalog as tables
 from eprescription.models.base import Base
 
 PRODUCTS = "CIS_bdpm.txt"
@@ -267,13 +260,15 @@ class FileSpec:
 
 
 SPECS = {
-    PRODUCTS: FileSpec(12, 12, product_row, (Product,)),
+    PRODUCTS: FileSpec(12, 12, product_row, (tables.Product,)),
     # The reimbursement indications, last, are often cut off with their tab.
-    PRESENTATIONS: FileSpec(13, 12, presentation_row, (Presentation,)),
-    COMPOSITIONS: FileSpec(8, 8, composition_row, (CompositionLine,)),
+    PRESENTATIONS: FileSpec(13, 12, presentation_row, (tables.Presentation,)),
+    COMPOSITIONS: FileSpec(8, 8, composition_row, (tables.CompositionLine,)),
     # The group's label goes to GenericGroup, the rest of the line to GenericGroupMember.
-    GENERIC_GROUPS: FileSpec(5, 5, generic_member_row, (GenericGroupMember, GenericGroup)),
-    CONDITIONS: FileSpec(2, 2, condition_row, (PrescribingCondition,)),
+    GENERIC_GROUPS: FileSpec(
+        5, 5, generic_member_row, (tables.GenericGroupMember, tables.GenericGroup)
+    ),
+    CONDITIONS: FileSpec(2, 2, condition_row, (tables.PrescribingCondition,)),
 }
 
 

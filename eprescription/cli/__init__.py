@@ -14,7 +14,9 @@ def init_app(app: Flask) -> None:
     from eprescription.cli.idempotency import idempotency_group
     from eprescription.cli.keys import keys_group
     from eprescription.cli.pki import pki_group
+    from eprescription.cli.practices import practices_group
     from eprescription.cli.representatives import representatives_group
+    from eprescription.cli.software import software_group
     from eprescription.cli.users import users_group
     from eprescription.cli.verify import verify_command
 
@@ -30,6 +32,8 @@ def init_app(app: Flask) -> None:
         idempotency_group,
         events_group,
         keys_group,
+        software_group,
+        practices_group,
         backup_command,
         restore_command,
     ):

@@ -5,7 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from eprescription.cli.operator import operator_work
-from eprescription.services import demo, demo_counter
+from eprescription.services import demo, demo_counter, software_demo
 
 demo_group = AppGroup("demo", help="A demo database to try the service.")
 
@@ -33,6 +33,9 @@ def seed() -> None:
             "  "
             + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    click.echo("\nDemo software clients (OAuth 2.0 client credentials, docs/software-clients.md):")
+    for software in software_demo.DEMO_SOFTWARE:
+        click.echo(f"  {software.client_id}  {software.secret}  scopes: {software.scopes}")
     with operator_work() as uow:
         counter = demo_counter.demo_counter(uow)
     if counter is not None:

@@ -91,38 +91,84 @@ pki_group.add_command(trust_group)
 @trust_group.command(
     "add",
     help="Trust this CA certificate (PEM) for prescriptions signed by prescribers' own keys "
-    "(health professional cards, HSMs). Load its CRL too: without one, nothing it issued "
-    "is accepted.",
+    "(health professional cards, HSMs). Load its CRL too, or set OCSP: without either, nothing "
+    "it issued is accepted. Adding it again changes only its OCSP setting.",
 )
 @click.argument("certificate", type=pem_file)
-def trust_add(certificate: Path) -> None:
+@click.option(
+    "--intermediate",
+    is_flag=True,
+    help="An intermediate CA issued by a trusted one: never trusted by itself, kept for its "
+    "CRL and OCSP setting (signers still send it in x5c).",
+)
+@click.option(
+    "--ocsp",
+    metavar="URL|aia|none",
+    help="Ask this OCSP responder about the certificates the CA issues (for a trusted root: "
+    "the whole tree under it), or the one each certificate names (aia); none: no more OCSP.",
+)
+def trust_add(certificate: Path, intermediate: bool, ocsp: str | None) -> None:
     with operator_work() as uow:
-        row = prescriber_trust.add(uow, certificate.read_bytes())
-    click.echo(f"Trusted {row.subject} (serial {row.serial}, SHA-256 {row.fingerprint}).")
+        row = prescriber_trust.add(
+            uow, certificate.read_bytes(), intermediate=intermediate, ocsp=ocsp
+        )
+    kind = "Imported the intermediate CA" if row.anchor_id is not None else "Trusted"
+    ocsp_state = f", OCSP {row.ocsp}" if row.ocsp else ""
+    click.echo(
+        f"{kind} {row.subject} (serial {row.serial}, SHA-256 {row.fingerprint}{ocsp_state})."
+    )
 
 
-@trust_group.command("list", help="The outside prescriber CAs and the state of their CRLs.")
+@trust_group.command(
+    "remove",
+    help="Trust this outside CA no more (its SHA-256 fingerprint, or 16 or more of its first "
+    "hex digits): it goes with its CRL and the intermediates imported under it; prescriptions "
+    "signed under it are refused from now on, and no longer verify.",
+)
+@click.argument("fingerprint")
+def trust_remove(fingerprint: str) -> None:
+    with operator_work() as uow:
+        removed = [
+            (row.subject, row.fingerprint) for row in prescriber_trust.remove(uow, fingerprint)
+        ]
+    for subject, found in removed:
+        click.echo(f"Removed {subject} (SHA-256 {found}).")
+
+
+@trust_group.command(
+    "list", help="The outside prescriber CAs, their OCSP setting and the state of their CRLs."
+)
 def trust_list() -> None:
     with operator_work() as uow:
         found = prescriber_trust.trusted(uow)
         now = uow.now
     for authority, kept in found:
-        if kept is None:
-            state = "no CRL loaded: nothing it issued is accepted"
-        else:
-            stale = " (OUT OF DATE)" if kept.next_update < now else ""
-            state = (
-                f"CRL of {kept.this_update:%Y-%m-%d %H:%M}, "
-                f"next {kept.next_update:%Y-%m-%d %H:%M}{stale}"
-            )
-        click.echo(f"{authority.subject}  serial {authority.serial}  {state}")
+        kind = "  intermediate" if authority.anchor_id is not None else ""
+        ocsp = f"  OCSP {authority.ocsp}" if authority.ocsp else ""
+        click.echo(
+            f"{authority.subject}{kind}  serial {authority.serial}  SHA-256 "
+            f"{authority.fingerprint}{ocsp}  {_crl_state(kept, now)}"
+        )
+
+
+def _crl_state(kept, now) -> str:
+    if kept is None:
+        return "no CRL loaded"
+    stale = " (OUT OF DATE)" if kept.next_update < now else ""
+    return (
+        f"CRL of {kept.this_update:%Y-%m-%d %H:%M}, next {kept.next_update:%Y-%m-%d %H:%M}{stale}"
+    )
 
 
 crl_group = click.Group("crl", help="Revocation lists of the outside prescriber CAs.")
 pki_group.add_command(crl_group)
 
 
-@crl_group.command("load", help="Load a CRL (PEM or DER) of a trusted prescriber CA.")
+@crl_group.command(
+    "load",
+    help="Load a CRL (PEM or DER) of a trusted prescriber CA or of an intermediate CA "
+    "imported under one (`pki trust add --intermediate`).",
+)
 @click.argument("file", type=pem_file)
 def crl_load(file: Path) -> None:
     with operator_work() as uow:
@@ -132,3 +178,12 @@ def crl_load(file: Path) -> None:
         f"Loaded the CRL of {subject} ({kept.this_update:%Y-%m-%d %H:%M}, next update "
         f"{kept.next_update:%Y-%m-%d %H:%M} UTC)."
     )
+
+
+@crl_group.command("list", help="The CRL kept for each outside prescriber CA, and its dates.")
+def crl_list() -> None:
+    with operator_work() as uow:
+        found = prescriber_trust.trusted(uow)
+        now = uow.now
+    for authority, kept in found:
+        click.echo(f"{authority.subject}  {_crl_state(kept, now)}")

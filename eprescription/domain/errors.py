@@ -59,6 +59,16 @@ class TooManyAttempts(DomainError):
         self.retry_after = max(1, retry_after)
 
 
+class DatabaseUnavailable(DomainError):
+    """The database connection was lost during the call (the server restarted, a failover):
+    nothing of the call is committed unless its COMMIT was under way; try again after
+    `retry_after` seconds (a write with the same Idempotency-Key, so it is done once)."""
+
+    code = "database_unavailable"
+    title = "The database connection was lost: try again"
+    retry_after = 1
+
+
 class TooManyLoginFailures(TooManyAttempts, AuthenticationFailed):
     code = "too_many_login_failures"
     title = "Too many wrong passwords"
@@ -403,10 +413,27 @@ class SignerCertificateRevoked(ExternalSignatureRefused):
 
 
 class SignerRevocationUnknown(ExternalSignatureRefused):
-    """No CRL of the issuing CA is loaded, or the one loaded is past its nextUpdate."""
+    """No current CRL of the issuing CA is loaded (none, or past its nextUpdate) and no OCSP
+    responder is set for it."""
 
     code = "signer_revocation_unknown"
     title = "Whether the signing certificate is revoked cannot be told"
+
+
+class SignerOcspUnavailable(SignerRevocationUnknown):
+    """The OCSP responder set for the issuing CA could not tell (unreachable, slow, a response
+    unsigned, stale or "unknown"), and no current CRL of that CA could either."""
+
+    code = "signer_ocsp_unavailable"
+    title = "The OCSP responder could not tell whether the signing certificate is revoked"
+
+
+class SignerChainInvalid(ExternalSignatureRefused):
+    """A CA of the path may not issue what it issued (basicConstraints, pathLenConstraint,
+    keyUsage keyCertSign)."""
+
+    code = "signer_chain_invalid"
+    title = "A CA in the signing certificate's chain may not issue the certificate below it"
 
 
 class SignerKeyUsageRefused(ExternalSignatureRefused):
@@ -437,3 +464,92 @@ class PrescriptionNumberTaken(Conflict):
 class TrustAnchorRefused(ValidationFailed):
     code = "trust_anchor_refused"
     title = "This CA certificate or CRL cannot be trusted for prescribers"
+
+
+# Software clients and OAuth 2.0 (issue 13 item 3, docs/software-clients.md): each refusal of
+# the token endpoint also names its RFC 6749 §5.2 `error` (oauth_error).
+
+
+class OAuthRefused(DomainError):
+    code = "oauth_request_invalid"
+    title = "The token request is not valid"
+    oauth_error = "invalid_request"
+
+
+class OAuthGrantTypeUnsupported(OAuthRefused):
+    code = "oauth_grant_type_unsupported"
+    title = "This grant type is not supported: client_credentials or password"
+    oauth_error = "unsupported_grant_type"
+
+
+class OAuthScopeRefused(OAuthRefused):
+    code = "oauth_scope_refused"
+    title = "None of the requested scopes may be given to this client"
+    oauth_error = "invalid_scope"
+
+
+class OAuthGrantRefused(OAuthRefused):
+    code = "oauth_grant_refused"
+    title = "Wrong username or password"
+    oauth_error = "invalid_grant"
+
+
+class ProfessionalNotOfClient(OAuthGrantRefused):
+    code = "professional_not_of_client"
+    title = "This professional does not work in the software's pharmacy or practice"
+
+
+class ClientAuthenticationFailed(AuthenticationFailed):
+    """Unknown client, wrong secret, or a client authenticated in a way it did not register."""
+
+    code = "client_authentication_failed"
+    title = "The software client could not be authenticated"
+    oauth_error = "invalid_client"
+
+
+class ClientRevoked(ClientAuthenticationFailed):
+    code = "client_revoked"
+    title = "This software client is revoked"
+
+
+class ClientAssertionInvalid(ClientAuthenticationFailed):
+    code = "client_assertion_invalid"
+    title = "The client assertion (RFC 7523 JWT) is not valid"
+
+
+class ClientAssertionReplayed(ClientAuthenticationFailed):
+    code = "client_assertion_replayed"
+    title = "This client assertion (its jti) was used already"
+
+
+class InsufficientScope(PermissionDenied):
+    code = "insufficient_scope"
+    title = "The token's scopes do not allow this operation"
+
+
+class ClientRateLimited(TooManyAttempts):
+    code = "client_rate_limited"
+    title = "Too many calls from this software client"
+
+
+class SoftwareClientNotFound(NotFound):
+    code = "software_client_not_found"
+    title = "No software client has this client_id"
+
+
+# Event subscriptions (issue 13 item 5, docs/events.md): an organisation's webhooks.
+
+
+class NoOrganisation(PermissionDenied):
+    code = "no_organisation"
+    title = "Subscriptions belong to a practice or a pharmacy, and you are in neither"
+
+
+class EventSubscriptionNotFound(NotFound):
+    code = "event_subscription_not_found"
+    title = "Your organisation has no event subscription of this id"
+
+
+class EventDeliveryNotFound(NotFound):
+    code = "event_delivery_not_found"
+    title = "No event delivery has this id"

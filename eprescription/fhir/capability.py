@@ -22,12 +22,54 @@ PAGING = [
 ]
 
 
+# Issuing with the prescriber's own key (docs/fhir.md, "Issuing"); helper B's.
+PREPARE = {
+    "name": "prepare",
+    "definition": f"{systems.OURS}/OperationDefinition/MedicationRequest-prepare",
+    "documentation": (
+        "Prescribers: POST the transaction Bundle of MedicationRequests (or Parameters: "
+        "bundle, alg, x5c) to MedicationRequest/$prepare; Parameters answer with the exact "
+        "payload to sign (RFC 8785, base64) and its JWS signing input; nothing is stored."
+    ),
+}
+ISSUING = {
+    "code": "transaction",
+    "documentation": (
+        "Issuing only: POST to the base a transaction Bundle of the MedicationRequests given "
+        "to $prepare and one Provenance whose signature (sigFormat application/jose) is the "
+        "compact JWS of the prepared payload, with x5c; checked as "
+        "POST /api/v1/prescriptions/signed; Idempotency-Key; 201, Location and a "
+        "transaction-response Bundle."
+    ),
+}
+
+
 def _status(codes: str) -> dict:
     return {
         "name": "status",
         "type": "token",
         "documentation": f"With patient.identifier, comma-separated: any of {codes}.",
     }
+
+
+SUBSCRIPTION = {
+    "type": "Subscription",
+    "documentation": (
+        "R4 rest-hook for the status events of the caller's practice (prescribers) or "
+        "pharmacy (pharmacists): criteria MedicationRequest, MedicationRequest?status= "
+        "(active, completed, cancelled, stopped) or MedicationDispense; channel.payload "
+        "absent (an empty POST) or application/fhir+json (an id-only history Bundle, shaped "
+        "as the R4B Subscriptions backport's notification). Every POST is signed "
+        "(Webhook-Signature, the secret in the created Subscription's extension, shown once). "
+        "No channel.header, end or contact (docs/events.md)."
+    ),
+    "interaction": [
+        {"code": "create"},
+        {"code": "read"},
+        {"code": "search-type"},
+        {"code": "delete"},
+    ],
+}
 
 
 def capability_statement(base_url: str) -> dict:
@@ -56,11 +98,14 @@ def capability_statement(base_url: str) -> dict:
                 ),
                 "security": {
                     "description": (
-                        "Authorization: Bearer <token> from POST /api/v1/auth/token, or the "
-                        "browser session. A prescription nobody lets you see answers 404, "
-                        "exactly like a missing one."
+                        "Authorization: Bearer <token> from POST /api/v1/auth/token, from "
+                        "POST /api/v1/oauth/token for registered software (OAuth 2.0 client "
+                        "credentials; scopes issue, read, dispense, events), or the browser "
+                        "session. A prescription nobody lets you see answers 404, exactly "
+                        "like a missing one."
                     )
                 },
+                "interaction": [ISSUING],
                 "resource": [
                     {
                         "type": "MedicationRequest",
@@ -83,15 +128,28 @@ def capability_statement(base_url: str) -> dict:
                             _status("active, completed, cancelled, stopped"),
                             *PAGING,
                         ],
+                        "operation": [PREPARE],
                     },
                     {
                         "type": "MedicationDispense",
                         "documentation": (
                             "One per dispensed line; entered-in-error once reversed. Readable "
                             "by the patient, their representatives, the prescriber, and the "
-                            "pharmacies that dispensed it (their own dispensations only)."
+                            "pharmacies that dispensed it (their own dispensations only). "
+                            "Created by pharmacists: POST a transaction Bundle of "
+                            "MedicationDispenses (or one), one per pack line of one "
+                            "prescription, = one dispensation under the JSON API's rules; the "
+                            "QR text in the extension "
+                            f"{systems.OURS}/StructureDefinition/prescription-access-code; "
+                            "Idempotency-Key; 201 with a transaction-response Bundle ending "
+                            "with the receipt, a Provenance signed by the service (JWS). Read: "
+                            "id {dispensation id}-{position}, as the search shows it."
                         ),
-                        "interaction": [{"code": "search-type"}],
+                        "interaction": [
+                            {"code": "read"},
+                            {"code": "search-type"},
+                            {"code": "create"},
+                        ],
                         "searchParam": [
                             {
                                 "name": "prescription",
@@ -132,6 +190,7 @@ def capability_statement(base_url: str) -> dict:
                         ),
                         "interaction": [{"code": "read"}],
                     },
+                    SUBSCRIPTION,
                 ],
             }
         ],

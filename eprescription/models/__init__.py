@@ -23,7 +23,12 @@ from eprescription.models.catalog import (
     SubstanceLineTerm,
 )
 from eprescription.models.dispensing import Dispensation, DispensationLine, IdempotencyKey
-from eprescription.models.events import EventDelivery, EventOutboxEntry, EventSubscription
+from eprescription.models.events import (
+    EventDelivery,
+    EventOutboxEntry,
+    EventSubscription,
+    ExpiryReminder,
+)
 from eprescription.models.external_signing import PrescriberCrl, TrustedPrescriberCa
 from eprescription.models.health_space import Representative
 from eprescription.models.login_throttle import LoginThrottle
@@ -44,6 +49,7 @@ from eprescription.models.prescriptions import (
     PrescriptionItem,
 )
 from eprescription.models.renewals import RenewalRequest
+from eprescription.models.software import ClientAssertionUse, SoftwareClient
 
 __all__ = [
     "Account",
@@ -57,12 +63,14 @@ __all__ = [
     "Base",
     "CatalogImport",
     "CertificateAuthority",
+    "ClientAssertionUse",
     "CompositionLine",
     "Dispensation",
     "DispensationLine",
     "EventDelivery",
     "EventOutboxEntry",
     "EventSubscription",
+    "ExpiryReminder",
     "GenericGroup",
     "GenericGroupMember",
     "IdempotencyKey",
@@ -86,6 +94,7 @@ __all__ = [
     "SearchDocument",
     "SearchTerm",
     "ServiceKey",
+    "SoftwareClient",
     "SubstanceLine",
     "SubstanceLineTerm",
     "TrustedPrescriberCa",

@@ -29,6 +29,9 @@ class AuditEvent(Base):
     actor_account_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor_role: Mapped[str] = mapped_column(String(16))
     organisation: Mapped[str] = mapped_column(String(256), default="")
+    # The software client that acted for the actor ("" when none): hashed only when present,
+    # so events from before it existed keep their hashes (services/audit.canonical_event).
+    software: Mapped[str] = mapped_column(String(160), default="", server_default="")
     action: Mapped[str] = mapped_column(String(32))
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(64), default="")

@@ -7,10 +7,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eprescription.models.base import Base, UTCDateTime, utcnow
 
+OCSP_FROM_AIA = "aia"  # TrustedPrescriberCa.ocsp: ask the responder each certificate names
+
 
 class TrustedPrescriberCa(Base):
     """A CA whose certificates may sign prescriptions submitted by prescribers' own software
-    (docs/signing.md, "External signing"); trusted for prescriber signatures only."""
+    (docs/signing.md, "External signing"); trusted for prescriber signatures only.
+
+    A trust anchor when `anchor_id` is None; else an intermediate CA imported under that
+    anchor, never trusted by itself: kept for its CRL and OCSP setting (docs/signing.md,
+    "Intermediate CAs")."""
 
     __tablename__ = "trusted_prescriber_cas"
 
@@ -22,6 +28,12 @@ class TrustedPrescriberCa(Base):
     not_valid_before: Mapped[datetime] = mapped_column(UTCDateTime)
     not_valid_after: Mapped[datetime] = mapped_column(UTCDateTime)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    anchor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trusted_prescriber_cas.id"), index=True
+    )
+    # Where to ask about what this CA issues (for an anchor: under it, intermediates included,
+    # unless an imported intermediate says otherwise): an OCSP URL, OCSP_FROM_AIA, or None.
+    ocsp: Mapped[str | None] = mapped_column(Text)
 
 
 class PrescriberCrl(Base):

@@ -140,16 +140,23 @@ class Account(Base):
 
 class ApiToken(Base):
     """A bearer token for API clients, stored only as a SHA-256 hash, with an expiry and the
-    last time it was used (an idle token ends)."""
+    last time it was used (an idle token ends). A software client's token names the software
+    and its scopes; it names no account when the software acts alone (client_credentials)."""
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    software_client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("software_clients.id"), index=True
+    )
+    # Space-separated OAuth scopes; None: every scope of the account's role (a token for a
+    # username and password, POST /api/v1/auth/token).
+    scopes: Mapped[str | None] = mapped_column(String(128))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Moved forward at most once a minute (services/accounts.TOKEN_USE_GRANULARITY).
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
-    account: Mapped[Account] = relationship()
+    account: Mapped[Account | None] = relationship()

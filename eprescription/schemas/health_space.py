@@ -183,6 +183,9 @@ class AccessLogEntrySchema(Schema):
     actor_name = fields.String(required=True)
     actor_role = fields.String(required=True)
     organisation = fields.String(required=True)
+    software = fields.String(
+        metadata={"description": "the program the actor used, if any", "example": "MedLogic 4.2"}
+    )
     action = fields.String(required=True, metadata={"example": "read"})
     object_type = fields.String(required=True)
     object_id = fields.String(required=True)

@@ -15,7 +15,11 @@ class CrlSchema(Schema):
 class CertificateSchema(Schema):
     kind = fields.String(
         required=True,
-        metadata={"description": "ca, prescriber_ca (an outside CA), prescriber or service"},
+        metadata={
+            "description": "ca, prescriber_ca (an outside CA), prescriber_intermediate_ca (an "
+            "intermediate imported under a prescriber_ca, for its CRL and OCSP; not trusted by "
+            "itself), prescriber or service"
+        },
     )
     subject = fields.String(required=True, metadata={"description": "RFC 4514 distinguished name"})
     serial = fields.String(required=True, metadata={"description": "serial number, lowercase hex"})
@@ -27,7 +31,17 @@ class CertificateSchema(Schema):
         required=True,
         metadata={
             "description": "valid, revoked or expired; active for a CA; trusted or no_crl for "
-            "a prescriber_ca"
+            "a prescriber_ca (no_crl: neither a CRL nor OCSP can tell its revocations)"
+        },
+    )
+    fingerprint = fields.String(
+        metadata={"description": "an outside CA's SHA-256 fingerprint (hex, of the DER)"}
+    )
+    ocsp = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "an outside CA's OCSP setting: the responder's URL, aia (the one "
+            "each certificate names), or null"
         },
     )
     crl = fields.Nested(

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from eprescription.domain import identifiers, prescribing_rules
@@ -22,7 +22,16 @@ from eprescription.domain.errors import (
     ValidationFailed,
 )
 from eprescription.domain.messages import Message
-from eprescription.models import Account, ApiToken, Person, Pharmacist, Pharmacy, Prescriber, Role
+from eprescription.models import (
+    Account,
+    ApiToken,
+    Person,
+    Pharmacist,
+    Pharmacy,
+    Prescriber,
+    Role,
+    SoftwareClient,
+)
 from eprescription.services import login_throttle, sessions
 from eprescription.services.uow import UnitOfWork
 
@@ -442,15 +451,40 @@ def token_for_credentials(
     return account, token, expires_at
 
 
-def _add_token(uow: UnitOfWork, account: Account, lifetime_seconds: int) -> tuple[str, datetime]:
+def _add_token(
+    uow: UnitOfWork,
+    account: Account | None,
+    lifetime_seconds: int,
+    *,
+    software_client_id: int | None = None,
+    scopes: str | None = None,
+) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
     expires_at = uow.now + timedelta(seconds=lifetime_seconds)
     uow.session.add(
         ApiToken(
-            account_id=account.id, token_hash=sessions.token_hash(token), expires_at=expires_at
+            account_id=account.id if account is not None else None,
+            software_client_id=software_client_id,
+            scopes=scopes,
+            token_hash=sessions.token_hash(token),
+            expires_at=expires_at,
         )
     )
     return token, expires_at
+
+
+def issue_software_token(
+    uow: UnitOfWork,
+    account: Account | None,
+    software_client_id: int,
+    scopes: str,
+    lifetime_seconds: int,
+) -> tuple[str, datetime]:
+    """A new bearer token of a software client, for a professional (`account`) or for the
+    software alone (None), limited to `scopes`; only its SHA-256 hash is stored."""
+    return _add_token(
+        uow, account, lifetime_seconds, software_client_id=software_client_id, scopes=scopes
+    )
 
 
 # What a request needs of its caller, loaded with the account in the same statement: the person,
@@ -467,31 +501,67 @@ _CALLER = (
 TOKEN_USE_GRANULARITY = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a bearer token speaks for: an account, a software client, or both, and the scopes
+    the token was given (None: every scope of the account's role)."""
+
+    account: Account | None
+    software: SoftwareClient | None
+    scopes: frozenset[str] | None
+
+
 def account_for_token(uow: UnitOfWork, token: str) -> Account:
-    """The active account a bearer token belongs to (with its person and professional records:
-    one statement), or AuthenticationRequired if the token is unknown, expired or was left
-    unused longer than the idle timeout of the account's role."""
+    """The active account a bearer token belongs to, or AuthenticationRequired (as
+    token_holder, for a token that names an account)."""
+    account = token_holder(uow, token).account
+    if account is None:
+        raise AuthenticationRequired("token expired or invalid")
+    return account
+
+
+def token_holder(uow: UnitOfWork, token: str) -> TokenHolder:
+    """The active account and the software client (not revoked) a bearer token belongs to, with
+    the person and professional records and the software's organisation: one statement; or
+    AuthenticationRequired if the token is unknown, expired or was left unused longer than the
+    idle timeout of the account's role (a professional's for software acting alone)."""
     row = uow.session.execute(
-        select(Account, ApiToken.id, ApiToken.created_at, ApiToken.last_used_at)
-        .join(ApiToken, ApiToken.account_id == Account.id)
+        select(
+            Account,
+            SoftwareClient,
+            ApiToken.id,
+            ApiToken.created_at,
+            ApiToken.last_used_at,
+            ApiToken.scopes,
+        )
+        .select_from(ApiToken)
+        .outerjoin(Account, ApiToken.account_id == Account.id)
+        .outerjoin(SoftwareClient, ApiToken.software_client_id == SoftwareClient.id)
         .where(
             ApiToken.token_hash == sessions.token_hash(token),
             ApiToken.expires_at > uow.now,
-            Account.is_active.is_(True),
+            or_(ApiToken.account_id.is_(None), Account.is_active.is_(True)),
+            or_(ApiToken.software_client_id.is_(None), SoftwareClient.revoked_at.is_(None)),
+            or_(ApiToken.account_id.is_not(None), ApiToken.software_client_id.is_not(None)),
         )
-        .options(*_CALLER)
+        .options(
+            *_CALLER,
+            joinedload(SoftwareClient.pharmacy),
+            joinedload(SoftwareClient.practice),
+        )
     ).first()
     if row is None:
         raise AuthenticationRequired("token expired or invalid")
-    account, token_id, created_at, last_used_at = row
+    account, software, token_id, created_at, last_used_at, scopes = row
     unused_for = uow.now - (last_used_at or created_at)
-    if unused_for >= token_idle_timeout(uow, account.role):
+    role = account.role if account is not None else Role.PRESCRIBER
+    if unused_for >= token_idle_timeout(uow, role):
         raise AuthenticationRequired("token expired or invalid")
     if unused_for >= TOKEN_USE_GRANULARITY:
         uow.session.execute(
             update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=uow.now)
         )
-    return account
+    return TokenHolder(account, software, frozenset(scopes.split()) if scopes is not None else None)
 
 
 def token_idle_timeout(uow: UnitOfWork, role: Role) -> timedelta:

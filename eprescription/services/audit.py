@@ -5,9 +5,9 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from eprescription.models import Account, Role
 from eprescription.models.audit import AuditChain, AuditEvent
 from eprescription.models.base import utcnow
+
+if TYPE_CHECKING:  # for the annotation only (software_clients imports this module's users)
+    from eprescription.services.software_clients import SoftwareCaller
 
 EVENTS, CHAINS = cast(Table, AuditEvent.__table__), cast(Table, AuditChain.__table__)
 GENESIS_HASH = "0" * 64
@@ -34,24 +37,33 @@ HASHED_FIELDS = (
     "patient_person_id",
     "outcome",
     "previous_hash",
+    "software",  # in the hashed content only when not empty (canonical_event)
 )
+OPTIONAL_HASHED_FIELDS = ("software",)
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: an account with its role and organisation, or the operator at the CLI."""
+    """Who acts: an account with its role and organisation, or the operator at the CLI; and
+    the software client it acts through, if any ("name version (client_id)")."""
 
     account_id: int | None
     role: str
     organisation: str = ""
+    software: str = ""
 
 
 OPERATOR = Actor(None, "operator", "command line")
 
 
-def actor_for(account: Account | None) -> Actor:
+def actor_for(account: Account | None, software: "SoftwareCaller | None" = None) -> Actor:
     """The actor behind an account: its role, and its pharmacy or its prescriber's RPPS (from
-    the records loaded with the account, services/accounts.py)."""
+    the records loaded with the account, services/accounts.py); with the software client it
+    acts through, if any (alone, the software is the actor, for its organisation)."""
+    if software is not None:
+        if account is None:
+            return Actor(None, "software", software.organisation, software.label)
+        return replace(actor_for(account), software=software.label)
     if account is None:
         return OPERATOR
     organisation = ""
@@ -237,6 +249,7 @@ def _row(event: Event, key: str, sequence: int, previous_hash: str) -> dict:
         "actor_account_id": event.actor.account_id,
         "actor_role": event.actor.role,
         "organisation": event.actor.organisation[:256],
+        "software": event.actor.software[:160],
         "action": event.action,
         "object_type": event.object_type,
         "object_id": event.object_id,
@@ -250,8 +263,12 @@ def _row(event: Event, key: str, sequence: int, previous_hash: str) -> dict:
 
 def canonical_event(fields) -> bytes:
     """The bytes an event's hash (and its Merkle leaf) covers: its hashed fields as canonical
-    JSON (sorted keys, no spaces, UTF-8; for strings, integers and null this is RFC 8785)."""
-    content = {name: fields[name] for name in HASHED_FIELDS}
+    JSON (sorted keys, no spaces, UTF-8; for strings, integers and null this is RFC 8785).
+    An optional field (the software) is left out when empty, so older events keep their hash."""
+    content = {name: fields[name] for name in HASHED_FIELDS if name not in OPTIONAL_HASHED_FIELDS}
+    for name in OPTIONAL_HASHED_FIELDS:
+        if fields.get(name):
+            content[name] = fields[name]
     content["occurred_at"] = content["occurred_at"].isoformat(timespec="microseconds")
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -14,7 +14,7 @@ from eprescription.domain.errors import Conflict, PermissionDenied
 from eprescription.domain.identifiers import ESTONIA
 from eprescription.domain.prescriptions import OPEN_STATES, ItemDraft, today_of
 from eprescription.models import Account, Person, Pharmacy, Prescription, Product, Role
-from eprescription.services import accounts, issuing, pki, prescription_drafts
+from eprescription.services import accounts, issuing, pki, prescription_drafts, software_demo
 from eprescription.services.accounts import PersonDetails
 from eprescription.services.uow import UnitOfWork
 
@@ -137,6 +137,8 @@ def seed(
     for user in DEMO_USERS:
         if user.pin is not None:
             _ensure_signing_key(uow, user.username, user.pin)
+    rpps = [user.rpps for user in DEMO_USERS if user.rpps]
+    software_demo.ensure(uow, DEMO_PHARMACY["finess"], rpps)
     loaded = session.scalar(select(func.count()).select_from(Product))
     if loaded:
         summary = f"A catalog of {loaded} products is already loaded: kept."

@@ -12,10 +12,14 @@ from sqlalchemy import (
     Table,
     case,
     func,
+    insert,
+    inspect,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from eprescription import qr
@@ -38,12 +42,14 @@ from eprescription.models import (
     CompositionLine,
     Dispensation,
     DispensationLine,
+    EventOutboxEntry,
     Pharmacist,
     Prescription,
     PrescriptionItem,
 )
 from eprescription.services import (
     access,
+    array_rows,
     counter,
     counter_access,
     dispensed_packs,
@@ -139,15 +145,12 @@ def _dispense_locked(
     limited = _check_periods(uow, prescription, found, asked, now)
     priced = dispensed_packs.priced(uow, found, request.lines, today)
     dispensation = _dispensation(uow, pharmacist, prescription, request, priced, progress, now)
-    _add_given(uow, prescription, status, progress, request.lines)
     dispensation.payload = receipts.receipt(
         dispensation, prescription, pharmacist, priced, progress, limited
     )
     dispensation.jws = pki.sign_as_service(uow, dispensation.payload)
-    uow.session.add(dispensation)
-    dispensation.prescription = prescription  # now among its loaded dispensations too
+    _add_given(uow, prescription, status, progress, request.lines, dispensation)
     prescription_events.record(uow, "dispense", prescription)
-    events.emit(uow, events.DISPENSED, prescription, dispensation=dispensation.id)
     uow.session.flush()
     return dispensation
 
@@ -283,6 +286,7 @@ def _dispensation(
         id=uuid.uuid4().hex,
         prescription_id=prescription.id,
         pharmacy=pharmacist.pharmacy,
+        pharmacy_id=pharmacist.pharmacy_id,
         pharmacist_account_id=uow.require_account().id,
         dispensed_at=now,
         collected_by_kind=collector.kind,
@@ -322,8 +326,10 @@ def _add_given(
     status: str,
     progress: dict[int, rules.LineProgress],
     lines: list[dispensed_packs.PackLine],
+    dispensation: Dispensation,
 ) -> None:
-    """Add the packs given to their lines and move the prescription to the state they imply."""
+    """Add the packs given to their lines, move the prescription to the state they imply and
+    store the signed dispensation and its status event."""
     given = _summed(lines)
     after = rules.status_from_progress(
         replace(state, dispensed=state.dispensed + given.get(number, 0))
@@ -335,6 +341,7 @@ def _add_given(
         prescription,
         {items[line_number]: quantity for line_number, quantity in given.items()},
         str(rules.transition_for_dispensing(status, after)),
+        dispensation,
     )
 
 
@@ -354,14 +361,20 @@ def _summed(lines: list[dispensed_packs.PackLine]) -> dict[int, int]:
 
 
 def _record_given(
-    uow: UnitOfWork, prescription: Prescription, given: dict[PrescriptionItem, int], status: str
+    uow: UnitOfWork,
+    prescription: Prescription,
+    given: dict[PrescriptionItem, int],
+    status: str,
+    dispensation: Dispensation,
 ) -> None:
-    """Add what was given to its lines and move the prescription to `status` and its next
-    version: one statement on PostgreSQL (the lines' UPDATE in a WITH), two on SQLite.
+    """Add what was given to its lines, move the prescription to `status` and its next
+    version, and store the dispensation, its lines and its status event (the outbox row): one
+    statement on PostgreSQL (the lines' UPDATE and the INSERTs in a WITH), on SQLite two and
+    the ORM's INSERTs.
 
     Each line's UPDATE is conditional: it changes nothing if the line's total would be
     exceeded (belt and braces with the lock and the CHECK constraint), and a line left
-    unchanged refuses the whole dispensation."""
+    unchanged refuses the whole dispensation (its rows roll back with the transaction)."""
     session = uow.session
     items = cast(Table, PrescriptionItem.__table__)
     prescriptions_table = cast(Table, Prescription.__table__)
@@ -381,9 +394,16 @@ def _record_given(
     if session.get_bind().dialect.name == "postgresql":
         changed = lines.returning(items.c.id).cte("changed")
         counted = select(func.count()).select_from(changed).scalar_subquery()
-        lines_changed = session.execute(state.returning(counted)).scalar_one()
+        stored, line_ids = _stored_with(dispensation)
+        set_committed_value(prescription, "status", status)  # as its status event says
+        event = insert(cast(Table, EventOutboxEntry.__table__)).values(
+            events.entry(uow, events.DISPENSED, prescription, dispensation=dispensation.id)
+        )
+        lines_changed, ids = session.execute(
+            state.add_cte(stored, event.cte("event")).returning(counted, line_ids)
+        ).one()
     else:
-        lines_changed = cast(CursorResult, session.execute(lines)).rowcount
+        lines_changed, ids = cast(CursorResult, session.execute(lines)).rowcount, None
         session.execute(state)
     if lines_changed != len(given):
         lines_given = ", ".join(str(item.line) for item in given)
@@ -392,6 +412,60 @@ def _record_given(
         set_committed_value(item, "dispensed_quantity", item.dispensed_quantity + amount)
     set_committed_value(prescription, "status", status)
     set_committed_value(prescription, "version", version)
+    if ids is None:  # inserted at the flush
+        session.add(dispensation)
+        dispensation.prescription = prescription  # now among its loaded dispensations too
+        events.emit(uow, events.DISPENSED, prescription, dispensation=dispensation.id)
+    else:
+        _attach(uow, prescription, dispensation, ids)
+
+
+def _values(row: object) -> dict[str, object]:
+    """The new row's column values by column name (an unset one set to None, as the INSERT
+    leaves it), its unset serial id left to the database."""
+    values = {}
+    for prop in inspect(type(row)).column_attrs:
+        column = prop.columns[0]
+        if prop.key not in vars(row) and not column.primary_key:
+            setattr(row, prop.key, None)
+        if prop.key in vars(row):
+            values[column.name] = getattr(row, prop.key)
+    return values
+
+
+def _stored_with(dispensation: Dispensation):
+    """The dispensation's INSERT as a CTE, and a scalar subquery inserting its lines and
+    giving their new ids in the order of `dispensation.lines` (a serial is drawn row by row)."""
+    table = cast(Table, Dispensation.__table__)
+    line_table = cast(Table, DispensationLine.__table__)
+    stored = insert(table).values(_values(dispensation)).returning(table.c.id).cte("stored")
+    values = [_values(line) | {"dispensation_id": dispensation.id} for line in dispensation.lines]
+    columns = [line_table.c[name] for name in values[0]]
+    given = array_rows.rows("given", columns, [list(row.values()) for row in values])
+    new_lines = (
+        insert(line_table)
+        .from_select([c.name for c in columns], select(*given.c))
+        .returning(line_table.c.id)
+        .cte("new_lines")
+    )
+    ids = select(func.array_agg(aggregate_order_by(new_lines.c.id, new_lines.c.id)))
+    return stored, ids.scalar_subquery()
+
+
+def _attach(
+    uow: UnitOfWork, prescription: Prescription, dispensation: Dispensation, line_ids: list[int]
+) -> None:
+    """The dispensation and its lines, stored by _stored_with, as the session's rows, and
+    among the prescription's dispensations when those are loaded."""
+    for line, line_id in zip(dispensation.lines, line_ids, strict=True):
+        line.id, line.dispensation_id = line_id, dispensation.id
+        make_transient_to_detached(line)
+    make_transient_to_detached(dispensation)
+    uow.session.add(dispensation)
+    set_committed_value(dispensation, "prescription", prescription)
+    if "dispensations" not in inspect(prescription).unloaded:
+        given = [*prescription.dispensations, dispensation]
+        set_committed_value(prescription, "dispensations", given)
 
 
 def dispense_once(

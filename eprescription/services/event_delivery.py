@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from eprescription.services import events
+from eprescription.services import events, webhook_targets
 from eprescription.services.uow import UnitOfWork
 
 TIMEOUT_SECONDS = 5.0
@@ -41,13 +41,17 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedire
 
 def post(attempt: events.Attempt, timestamp: int, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """POST one delivery; None when the subscriber answered 2xx, else what went wrong."""
+    if attempt.public_only:
+        reason = webhook_targets.private_reason(attempt.url)
+        if reason is not None:
+            return f"refused: {reason}"
     signed = signature(attempt.secret, attempt.event_id, timestamp, attempt.body)
     request = urllib.request.Request(
         attempt.url,
         data=attempt.body,
         method="POST",
         headers={
-            "Content-Type": "application/json",
+            "Content-Type": attempt.content_type,
             "User-Agent": USER_AGENT,
             "Webhook-Id": attempt.event_id,
             "Webhook-Timestamp": str(timestamp),

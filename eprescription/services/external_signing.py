@@ -21,6 +21,7 @@ from eprescription.domain.errors import (
     SignerCertificateNotYetValid,
     SignerCertificateRevoked,
     SignerCertificateUntrusted,
+    SignerChainInvalid,
     SignerKeyUsageRefused,
     SignerRevocationUnknown,
     SignerRppsMismatch,
@@ -30,17 +31,18 @@ from eprescription.domain.errors import (
 from eprescription.domain.messages import Message
 from eprescription.domain.prescriptions import OBJECT_TYPE, today_of
 from eprescription.domain.signed_prescription import iso_seconds
-from eprescription.models import Prescriber, PrescriberCrl, Prescription, TrustedPrescriberCa
+from eprescription.models import Prescriber, Prescription
 from eprescription.services import (
     issue_review,
     issuing,
     prescribers,
     prescription_drafts,
     renewal_claims,
+    signer_revocation,
     verification,
 )
 from eprescription.services.uow import UnitOfWork
-from eprescription.signing import certificates, jws
+from eprescription.signing import certificates, chains, jws
 from eprescription.signing.canonical import canonical_json
 
 # How old a signature may be when it arrives (the time to sign on a card and send), and how
@@ -48,7 +50,14 @@ from eprescription.signing.canonical import canonical_json
 SIGNING_WINDOW = timedelta(minutes=5)
 CLOCK_AHEAD = timedelta(minutes=1)
 ACTION = "issue"
-X5C_MAX = 5
+X5C_MAX = chains.MAX_DEPTH
+PATH_REFUSALS: dict[str, type[DomainError]] = {
+    chains.UNTRUSTED: SignerCertificateUntrusted,
+    chains.NOT_YET_VALID: SignerCertificateNotYetValid,
+    chains.EXPIRED: SignerCertificateExpired,
+    chains.CONSTRAINTS: SignerChainInvalid,
+    chains.LEAF_USAGE: SignerKeyUsageRefused,
+}
 
 
 @dataclass(frozen=True)
@@ -229,94 +238,28 @@ def _check_certificate(
     prescriber: Prescriber,
     number: str,
 ) -> None:
-    """Signature, key usage, issuer, validity at the signing time, revocation, RPPS."""
+    """Signature, the path to a trusted CA through x5c's intermediates (key usage, CA
+    constraints, validity at the signing time), revocation of each certificate but the
+    anchor, RPPS (docs/signing.md, "Trust and revocation")."""
     problem = jws.signature_matches(parsed, leaf)
     if problem is not None:
         raise _refused(uow, ExternalSignatureMismatch(problem), number)
-    if not certificates.is_signing_certificate(leaf):
-        raise _refused(
-            uow,
-            SignerKeyUsageRefused(
-                "the certificate's keyUsage must allow digitalSignature or nonRepudiation, "
-                "and it must not be a CA"
-            ),
-            number,
-        )
-    known = verification.trust(uow, fresh=True)
-    anchor = next((a for a in known.prescriber_anchors if certificates.issued_by(leaf, a)), None)
-    if anchor is None:
-        raise _refused(
-            uow,
-            SignerCertificateUntrusted(
-                f"{certificates.common_name_of(leaf)}'s certificate is not issued by a CA the "
-                "operator trusts for prescribers (GET /api/v1/trust/certificates)"
-            ),
-            number,
-        )
-    for certificate in (leaf, anchor):
-        if signed_at < certificate.not_valid_before_utc:
-            raise _refused(
-                uow,
-                SignerCertificateNotYetValid(
-                    f"{certificates.common_name_of(certificate)}'s certificate is valid from "
-                    f"{certificate.not_valid_before_utc.isoformat()}"
-                ),
-                number,
-            )
-        if signed_at > certificate.not_valid_after_utc:
-            raise _refused(
-                uow,
-                SignerCertificateExpired(
-                    f"{certificates.common_name_of(certificate)}'s certificate expired on "
-                    f"{certificate.not_valid_after_utc.isoformat()}"
-                ),
-                number,
-            )
-    _check_revocation(uow, leaf, anchor, number)
+    anchors = verification.trust(uow, fresh=True).prescriber_anchors
+    try:
+        path = chains.build(parsed.chain, anchors)
+        chains.check(path, signed_at)
+    except chains.PathRefused as refusal:
+        raise _refused(uow, PATH_REFUSALS[refusal.kind](str(refusal)), number) from None
+    try:
+        signer_revocation.check(uow, path)
+    except (SignerCertificateRevoked, SignerRevocationUnknown) as error:
+        raise _refused(uow, error, number) from None
     if certificates.rpps_of(leaf) != prescriber.rpps:
         raise _refused(
             uow,
             SignerRppsMismatch(
                 "the certificate's subject serialNumber does not hold the RPPS of the "
                 "prescriber who sends it"
-            ),
-            number,
-        )
-
-
-def _check_revocation(
-    uow: UnitOfWork, leaf: x509.Certificate, anchor: x509.Certificate, number: str
-) -> None:
-    """Refused when the CA's CRL lists the certificate, and when no CRL of the CA is loaded
-    or the one loaded is past its nextUpdate (then nobody here can tell)."""
-    name = certificates.common_name_of(anchor)
-    next_update = uow.session.scalar(
-        select(PrescriberCrl.next_update)
-        .join(TrustedPrescriberCa, TrustedPrescriberCa.id == PrescriberCrl.authority_id)
-        .where(TrustedPrescriberCa.fingerprint == jws.fingerprint(anchor).hex())
-    )
-    if next_update is None or next_update < uow.now:
-        why = (
-            "no CRL of this CA is loaded"
-            if next_update is None
-            else f"the CRL loaded is out of date since {next_update.isoformat()}"
-        )
-        raise _refused(
-            uow,
-            SignerRevocationUnknown(
-                f"{why} (CA {name}): the operator loads a current one with "
-                "`flask pki crl load FILE`"
-            ),
-            number,
-        )
-    revoked = verification.trust(uow).prescriber_revocations.get(jws.fingerprint(anchor), {})
-    revocation = revoked.get(certificates.serial_hex(leaf))
-    if revocation is not None:
-        raise _refused(
-            uow,
-            SignerCertificateRevoked(
-                f"the CRL of {name} lists certificate {certificates.serial_hex(leaf)} as "
-                f"revoked on {revocation.revoked_at.isoformat()} ({revocation.reason})"
             ),
             number,
         )

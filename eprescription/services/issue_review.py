@@ -2,10 +2,11 @@
 grouped per substance, and their acknowledgement at signing."""
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from eprescription.domain import prescriptions as rules
 from eprescription.domain.acknowledgements import REASON_MAX, Acknowledgement, unacknowledged
@@ -25,8 +26,7 @@ from eprescription.services import (
 )
 from eprescription.services.uow import UnitOfWork
 
-# Active substances (SA) and therapeutic fractions (FT) name what a product really contains.
-COUNTED_NATURES = ("SA", "FT")
+COUNTED_NATURES = prescription_drafts.COUNTED_NATURES
 # The warnings a prescriber must acknowledge (tick, or give a reason) to sign.
 ACKNOWLEDGED_KINDS = ("allergy", "duplicate_therapy", "duplicate_line")
 
@@ -105,7 +105,13 @@ def warnings_of(
     if recorded is None:
         recorded = allergies.allergies_of(uow, draft.patient)
     found = _warnings(
-        uow, draft.patient, draft.content["items"], recorded, today_of(uow.now), renewing
+        uow,
+        draft.patient,
+        draft.content["items"],
+        draft.compositions,
+        recorded,
+        today_of(uow.now),
+        renewing,
     )
     # What the prescribing rules could not judge: accepted, and said (docs/rules.md).
     return found + [Warning("rule_not_judged", line, note) for line, note in draft.rule_notes]
@@ -143,19 +149,14 @@ def acknowledged(
     return [w.as_record() | {"reason": reason} for w in open_warnings]
 
 
-def _substances_of_products(uow: UnitOfWork, cis_codes: set[str]) -> dict[str, list[Substance]]:
-    """CIS → the active substances of each product, a salt and its active fraction (linked by
-    their link number) as one substance named by the fraction (FT) when there is one."""
+def _substances_of_products(rows: Iterable[CompositionLine]) -> dict[str, list[Substance]]:
+    """CIS → the active substances of each product from its counted composition lines, a salt
+    and its active fraction (linked by their link number) as one substance named by the
+    fraction (FT) when there is one."""
     groups: dict[tuple[str, object], list[CompositionLine]] = defaultdict(list)
-    if cis_codes:
-        rows = uow.session.scalars(
-            select(CompositionLine)
-            .where(CompositionLine.cis.in_(cis_codes), CompositionLine.nature.in_(COUNTED_NATURES))
-            .order_by(CompositionLine.cis, CompositionLine.id)
-        )
-        for row in rows:
-            link = row.link_number if row.link_number is not None else row.substance_code
-            groups[(row.cis, link)].append(row)
+    for row in sorted(rows, key=lambda line: (line.cis, line.id)):
+        link = row.link_number if row.link_number is not None else row.substance_code
+        groups[(row.cis, link)].append(row)
     found: dict[str, list[Substance]] = defaultdict(list)
     for (cis, _), lines in groups.items():
         named = next((line for line in lines if line.nature == "FT"), lines[0])
@@ -179,16 +180,25 @@ def _warnings(
     uow: UnitOfWork,
     patient: Person,
     items: list[dict],
+    compositions: Mapping[str, tuple[CompositionLine, ...]],
     recorded: list[Allergy],
     today: date,
     renewing: str | None,
 ) -> list[Warning]:
     """Duplicate therapy (with an open prescription of this patient, whoever prescribed it, or
     within the new lines) and recorded allergies: one warning of each kind per line at most,
-    naming the substances concerned."""
-    active = uow.session.execute(
-        select(PrescriptionItem, Prescription.issued_at)
+    naming the substances concerned. The open lines are read with their products' counted
+    composition lines in one statement; the new lines' came with the draft."""
+    rows = uow.session.execute(
+        select(PrescriptionItem, Prescription.issued_at, CompositionLine)
         .join(Prescription, Prescription.id == PrescriptionItem.prescription_id)
+        .outerjoin(
+            CompositionLine,
+            and_(
+                CompositionLine.cis == PrescriptionItem.cis,
+                CompositionLine.nature.in_(COUNTED_NATURES),
+            ),
+        )
         .where(
             Prescription.patient_person_id == patient.id,
             Prescription.status.in_([str(status) for status in rules.OPEN_STATES]),
@@ -196,10 +206,12 @@ def _warnings(
             PrescriptionItem.cancellation_id.is_(None),
             Prescription.number != (renewing or "").replace("-", ""),
         )
-        .order_by(Prescription.issued_at)
+        .order_by(Prescription.issued_at, PrescriptionItem.id)
     ).all()
-    cis_codes = {item["medication"].get("cis") for item in items} | {row.cis for row, _ in active}
-    by_product = _substances_of_products(uow, {code for code in cis_codes if code})
+    active = list({row.id: (row, issued_at) for row, issued_at, _ in rows}.values())
+    counted = {line.id: line for lines in compositions.values() for line in lines}
+    counted.update((line.id, line) for _, _, line in rows if line is not None)
+    by_product = _substances_of_products(counted.values())
     already: dict[str, list[tuple[str, date]]] = defaultdict(list)
     for row, issued_at in active:
         drug = {"cis": row.cis, "substance_code": row.substance_code, "name": row.medication_name}

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
+from sqlalchemy import Table, func, insert, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from eprescription import qr
@@ -15,10 +18,12 @@ from eprescription.domain.messages import Message
 from eprescription.domain.prescriptions import Status, today_of
 from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import (
+    EventOutboxEntry,
     Prescription,
     PrescriptionItem,
 )
 from eprescription.services import (
+    array_rows,
     events,
     issue_review,
     prescribers,
@@ -32,6 +37,10 @@ from eprescription.signing.canonical import canonical_json
 
 NUMBER_ATTEMPTS = 10
 DOSAGE_COLUMNS = ("dose", "dose_unit", "frequency_per_day", "duration_days")
+# What a new line's row is given (its id drawn, its prescription's id from the INSERT).
+_LINE_COLUMNS = tuple(
+    c for c in cast(Table, PrescriptionItem.__table__).c if c.name not in ("id", "prescription_id")
+)
 
 
 @dataclass(frozen=True)
@@ -87,12 +96,11 @@ def store(
     issued_at: datetime,
     acknowledged: list[dict] | None,
 ) -> tuple[Prescription, str] | None:
-    """The new row for this signed payload and its new access code, or None when the number
-    (or the access code) is taken already; signed here with a PIN or outside
-    (services/external_signing.py)."""
+    """The new row for this signed payload, with its lines and its status event, and its new
+    access code; or None when the number (or the access code) is taken already: signed here
+    with a PIN or outside (services/external_signing.py)."""
     validity, access_code = draft.validity, codes.new_access_code()
-    prescription = _stored_if_free(
-        uow,
+    columns = dict(
         number=number,
         patient_person_id=draft.patient.id,
         prescriber_id=draft.prescriber.id,
@@ -112,7 +120,26 @@ def store(
         access_code_key_id=uow.settings.keyring.current_id,
         acknowledged_warnings=acknowledged,
     )
+    lines = [item_row(line, item) for line, item in enumerate(draft.content["items"], 1)]
+    for line in lines:
+        line.quantity_total = line.quantity * (1 + validity.renewals)
+    if uow.session.get_bind().dialect.name == "postgresql":
+        prescription = _stored_with_lines(uow, draft, columns, lines)
+    else:
+        prescription = _stored_if_free(uow, columns)
+        if prescription is not None:
+            _with_people(prescription, draft)
+            set_committed_value(prescription, "items", [])
+            prescription.items.extend(lines)  # inserted at commit, one statement each
+            events.emit(uow, events.ISSUED, prescription)
     return None if prescription is None else (prescription, access_code)
+
+
+def _with_people(prescription: Prescription, draft: prescription_drafts.Draft) -> None:
+    """The new row's patient and prescriber, loaded already, and no cancellations."""
+    set_committed_value(prescription, "patient", draft.patient)
+    set_committed_value(prescription, "prescriber", draft.prescriber)
+    set_committed_value(prescription, "cancellations", [])
 
 
 def completed(
@@ -124,18 +151,11 @@ def completed(
     renewal,
     acknowledged: list[dict] | None,
 ) -> Issued:
-    """A stored prescription with its lines, the renewal request it answers and its audit
-    events, as issued."""
-    patient, prescriber, number = draft.patient, draft.prescriber, prescription.number
-    for name, value in (("patient", patient), ("prescriber", prescriber)):
-        set_committed_value(prescription, name, value)
-    for name in ("items", "cancellations"):
-        set_committed_value(prescription, name, [])  # a new row has none: nothing to load
-    for line, item in enumerate(content["items"], 1):
-        prescription.items.append(item_row(line, item))  # inserted at commit, one statement
+    """A stored prescription (store() wrote its lines and status event) with the renewal
+    request it answers and its audit events, as issued."""
+    number = prescription.number
     renewal_claims.fulfil(uow, renewal, prescription)
     prescription_events.record(uow, "issue", prescription)
-    events.emit(uow, events.ISSUED, prescription)
     if acknowledged:  # the warnings the prescriber signed over, in the same transaction
         prescription_events.record(uow, "acknowledge_warnings", prescription)
     return Issued(
@@ -147,18 +167,81 @@ def completed(
     )
 
 
-def _stored_if_free(uow: UnitOfWork, **columns) -> Prescription | None:
+def _stored_if_free(uow: UnitOfWork, columns: dict) -> Prescription | None:
     """The new prescription row, or None when its number (or access code) is taken already:
     INSERT … ON CONFLICT DO NOTHING RETURNING, so the unique indexes answer in the statement
     that stores it (a concurrent insert of the same number is waited for)."""
-    postgres = uow.session.get_bind().dialect.name == "postgresql"
-    statement = (postgresql.insert if postgres else sqlite.insert)(Prescription).values(**columns)
-    return uow.session.scalars(
-        statement.on_conflict_do_nothing().returning(Prescription)
+    statement = sqlite.insert(Prescription).values(**columns).on_conflict_do_nothing()
+    return uow.session.scalars(statement.returning(Prescription)).one_or_none()
+
+
+def _stored_with_lines(
+    uow: UnitOfWork,
+    draft: prescription_drafts.Draft,
+    columns: dict,
+    lines: list[PrescriptionItem],
+) -> Prescription | None:
+    """_stored_if_free on PostgreSQL, the lines and the status event in the same statement:
+    INSERT … ON CONFLICT DO NOTHING RETURNING in a WITH, the lines and the outbox row
+    inserted from what it returns (nothing when the number was taken), the lines' new ids
+    returned with the row (a serial is drawn row by row, in the order of `lines`)."""
+    table = cast(Table, Prescription.__table__)
+    item_table = cast(Table, PrescriptionItem.__table__)
+    outbox_table = cast(Table, EventOutboxEntry.__table__)
+    stored = (
+        postgresql.insert(table)
+        .values(**columns)
+        .on_conflict_do_nothing()
+        .returning(*table.c)
+        .cte("stored")
+    )
+    given = array_rows.rows(
+        "given", _LINE_COLUMNS, [[getattr(line, c.name) for c in _LINE_COLUMNS] for line in lines]
+    )
+    new_lines = (
+        insert(item_table)
+        .from_select(
+            ["prescription_id", *(c.name for c in _LINE_COLUMNS)],
+            select(stored.c.id, *given.c).select_from(stored.join(given, true())),
+        )
+        .returning(item_table.c.id)
+        .cte("new_lines")
+    )
+    event = events.entry(uow, events.ISSUED, _as_new(columns, draft))
+    event.pop("prescription_id")
+    outbox = insert(outbox_table).from_select(
+        [*event, "prescription_id"],
+        select(
+            *(literal(value, outbox_table.c[name].type) for name, value in event.items()),
+            stored.c.id,
+        ),
+    )
+    ids = select(func.array_agg(postgresql.aggregate_order_by(new_lines.c.id, new_lines.c.id)))
+    found = uow.session.execute(
+        select(aliased(Prescription, stored), ids.scalar_subquery()).add_cte(outbox.cte("event"))
     ).one_or_none()
+    if found is None:
+        return None
+    prescription, line_ids = found
+    _with_people(prescription, draft)
+    for line, line_id in zip(lines, line_ids, strict=True):
+        line.id, line.prescription_id = line_id, prescription.id
+        make_transient_to_detached(line)
+        uow.session.add(line)
+        set_committed_value(line, "prescription", prescription)
+    set_committed_value(prescription, "items", lines)
+    return prescription
+
+
+def _as_new(columns: dict, draft: prescription_drafts.Draft) -> Prescription:
+    """The row about to be stored, as the status event describes it (no id yet)."""
+    row = Prescription(**columns)
+    set_committed_value(row, "prescriber", draft.prescriber)
+    return row
 
 
 def item_row(line: int, content: dict) -> PrescriptionItem:
+    """A signed line's row (its prescription and quantity_total still unset)."""
     drug, dosage = content["medication"], content["dosage"]
     return PrescriptionItem(
         line=line,
@@ -171,4 +254,5 @@ def item_row(line: int, content: dict) -> PrescriptionItem:
         non_substitution_reason=content.get("non_substitution_reason"),
         ald=content["ald"],
         dispensed_quantity=0,
+        cancellation_id=None,
     )

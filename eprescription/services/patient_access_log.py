@@ -53,6 +53,8 @@ class LogEntry:
     leaf_index: int | None = None
     leaf_data: str | None = None
     inclusion_proof: dict | None = None
+    # The program the actor used ("MedLogic 4.2"), or "" (docs/software-clients.md).
+    software: str = ""
 
 
 def read(uow: UnitOfWork, *, page: int = 1, page_size: int = 20) -> paging.Page:
@@ -117,6 +119,7 @@ def _entry(
         actor_name=name,
         actor_role=rules.ROLE_WORDS.get(event.actor_role, event.actor_role),
         organisation=event.organisation,
+        software=event.software.rsplit(" (", 1)[0],
         action=event.action,
         object_type=event.object_type,
         object_id=object_id,

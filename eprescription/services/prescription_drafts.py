@@ -1,11 +1,12 @@
 """A prescriber's request checked field by field into the content to sign; changes nothing."""
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import cast
 
-from sqlalchemy import and_, select, union_all
+from sqlalchemy import and_, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from eprescription.domain import identifiers, prescribing_rules
@@ -34,6 +35,8 @@ from eprescription.services.uow import UnitOfWork
 PAYLOAD_TYPE = signed.PRESCRIPTION_TYPE
 PAYLOAD_VERSION = signed.VERSION
 IDENTIFIER_SYSTEMS = {identifiers.FRANCE: "NIR", identifiers.ESTONIA: "isikukood"}
+# Active substances (SA) and therapeutic fractions (FT) name what a product really contains.
+COUNTED_NATURES = ("SA", "FT")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class Draft:
     content: dict
     # What the prescribing rules could not judge (accepted): (line, why), for the review.
     rule_notes: tuple[tuple[int, Message], ...] = ()
+    # CIS → the counted composition lines (COUNTED_NATURES) of each product asked for by CIS,
+    # read with the catalog rows: what the review's warnings compare.
+    compositions: Mapping[str, tuple[CompositionLine, ...]] = field(default_factory=dict)
 
 
 def prepare(uow: UnitOfWork, request: IssueRequest) -> Draft:
@@ -100,7 +106,7 @@ def prepare(uow: UnitOfWork, request: IssueRequest) -> Draft:
         problems, today_of(now), request.valid_from, request.valid_until, request.renewals
     )
     rules.check_items(problems, request.items)
-    medications = _medications(uow, problems, request.items)
+    medications, compositions = _medications(uow, problems, request.items)
     renewals = validity.renewals if validity is not None else request.renewals or 0
     notes = _judged(problems, prescriber, request.items, medications, renewals)
     # Each value is None only where a problem was recorded.
@@ -122,7 +128,7 @@ def prepare(uow: UnitOfWork, request: IssueRequest) -> Draft:
             zip(request.items, cast(list[_Medication], medications), strict=True), 1
         )
     ]
-    return Draft(prescriber, patient, validity, pickup_mode, content, notes)
+    return Draft(prescriber, patient, validity, pickup_mode, content, notes, compositions)
 
 
 _RULE_FIELD = "rule"  # where a line's prescribing-rule refusals are reported
@@ -208,9 +214,10 @@ def _by_substance(item: ItemDraft) -> bool:
 
 def _medications(
     uow: UnitOfWork, problems: Problems, items: list[ItemDraft]
-) -> list[_Medication | None]:
-    """The catalog's product or substance for each line (None with the problem added), all
-    lines read in one statement: the products asked for by CIS, and those containing a
+) -> tuple[list[_Medication | None], dict[str, tuple[CompositionLine, ...]]]:
+    """The catalog's product or substance for each line (None with the problem added), and
+    the counted composition lines of the products asked for by CIS, all read in one
+    statement: the products asked for by CIS with their counted lines, and those containing a
     substance asked for, with that substance's composition line."""
     wanted_cis = sorted({item.cis or "" for item in items if _by_cis(item)})
     codes = sorted(
@@ -218,6 +225,7 @@ def _medications(
     )
     products: dict[str, Product] = {}
     containing: dict[str, list[tuple[CompositionLine, Product]]] = {}
+    counted: dict[str, dict[int, CompositionLine]] = {}
     if wanted_cis or codes:
         wanted = union_all(
             select(Product.cis).where(Product.cis.in_(wanted_cis)),
@@ -229,7 +237,13 @@ def _medications(
                 CompositionLine,
                 and_(
                     CompositionLine.cis == Product.cis,
-                    CompositionLine.substance_code.in_(codes),
+                    or_(
+                        CompositionLine.substance_code.in_(codes),
+                        and_(
+                            Product.cis.in_(wanted_cis),
+                            CompositionLine.nature.in_(COUNTED_NATURES),
+                        ),
+                    ),
                 ),
             )
             .where(Product.cis.in_(select(wanted.c.cis)))
@@ -237,11 +251,16 @@ def _medications(
         ).all()
         for product, composition in rows:
             products[product.cis] = product
-            if composition is not None:
+            if composition is None:
+                continue
+            if composition.substance_code in codes:
                 containing.setdefault(composition.substance_code, []).append((composition, product))
-    return [
+            if product.cis in wanted_cis and composition.nature in COUNTED_NATURES:
+                counted.setdefault(product.cis, {})[composition.id] = composition
+    medications = [
         _medication(problems, index, item, products, containing) for index, item in enumerate(items)
     ]
+    return medications, {cis: tuple(lines.values()) for cis, lines in counted.items()}
 
 
 def _medication(

@@ -15,7 +15,7 @@ from eprescription.models import (
     Pharmacist,
     Prescription,
 )
-from eprescription.services import dispensed_packs, verification
+from eprescription.services import dispensed_packs, verified_cache
 from eprescription.services.signature_views import SignatureView
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
@@ -220,7 +220,7 @@ class Checked:
 def check(uow: UnitOfWork, dispensation: Dispensation) -> Checked:
     """The receipt of a stored dispensation verified against its row (its prescription loaded):
     never parsed unless its signature holds (docs/signing.md)."""
-    document = verification.document(uow, dispensation.jws, dispensation.payload)
+    document = verified_cache.document(uow, dispensation.jws, dispensation.payload)
     if document.content is None:
         return Checked(None, document.problems or ("it cannot be verified",))
     try:
@@ -276,7 +276,7 @@ def reopened(uow: UnitOfWork, dispensation: Dispensation) -> Receipt:
         raise ReceiptSignatureInvalid(cannot_be_verified(checked))
     reversal = None
     if dispensation.reversed_at is not None:
-        document = verification.document(
+        document = verified_cache.document(
             uow, dispensation.reversal_jws, dispensation.reversal_payload
         )
         content = document.content or {}

@@ -13,7 +13,7 @@ from eprescription.domain.errors import SignatureInvalid
 from eprescription.domain.messages import Message
 from eprescription.domain.signed_prescription import SignedPrescription
 from eprescription.models import Dispensation, Person, Prescriber, Prescription
-from eprescription.services import counter, pki, verification
+from eprescription.services import counter, pki, verification, verified_cache
 from eprescription.services.uow import UnitOfWork
 from eprescription.signing.canonical import canonical_json
 
@@ -76,7 +76,7 @@ def check(
     return {
         row.id: signed.read(
             _columns(uow, row, people[row.id], dispensations.get(row.id, [])),
-            verification.document(uow, row.jws, row.payload),
+            verified_cache.document(uow, row.jws, row.payload),
         )
         for row in rows
     }
@@ -194,7 +194,7 @@ def _columns(
     national_id, rpps = people
     choice = None
     if row.pickup_choice_jws or row.pickup_choice_payload:
-        choice = verification.document(uow, row.pickup_choice_jws, row.pickup_choice_payload)
+        choice = verified_cache.document(uow, row.pickup_choice_jws, row.pickup_choice_payload)
     return signed.PrescriptionColumns(
         **_same_named(row, _PRESCRIPTION_COLUMNS),
         patient_national_id=national_id,
@@ -210,7 +210,7 @@ def _columns(
         cancellations=tuple(
             signed.CancellationColumns(
                 **_same_named(cancellation, ("id", "cancelled_at", "reason", "jws")),
-                document=verification.document(uow, cancellation.jws, cancellation.payload),
+                document=verified_cache.document(uow, cancellation.jws, cancellation.payload),
             )
             for cancellation in row.cancellations
         ),
@@ -229,7 +229,7 @@ def _receipt(uow: UnitOfWork, row: Dispensation) -> signed.ReceiptColumns:
             collected[key] = value
     reversal = None
     if row.reversal_jws or row.reversal_payload:
-        reversal = verification.document(uow, row.reversal_jws, row.reversal_payload)
+        reversal = verified_cache.document(uow, row.reversal_jws, row.reversal_payload)
     return signed.ReceiptColumns(
         **_same_named(row, _RECEIPT_COLUMNS),
         collected_by=collected,
@@ -251,7 +251,7 @@ def _receipt(uow: UnitOfWork, row: Dispensation) -> signed.ReceiptColumns:
             }
             for line in row.lines
         ),
-        receipt=verification.document(uow, row.jws, row.payload),
+        receipt=verified_cache.document(uow, row.jws, row.payload),
         reversal=reversal,
     )
 

@@ -31,6 +31,9 @@ class Settings:
     key_encryption_keys: Keyring | None = None
     # A renewal may be given this many days before its period opens (docs/rules.md).
     dispensing_early_days: int = 3
+    # Webhooks of a practice's or pharmacy's subscription may go to private addresses
+    # (loopback, RFC 1918, link-local): off but for tests and closed networks (docs/events.md).
+    webhook_private_targets: bool = False
 
     @property
     def keyring(self) -> Keyring:

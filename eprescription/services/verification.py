@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from sqlalchemy import Boolean, String, Text, literal, null, select, union_all
+from sqlalchemy import Boolean, String, Text, literal, null, select, true, union_all
 
 from eprescription.domain import bounded_json
 from eprescription.domain.signed_prescription import Document
@@ -38,6 +38,8 @@ class Trust:
     service_serials: frozenset[str]
     prescriber_anchors: tuple[x509.Certificate, ...] = ()
     prescriber_revocations: dict[bytes, dict[str, jws.Revocation]] = field(default_factory=dict)
+    # The CRLs of intermediate CAs imported under them, by the intermediate's fingerprint.
+    intermediate_revocations: dict[bytes, dict[str, jws.Revocation]] = field(default_factory=dict)
 
     def is_prescriber_anchor(self, anchor: x509.Certificate | None) -> bool:
         """Whether `anchor` is an outside CA, trusted for prescribers' signatures only."""
@@ -67,9 +69,14 @@ def _read_trust(uow: UnitOfWork) -> Trust:
         PrescriberCredential.key_compromise.label("compromised"),
     ).where(PrescriberCredential.revoked_at.is_not(None))
     keys = (
-        ("ca", CertificateAuthority.certificate_pem),
-        ("service", ServiceKey.serial),
-        ("prescriber_ca", TrustedPrescriberCa.certificate_pem),
+        ("ca", CertificateAuthority.certificate_pem, true()),
+        ("service", ServiceKey.serial, true()),
+        # Anchors only: an imported intermediate is kept for its CRL, never trusted by itself.
+        (
+            "prescriber_ca",
+            TrustedPrescriberCa.certificate_pem,
+            TrustedPrescriberCa.anchor_id.is_(None),
+        ),
     )
     rows = uow.session.execute(
         union_all(
@@ -81,8 +88,8 @@ def _read_trust(uow: UnitOfWork) -> Trust:
                     null().cast(UTCDateTime),
                     null().cast(Text),
                     null().cast(Boolean),
-                )
-                for kind, column in keys
+                ).where(condition)
+                for kind, column, condition in keys
             ),
             select(  # an outside CA's CRL, with the CA's fingerprint
                 literal("crl", String),
@@ -108,7 +115,10 @@ def _read_trust(uow: UnitOfWork) -> Trust:
         else:
             revocations[text] = jws.Revocation(revoked_at, reason or "", bool(compromised))
     by_anchor = {jws.fingerprint(ca): lists.get(jws.fingerprint(ca), {}) for ca in outside}
-    return Trust(tuple(anchors), revocations, frozenset(services), tuple(outside), by_anchor)
+    intermediates = {found: kept for found, kept in lists.items() if found not in by_anchor}
+    return Trust(
+        tuple(anchors), revocations, frozenset(services), tuple(outside), by_anchor, intermediates
+    )
 
 
 def forget_trust(uow: UnitOfWork) -> None:
@@ -139,7 +149,7 @@ def _verify(
         trust_anchors=(*known.anchors, *known.prescriber_anchors),
         revocations=known.revocations,
         now=uow.now,
-        anchor_revocations=known.prescriber_revocations,
+        anchor_revocations={**known.intermediate_revocations, **known.prescriber_revocations},
     )
     leaf = report.certificate
     if known.is_prescriber_anchor(report.anchor) and leaf and certificates.rpps_of(leaf) is None:

@@ -1,6 +1,7 @@
 """Revocation lists (CRLs, RFC 5280 §5) of outside prescriber CAs: reading, checking, entries."""
 
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -68,3 +69,10 @@ def revocations(crl: x509.CertificateRevocationList) -> dict[str, Revocation]:
             compromised,
         )
     return found
+
+
+@lru_cache(maxsize=32)
+def revocations_of_pem(pem: str) -> dict[str, Revocation]:
+    """revocations() of a CRL kept in PEM (checked when loaded), read once per process; the
+    dict is shared: read it, never change it."""
+    return revocations(load(pem.encode("ascii")))

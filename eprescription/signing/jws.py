@@ -202,8 +202,9 @@ def verify_compact(
     """Check a JWS: signature, chain to one of `trust_anchors`, validity at the signing time
     (the payload's issued_at, else now) and revocation (`revocations` by serial hex).
 
-    `anchor_revocations`, by the SHA-256 fingerprint of an anchor: the revocations that hold
-    for what that anchor issued (an outside CA's CRL) instead of `revocations` (ours)."""
+    `anchor_revocations`, by the SHA-256 fingerprint of an anchor (or of an intermediate
+    CA): the revocations that hold for what that CA issued (an outside CA's CRL) instead of
+    `revocations` (ours)."""
     now = now or datetime.now(UTC)
     report = VerificationReport()
     try:
@@ -231,7 +232,12 @@ def verify_compact(
     report.anchor = path[-1] if path else None
     revoked = revocations or {}
     if path and anchor_revocations:
-        revoked = anchor_revocations.get(fingerprint(path[-1]), revoked)
+        # The CRL of the certificate's issuer when one is given (an intermediate's), else the
+        # anchor's.
+        issuer = anchor_revocations.get(fingerprint(path[1])) if len(path) > 2 else None
+        revoked = (
+            issuer if issuer is not None else anchor_revocations.get(fingerprint(path[-1]), revoked)
+        )
     _check_revocation(report, leaf, report.signed_at, revoked)
     return report
 

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     the page blueprints."""
     from eprescription.web import (
         admin,
+        admin_software,
         auth,
         filters,
         home,
@@ -27,3 +28,4 @@ def init_app(app: Flask) -> None:
     filters.init_app(app)
     for module in (auth, home, prescriber, pharmacy, patient, patient_filters, admin, own_account):
         app.register_blueprint(module.bp)
+    app.register_blueprint(admin_software.bp)

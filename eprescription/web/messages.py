@@ -16,6 +16,7 @@ from eprescription.web.patient_filters import role_label
 TITLES = {
     errors.DomainError.code: _l("The request could not be completed"),
     errors.ConfigurationError.code: _l("The service is not configured correctly"),
+    errors.DatabaseUnavailable.code: _l("The database connection was lost: try again"),
     errors.ValidationFailed.code: _l("Some fields are not valid"),
     errors.InvalidIdentifier.code: _l("The identifier is not valid"),
     errors.InvalidCharacters.code: _l("Some fields hold characters that are not allowed"),
@@ -98,6 +99,12 @@ TITLES = {
     errors.SignerRevocationUnknown.code: _l(
         "Whether the signing certificate is revoked cannot be told"
     ),
+    errors.SignerOcspUnavailable.code: _l(
+        "The OCSP responder could not tell whether the signing certificate is revoked"
+    ),
+    errors.SignerChainInvalid.code: _l(
+        "A CA in the signing certificate's chain may not issue the certificate below it"
+    ),
     errors.SignerKeyUsageRefused.code: _l("The signing certificate is not for signatures"),
     errors.SignerRppsMismatch.code: _l("The signing certificate is not the calling prescriber's"),
     errors.SignedPayloadMismatch.code: _l(
@@ -117,6 +124,31 @@ TITLES = {
     "too_many_requests": _l("Too many attempts"),
     "http_error": _l("The request could not be completed"),
     "internal_error": _l("Internal server error"),
+    # Software clients and OAuth (docs/software-clients.md).
+    errors.OAuthRefused.code: _l("The token request is not valid"),
+    errors.OAuthGrantTypeUnsupported.code: _l(
+        "This grant type is not supported: client_credentials or password"
+    ),
+    errors.OAuthScopeRefused.code: _l("None of the requested scopes may be given to this client"),
+    errors.OAuthGrantRefused.code: _l("Wrong username or password"),
+    errors.ProfessionalNotOfClient.code: _l(
+        "This professional does not work in the software's pharmacy or practice"
+    ),
+    errors.ClientAuthenticationFailed.code: _l("The software client could not be authenticated"),
+    errors.ClientRevoked.code: _l("This software client is revoked"),
+    errors.ClientAssertionInvalid.code: _l("The client assertion (RFC 7523 JWT) is not valid"),
+    errors.ClientAssertionReplayed.code: _l("This client assertion (its jti) was used already"),
+    errors.InsufficientScope.code: _l("The token's scopes do not allow this operation"),
+    errors.ClientRateLimited.code: _l("Too many calls from this software client"),
+    errors.SoftwareClientNotFound.code: _l("No software client has this client_id"),
+    # Event subscriptions (docs/events.md).
+    errors.NoOrganisation.code: _l(
+        "Subscriptions belong to a practice or a pharmacy, and you are in neither"
+    ),
+    errors.EventSubscriptionNotFound.code: _l(
+        "Your organisation has no event subscription of this id"
+    ),
+    errors.EventDeliveryNotFound.code: _l("No event delivery has this id"),
 }
 
 # The sentences of the domain and the services, by the code of their Message (domain/messages.py),
@@ -562,6 +594,16 @@ MESSAGES = {
     "warning_not_acknowledged": _l(
         "Tick each warning you have checked, or give a reason, before signing."
     ),
+    # Software clients and practices (docs/software-clients.md).
+    "between_characters": _l("1 to %(count)s characters"),
+    "client_rate_limited": _l("Too many calls from this software: try again in %(seconds)s s."),
+    "client_uses_key": _l("This client authenticates with its key, not a secret."),
+    "finess_or_siret": _l("a FINESS (9 digits) or SIRET (14 digits) number"),
+    "no_such_practice": _l("no practice has the id %(id)s"),
+    "one_or_more_of": _l("one or more of %(choices)s"),
+    "pharmacy_or_practice": _l("one pharmacy (FINESS) or one practice, not both"),
+    "public_key_kind": _l("a P-256 key (ES256) or an RSA key of %(bits)s bits (PS256)"),
+    "public_key_unreadable": _l("not a PEM public key"),
 }
 
 

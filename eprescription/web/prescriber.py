@@ -407,6 +407,17 @@ def sign():
     return redirect(url_for("prescriber.show", number=number))
 
 
+def _review_or_form(draft: dict, issue_request, form: dict, **message):
+    """The review of `issue_request` (showing `message`), or the form again with its errors
+    (and `form`'s values) when its lines no longer pass as they are."""
+    try:
+        with unit_of_work(current_account()) as uow:
+            review = issue_review.review(uow, issue_request)
+    except ValidationFailed as error:
+        return _form_page(draft, error.errors, **form)
+    return _review_page(draft, review, **message)
+
+
 def _again(draft, issue_request, **message):
     """The review again, after a signature that was refused (and rolled back)."""
     with unit_of_work(current_account()) as uow:
@@ -453,12 +464,9 @@ def record_allergy():
     issue_request, parsed = _issue_request(draft)
     if parsed:
         return _form_page(draft, parsed)
-    try:
-        with unit_of_work(current_account()) as uow:
-            review = issue_review.review(uow, issue_request)
-    except ValidationFailed as error:
-        return _form_page(draft, error.errors)
-    return _review_page(draft, review, allergy_error=allergy_error, allergy_typed=typed)
+    return _review_or_form(
+        draft, issue_request, {}, allergy_error=allergy_error, allergy_typed=typed
+    )
 
 
 @bp.route("/patients/search", methods=["POST"])
@@ -654,12 +662,8 @@ def review_request(request_id: int):
         view = prescription_views.verified_view(prescription, today_of(uow.now))
     draft = _draft_from(view) | {"renewal_request": str(request_id)}
     issue_request, _ = _issue_request(draft)
-    try:
-        with unit_of_work(current_account()) as uow:
-            review = issue_review.review(uow, issue_request)
-    except ValidationFailed as error:  # the lines no longer pass as they are: the form
-        return _form_page(draft, error.errors, renewing=view.number, asked=asked)
-    return _review_page(draft, review, asked=asked)
+    form = {"renewing": view.number, "asked": asked}
+    return _review_or_form(draft, issue_request, form, asked=asked)
 
 
 @bp.route("/renewal-requests/<row_id:request_id>/decline", methods=["GET", "POST"])

@@ -1,6 +1,6 @@
 """The administrator's pages (the list, the new account and new pharmacy forms, refused
-included) and the own-account pages (password, signing PIN) pass axe-core with no serious or
-critical violation, in French and in English."""
+included, the software page and its forms) and the own-account pages (password, signing PIN)
+pass axe-core with no serious or critical violation, in French and in English."""
 
 import pytest
 from playwright.sync_api import expect
@@ -34,6 +34,7 @@ def admin_pages(page):
     page.locator("#new-account-form button[type=submit]").click()
     expect(page.locator("#refusal")).to_be_visible()
     yield "/admin/accounts/new refused"
+    yield from software_pages(page)
     page.goto("/account/password")
     yield "/account/password"
     page.context.clear_cookies()
@@ -46,6 +47,27 @@ def admin_pages(page):
     page.locator("#pin-form button[type=submit]").click()
     expect(page.locator("#repeat-error")).to_be_visible()
     yield "/account/pin refused"
+
+
+def software_pages(page):
+    """The software page, its form (refused, then done: the secret shown once) and the
+    confirmation of a revocation (not sent)."""
+    for path in ("/admin/software", "/admin/software/new"):
+        page.goto(path)
+        yield path
+    for field, value in (("name", "Axe"), ("vendor", "Test"), ("version", "1")):
+        page.locator(f"#{field}").fill(value)
+    page.locator("#new-software-form button[type=submit]").click()
+    expect(page.locator("#refusal")).to_be_visible()
+    yield "/admin/software/new refused"
+    page.locator("#pharmacy_finess").fill("750001232")  # the demo pharmacy's
+    page.locator("#scope-read").check()
+    page.locator("#new-software-form button[type=submit]").click()
+    expect(page.locator("#client-secret")).to_be_visible()
+    yield "/admin/software/new registered"
+    page.goto("/admin/software/demo-pharmacy-software/revoke")
+    expect(page.locator("#confirm-form")).to_be_visible()
+    yield "/admin/software/demo-pharmacy-software/revoke"
 
 
 @pytest.mark.parametrize("lang", LOCALES)

@@ -1,6 +1,8 @@
 """An app as after `make run` (the demo seeded) with something behind every URL parameter: a
-prescription, a dispensation, a representative, a sealed audit log, and a token per role."""
+prescription, a dispensation, a representative, a FHIR subscription, a sealed audit log, and a
+token per role."""
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -56,6 +58,20 @@ def seeded_app(engine_name: str, directory) -> tuple[Seeded, str]:
         "/api/v1/me/representatives", json=REPRESENTATIVE, headers=seeded.bearer("patient")
     )
     assert representative.status_code == 201, representative.get_json()
+    subscription = client.post(  # the demo practice's FHIR rest-hook, at a public address
+        "/fhir/r4/Subscription",
+        data=json.dumps(
+            {
+                "resourceType": "Subscription",
+                "status": "requested",
+                "reason": "The practice software",
+                "criteria": "MedicationRequest",
+                "channel": {"type": "rest-hook", "endpoint": "https://192.0.32.10/hooks/fhir"},
+            }
+        ),
+        headers={**seeded.bearer("prescriber"), "Content-Type": "application/fhir+json"},
+    )
+    assert subscription.status_code == 201, subscription.get_data(as_text=True)
     assert app.test_cli_runner().invoke(args=["audit", "seal"]).exit_code == 0
     size = client.get("/api/v1/audit/checkpoint").get_json()["tree_size"]
     dispensed = client.get(  # the FHIR Patient id of the patient (our person id)
@@ -83,6 +99,12 @@ def seeded_app(engine_name: str, directory) -> tuple[Seeded, str]:
         # route as every role changes no account) and the harmless action.
         "username": "no-such-account",
         "action": "unlock",
+        # The software page's acts: a client that does not exist (walking changes no client).
+        "client_id": "no-such-client",
+        "subscription_id": json.loads(subscription.get_data())["id"],
+        "dispense_id": f"{dispensation_id}-1",  # FHIR MedicationDispense/{dispensation}-{line}
+        # A delivery that does not exist (walking replays none).
+        "delivery_id": "999999",
     }
     return seeded, url
 

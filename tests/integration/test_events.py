@@ -65,8 +65,8 @@ def receiver():
     receiver.server.server_close()
 
 
-def subscribe(runner, url: str, *types: str) -> tuple[int, str]:
-    arguments = ["events", "subscribe", url] + [
+def subscribe(runner, url: str, *types: str, scope=("--operator-wide",)) -> tuple[int, str]:
+    arguments = ["events", "subscribe", url, *scope] + [
         value for name in types for value in ("--types", name)
     ]
     result = runner.invoke(args=arguments)
@@ -257,15 +257,22 @@ def test_renewal_requested_declined_and_renewed_are_events(
 
 
 def test_a_subscription_is_checked_listed_and_removed(runner):
-    bad = runner.invoke(args=["events", "subscribe", "ftp://example.org", "--types", "nope"])
+    bad = runner.invoke(
+        args=["events", "subscribe", "ftp://example.org", "--operator-wide", "--types", "nope"]
+    )
     assert bad.exit_code == 1 and "unknown event types: nope" in bad.output
+    unscoped = runner.invoke(args=["events", "subscribe", "http://127.0.0.1:9/hooks"])
+    assert unscoped.exit_code == 1 and "exactly one of" in unscoped.output
 
     subscription, _ = subscribe(runner, "http://127.0.0.1:9/hooks", "prescription.issued")
 
     listed = runner.invoke(args=["events", "list"]).output
-    assert listed == f"{subscription}\thttp://127.0.0.1:9/hooks\tprescription.issued\n"
+    assert listed == (
+        f"{subscription}\toperator\twebhook\thttp://127.0.0.1:9/hooks\tprescription.issued\n"
+    )
     assert runner.invoke(args=["events", "remove", str(subscription)]).exit_code == 0
     assert runner.invoke(args=["events", "list"]).output == ""
+    assert runner.invoke(args=["events", "remove", str(subscription)]).exit_code == 1
 
 
 def test_the_retry_delay_doubles_from_10_seconds_up_to_an_hour():

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from sqlalchemy import func, select, update
 
 from eprescription.models import AuditEvent, PrescriberCrl, Prescription, ServiceKey
@@ -70,21 +70,37 @@ def _usage(**enabled) -> x509.KeyUsage:
 class OutsideCa:
     """A CA of health professional cards, as an outside authority runs it."""
 
-    def __init__(self, common_name="AC TEST IGC-SANTE PERSONNES", alg="ES256"):
+    def __init__(
+        self,
+        common_name="AC TEST IGC-SANTE PERSONNES",
+        alg="ES256",
+        issuer: "OutsideCa | None" = None,
+        path_length: int | None = 0,
+        ca=True,
+        usage=None,
+        not_after=None,
+    ):
+        """A root; or, with `issuer`, an intermediate CA it issued (IGC-Santé: root →
+        "AC IGC-SANTE FORTE PERSONNES" → cards)."""
         self.key = new_key(alg)
         self.name = _name(common_name)
+        self.serial = x509.random_serial_number()
+        signer = issuer or self
         self.certificate = (
             x509.CertificateBuilder()
             .subject_name(self.name)
-            .issuer_name(self.name)
+            .issuer_name(signer.name)
             .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
+            .serial_number(self.serial)
             .not_valid_before(now() - 24 * HOUR)
-            .not_valid_after(now() + 24 * 365 * HOUR)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
-            .sign(self.key, hashes.SHA256())
+            .not_valid_after(not_after or now() + 24 * 365 * HOUR)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+            .add_extension(usage or _usage(key_cert_sign=True, crl_sign=True), critical=True)
+            .sign(signer.key, hashes.SHA256())
         )
+
+    def intermediate(self, common_name="AC TEST IGC-SANTE FORTE PERSONNES", **options):
+        return OutsideCa(common_name, issuer=self, **options)
 
     def pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
@@ -97,12 +113,26 @@ class OutsideCa:
         not_after=None,
         usage=None,
         serial=None,
+        ocsp_url=None,
     ) -> tuple[object, x509.Certificate]:
-        """A prescriber's key and certificate (subject serialNumber = the RPPS)."""
+        """A prescriber's key and certificate (subject serialNumber = the RPPS); `ocsp_url`:
+        the responder it names (authorityInfoAccess)."""
         key = new_key(alg)
+        builder = x509.CertificateBuilder()
+        if ocsp_url is not None:
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(ocsp_url),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
         certificate = (
-            x509.CertificateBuilder()
-            .subject_name(_name("Claire Martin", rpps))
+            builder.subject_name(_name("Claire Martin", rpps))
             .issuer_name(self.name)
             .public_key(key.public_key())
             .serial_number(serial or x509.random_serial_number())

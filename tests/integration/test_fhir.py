@@ -526,10 +526,11 @@ def test_the_capability_statement_and_the_openapi_document_list_the_fhir_views(c
     (rest,) = statement["rest"]
     assert {r["type"]: [i["code"] for i in r["interaction"]] for r in rest["resource"]} == {
         "MedicationRequest": ["read", "search-type"],
-        "MedicationDispense": ["search-type"],
+        "MedicationDispense": ["read", "search-type", "create"],
         "Patient": ["read"],
         "Practitioner": ["read"],
         "Organization": ["read"],
+        "Subscription": ["create", "read", "search-type", "delete"],
     }
     params = {r["type"]: [p["name"] for p in r.get("searchParam", [])] for r in rest["resource"]}
     by_patient = ["patient.identifier", "status", "_count", "page"]
