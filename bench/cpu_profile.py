@@ -14,8 +14,8 @@ import sys
 import time
 from dataclasses import replace
 
+import in_process
 from catalog_search import fresh_database
-from issue import PIN
 from population import SMALL, build
 
 from eprescription import create_app, migrate
@@ -53,50 +53,10 @@ def main() -> None:
             app.extensions["db_engine"].dispose()
 
 
-def requests(app, population):
-    """Each operation's i-th request, as run.py's statement count sends it."""
-    client = app.test_client()
-    prescriber, pharmacist = population.prescriber_tokens[-1], population.pharmacist_tokens[-1]
-    dispensable = population.dispensable
-
-    def bearer(token: str) -> dict:
-        return {"Authorization": f"Bearer {token}"}
-
-    return {
-        "issue": lambda i: client.post(
-            "/api/v1/prescriptions",
-            json={
-                "patient_nir": population.patient_nirs[i % len(population.patient_nirs)],
-                "pin": PIN,
-                "items": population.issue_items[i % len(population.issue_items)],
-                "acknowledgement_reason": "Benchmark: the treatment is meant.",
-            },
-            headers=bearer(population.prescriber_tokens[i % len(population.prescriber_tokens)]),
-        ),
-        "scan": lambda i: client.post(
-            "/api/v1/pharmacy/scan",
-            json={"code": population.scan_codes[i % len(population.scan_codes)]},
-            headers=bearer(pharmacist),
-        ),
-        "dispense": lambda i: client.post(
-            f"/api/v1/prescriptions/{dispensable[i]['id']}/dispensations",
-            json=dispensable[i]["body"],
-            headers={**bearer(pharmacist), "Idempotency-Key": secrets.token_hex(16)},
-        ),
-        "patient_read": lambda i: client.get(
-            "/api/v1/me/prescriptions",
-            headers=bearer(population.patient_tokens[i % len(population.patient_tokens)]),
-        ),
-        "search": lambda i: client.get(
-            "/api/v1/medications",
-            query_string={"q": population.queries[i % len(population.queries)]},
-            headers=bearer(prescriber),
-        ),
-    }
-
-
 def profile(app, population, name: str, options) -> None:
-    send = requests(app, population)[name]
+    send = in_process.requests(
+        app.test_client(), population, population.dispensable, population.prescriber_tokens
+    )[name]
     send(0)  # warms the process up: caches, first connection
     profiler = cProfile.Profile()
     started = time.perf_counter()

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import bare_app
+import in_process
 from catalog_search import fresh_database
 from issue import PIN
 from population import SMALL, Population, Sizes, build
@@ -223,43 +224,8 @@ def statement_counts(url: str, key_encryption_key: str, population: Population, 
         count[0] += 1
 
     event.listen(engine, "before_cursor_execute", counted)
-    client = app.test_client()
-
-    def bearer(token: str) -> dict:
-        return {"Authorization": f"Bearer {token}"}
-
-    prescriber, pharmacist = population.prescriber_tokens[-1], population.pharmacist_tokens[-1]
-    requests = {
-        "issue": lambda i: client.post(
-            "/api/v1/prescriptions",
-            json={
-                "patient_nir": population.patient_nirs[i],
-                "pin": PIN,
-                "items": population.issue_items[i % len(population.issue_items)],
-                "acknowledgement_reason": "Benchmark: the treatment is meant.",
-            },
-            headers=bearer(prescriber),
-        ),
-        "scan": lambda i: client.post(
-            "/api/v1/pharmacy/scan",
-            json={"code": population.scan_codes[i % len(population.scan_codes)]},
-            headers=bearer(pharmacist),
-        ),
-        "dispense": lambda i: client.post(
-            f"/api/v1/prescriptions/{reserved[i]['id']}/dispensations",
-            json=reserved[i]["body"],
-            headers={**bearer(pharmacist), "Idempotency-Key": secrets.token_hex(16)},
-        ),
-        "patient_read": lambda i: client.get(
-            "/api/v1/me/prescriptions",
-            headers=bearer(population.patient_tokens[i % len(population.patient_tokens)]),
-        ),
-        "search": lambda i: client.get(
-            "/api/v1/medications",
-            query_string={"q": population.queries[i]},
-            headers=bearer(prescriber),
-        ),
-    }
+    prescriber = population.prescriber_tokens[-1]
+    requests = in_process.requests(app.test_client(), population, reserved, [prescriber])
     counts: dict[str, float | None] = {}
     try:
         for name, send in requests.items():
