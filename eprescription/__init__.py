@@ -10,6 +10,7 @@ def create_app(config: dict | None = None) -> Flask:
         cli,
         db,
         errors,
+        json_answers,
         logs,
         request_guard,
         security_headers,
@@ -26,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder="web/templates",
     )
     app.config.update(load_config(app.instance_path, overrides=config))
+    app.json = json_answers.OrjsonProvider(app)
     logs.init_app(app)
     db.init_app(app)
     url_converters.init_app(app)

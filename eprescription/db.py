@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL")
 RECYCLE_SECONDS = 1800
+PREPARE_THRESHOLD = 5  # executions on a connection before psycopg prepares a statement
 
 
 def make_engine(url: str) -> Engine:
@@ -17,8 +18,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    # No server-side prepared statements: a generic plan would fit the search's term ranges
-    # badly, and the figures in docs/catalog.md were measured this way. No ping at each
+    # Server-side prepared statements (psycopg prepares a statement at its 5th execution on a
+    # connection): parsed and, where PostgreSQL finds a generic plan as good, planned once per
+    # connection rather than at every request: planning was most of the server's time of
+    # every request (bench/README.md, "Prepared statements"). No ping at each
     # checkout (a round trip per request): a connection the server dropped fails the one
     # request that meets it (503 database_unavailable, errors.py), and that error empties the
     # pool, so the next ones connect anew; a connection is not kept longer than RECYCLE_SECONDS
@@ -27,7 +30,7 @@ def make_engine(url: str) -> Engine:
         url,
         pool_recycle=RECYCLE_SECONDS,
         hide_parameters=True,
-        connect_args={"prepare_threshold": None},
+        connect_args={"prepare_threshold": PREPARE_THRESHOLD},
     )
 
 

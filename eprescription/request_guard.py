@@ -26,7 +26,7 @@ def refuse_unreadable_input() -> None:
     _check_raw("query", _url_decoded(request.query_string), problems)
     if request.is_json:
         body, deepest = request.get_data(cache=True), current_app.config["JSON_DEPTH_MAX"]
-        if bounded_json.depth(body, deepest) > deepest:
+        if bounded_json.deeper_than(body, deepest):
             raise JsonTooDeep(f"JSON bodies nest at most {deepest} levels deep.")
         if _check_raw("json", body, problems):
             _check_json(body, problems)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eprescription import errors as http
 from eprescription.domain import errors as domain
+from eprescription.domain.errors import error_classes
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 
@@ -119,18 +120,6 @@ HTTP_MEANINGS = {
 }
 INTERNAL_ERROR_STATUS = 500  # the status eprescription.errors gives an unexpected exception
 LAST = 1000  # http_error (any other status) sorts after every status
-
-
-def error_classes() -> list[type[domain.DomainError]]:
-    """DomainError and every subclass of it, once each."""
-    found: list[type[domain.DomainError]] = []
-    pending = [domain.DomainError]
-    while pending:
-        kind = pending.pop()
-        if kind not in found:
-            found.append(kind)
-            pending.extend(kind.__subclasses__())
-    return found
 
 
 def _cell(text: str) -> str:

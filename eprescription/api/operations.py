@@ -49,3 +49,8 @@ class ApiBlueprint(Blueprint):
             return self.route(rule, methods=[method])(view)
 
         return decorator
+
+    def arguments(self, schema: type[Schema] | Schema, *args: Any, **kwargs: Any) -> Callable:
+        """flask-smorest's `arguments`, the schema made once (given a class, webargs would
+        build an instance, fields copied, at every request)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)

@@ -1,9 +1,9 @@
 """/api/v1 for pharmacists: scan, lookup by card, dispense (Idempotency-Key, If-Match), reopen,
 list and reverse dispensations."""
 
-import json
+from typing import cast
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from eprescription import throttling
 from eprescription.api import retries
@@ -44,13 +44,24 @@ NO_STORE = {"Cache-Control": "no-store"}
 CARD_LOOKUP = "/api/v1/pharmacy/card-lookup"
 
 
-def _json(data: dict, status: int, headers: dict | None = None) -> Response:
-    return Response(
-        json.dumps(data, ensure_ascii=False, sort_keys=True),
-        status=status,
-        mimetype="application/json",
-        headers={**NO_STORE, **(headers or {})},
+# The answers' schemas, each made once (a schema copies its fields when made).
+_DUMP = {
+    schema: schema()
+    for schema in (
+        PharmacistPrescriptionSchema,
+        CardLookupSchema,
+        DispensationListSchema,
+        DispensationSchema,
+        ReceiptSchema,
     )
+}
+
+
+def _json(data: dict, status: int, headers: dict | None = None) -> Response:
+    response = cast(Response, current_app.json.response(data))
+    response.status_code = status
+    response.headers.update({**NO_STORE, **(headers or {})})
+    return response
 
 
 @blp.operation("POST /pharmacy/scan", Role.PHARMACIST, response=PharmacistPrescriptionSchema)
@@ -60,7 +71,7 @@ def scan(body: dict):
     """Open a prescription by its QR text (or number + the patient's NIR), signature verified."""
     with unit_of_work(current_account()) as uow:
         view = pharmacy_scan.scan(uow, bodies.credentials(body))
-    data = PharmacistPrescriptionSchema().dump(view)
+    data = _DUMP[PharmacistPrescriptionSchema].dump(view)
     return _json(data, OK, {"ETag": f'"{view.version}"'})
 
 
@@ -75,7 +86,7 @@ def lookup_by_card(body: dict):
         result = card_lookup.lookup_by_card(uow, **bodies.card_lookup_arguments(body))
     if not result.prescriptions:
         throttling.missed()
-    return _json(CardLookupSchema().dump(result), OK)
+    return _json(_DUMP[CardLookupSchema].dump(result), OK)
 
 
 @blp.operation(
@@ -136,7 +147,7 @@ def list_dispensations(args: dict):
     """This pharmacy's dispensations, newest first, a page at a time; audited."""
     with unit_of_work(current_account()) as uow:
         result = pharmacy_dispensations.recent(uow, page=args["page"], per_page=args["per_page"])
-    return _json(DispensationListSchema().dump(result), OK)
+    return _json(_DUMP[DispensationListSchema].dump(result), OK)
 
 
 @blp.operation("GET /dispensations/<dispensation_id>", Role.PHARMACIST, response=DispensationSchema)
@@ -145,7 +156,7 @@ def read_dispensation(dispensation_id: str):
     another pharmacy's gets the same 404 as an unknown id; audited."""
     with unit_of_work(current_account()) as uow:
         view = pharmacy_dispensations.read(uow, dispensation_id)
-    return _json(DispensationSchema().dump(view), OK)
+    return _json(_DUMP[DispensationSchema].dump(view), OK)
 
 
 @blp.operation(
@@ -157,4 +168,4 @@ def reverse(body: dict, dispensation_id: str):
     answer carries the reversal document signed by the service (`reversal.jws`)."""
     with unit_of_work(current_account()) as uow:
         dispensation = dispensation_reversal.reverse(uow, dispensation_id, body["reason"])
-    return _json(ReceiptSchema().dump(receipts.describe(dispensation)), OK)
+    return _json(_DUMP[ReceiptSchema].dump(receipts.describe(dispensation)), OK)

@@ -13,6 +13,14 @@ class TooDeep(ValueError):
     """Arrays and objects nest deeper than allowed."""
 
 
+def deeper_than(text: bytes, limit: int = DEPTH_MAX) -> bool:
+    """Whether arrays and objects nest in `text` deeper than `limit` (strings skipped), told
+    without parsing; a text with no more opening brackets than `limit` is not even walked."""
+    if text.count(b"[") + text.count(b"{") <= limit:
+        return False
+    return depth(text, limit) > limit
+
+
 def depth(text: bytes, stop_after: int = DEPTH_MAX) -> int:
     """How deep arrays and objects nest in `text` (read as JSON, strings skipped), counted
     without parsing; counting stops once past `stop_after`."""
@@ -32,6 +40,6 @@ def loads(text: bytes | str, depth_max: int = DEPTH_MAX):
     """json.loads, refusing with TooDeep (a ValueError, as for any text that is not JSON) what
     nests deeper than `depth_max`, before parsing."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if depth(raw, depth_max) > depth_max:
+    if deeper_than(raw, depth_max):
         raise TooDeep(f"JSON nested deeper than {depth_max} levels")
     return json.loads(raw)

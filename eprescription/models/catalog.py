@@ -2,7 +2,8 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, Index, Integer, String, Text, and_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eprescription.models.base import Base, UTCDateTime
@@ -40,11 +41,18 @@ class Product(Base):
     )
     generic_memberships: Mapped[list["GenericGroupMember"]] = relationship(back_populates="product")
 
-    @property
+    @hybrid_property
     def is_prescribable(self) -> bool:
         """Whether a new prescription may name this product (authorised and still listed)."""
         return (
             self.authorisation_status == ACTIVE_AUTHORISATION and self.removed_from_bdpm_at is None
+        )
+
+    @is_prescribable.inplace.expression
+    @classmethod
+    def _is_prescribable_in_sql(cls) -> ColumnElement[bool]:
+        return and_(
+            cls.authorisation_status == ACTIVE_AUTHORISATION, cls.removed_from_bdpm_at.is_(None)
         )
 
 

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from eprescription.schemas.pages import list_of
 from eprescription.services import events
 
 URL_MAX = 2048
@@ -58,8 +59,7 @@ class EventSubscriptionCreatedSchema(Schema):
     )
 
 
-class EventSubscriptionListSchema(Schema):
-    items = fields.List(fields.Nested(EventSubscriptionSchema), required=True)
+EventSubscriptionListSchema = list_of(EventSubscriptionSchema)
 
 
 class EventDeliverySchema(Schema):
@@ -76,5 +76,4 @@ class EventDeliverySchema(Schema):
     last_error = fields.String(allow_none=True)
 
 
-class EventDeliveryListSchema(Schema):
-    items = fields.List(fields.Nested(EventDeliverySchema), required=True)
+EventDeliveryListSchema = list_of(EventDeliverySchema)

@@ -6,7 +6,7 @@ from eprescription.domain import health_space as rules
 from eprescription.domain.prescriptions import PickupMode
 from eprescription.schemas import inputs
 from eprescription.schemas.audit import InclusionProofSchema
-from eprescription.schemas.pages import PageSchema, page_argument, page_size_argument
+from eprescription.schemas.pages import page_argument, page_of, page_size_argument
 from eprescription.schemas.prescriptions import NamesSchema, PrescriptionHeadSchema
 
 
@@ -170,8 +170,7 @@ class MyPrescriptionDetailSchema(MyPrescriptionSchema):
     )
 
 
-class MyPrescriptionPageSchema(PageSchema):
-    items = fields.List(fields.Nested(MyPrescriptionSchema), required=True)
+MyPrescriptionPageSchema = page_of(MyPrescriptionSchema)
 
 
 class PickupModeSchema(Schema):
@@ -205,8 +204,7 @@ class AccessLogEntrySchema(Schema):
     )
 
 
-class AccessLogPageSchema(PageSchema):
-    items = fields.List(fields.Nested(AccessLogEntrySchema), required=True)
+AccessLogPageSchema = page_of(AccessLogEntrySchema, "AccessLogPageSchema")
 
 
 class RepresentativeInSchema(Schema):

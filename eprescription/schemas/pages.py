@@ -16,8 +16,26 @@ def page_size_argument(default: int, maximum: int) -> fields.Integer:
 
 
 class PageSchema(Schema):
-    """A page of a list: a subclass names its `items`; how many in all, which page, its size."""
+    """A page of a list (`items`: by page_of or a subclass): how many in all, which page, size."""
 
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     page_size = fields.Integer(required=True)
+
+
+def list_of(schema: type[Schema]) -> type[Schema]:
+    """The list of `schema` an answer gives under `items`: XListSchema for XSchema."""
+    return _items(schema, Schema, "List")
+
+
+def page_of(schema: type[Schema], name: str | None = None) -> type[Schema]:
+    """A page (PageSchema) of `schema` under `items`: XPageSchema for XSchema, or `name` (the
+    name the OpenAPI document has always given it)."""
+    return _items(schema, PageSchema, "Page", name)
+
+
+def _items(
+    schema: type[Schema], base: type[Schema], kind: str, name: str | None = None
+) -> type[Schema]:
+    name = name or schema.__name__.removesuffix("Schema") + kind + "Schema"
+    return base.from_dict({"items": fields.List(fields.Nested(schema), required=True)}, name=name)

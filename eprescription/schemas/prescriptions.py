@@ -6,7 +6,7 @@ from eprescription.domain import prescriptions as rules
 from eprescription.domain.acknowledgements import REASON_MAX
 from eprescription.models.base import ROW_ID_MAX
 from eprescription.schemas import inputs
-from eprescription.schemas.pages import PageSchema, page_argument, page_size_argument
+from eprescription.schemas.pages import page_argument, page_of, page_size_argument
 
 
 class SubstanceInSchema(Schema):
@@ -327,5 +327,4 @@ class IssuedPrescriptionSchema(PrescriptionSchema):
     )
 
 
-class PrescriptionPageSchema(PageSchema):
-    items = fields.List(fields.Nested(PrescriptionSchema), required=True)
+PrescriptionPageSchema = page_of(PrescriptionSchema)

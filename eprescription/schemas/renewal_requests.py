@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from eprescription.domain import renewals as rules
+from eprescription.schemas.pages import list_of
 from eprescription.schemas.prescriptions import PrescriptionRefSchema
 
 
@@ -68,5 +69,4 @@ class RenewalRequestSchema(Schema):
     )
 
 
-class RenewalRequestListSchema(Schema):
-    items = fields.List(fields.Nested(RenewalRequestSchema), required=True)
+RenewalRequestListSchema = list_of(RenewalRequestSchema)

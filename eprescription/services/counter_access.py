@@ -52,8 +52,9 @@ def open_prescription(
 ) -> Prescription:
     """The prescription the credentials open for `action`, or PrescriptionNotFound (audited,
     kept): an unknown number, a wrong access code and a NIR that is not the patient's all get
-    the same answer, so nothing tells which part was wrong. `for_update`: read under its row
-    lock, with its dispensations, in one statement (what a dispensation decides on)."""
+    the same answer, so nothing tells which part was wrong. Read with its dispensations in one
+    statement (what the counter shows and a dispensation decides on); `for_update`: under its
+    row lock."""
     if credentials.qr_text is not None:
         token = qr.decode(credentials.qr_text)
         number, proof = token.number, access.Proof(access_code=token.access_code)
@@ -62,9 +63,14 @@ def open_prescription(
         national_id = national_id_on(credentials.patient_nir, uow.settings.country, "patient_nir")
         proof = access.Proof(patient_national_id=national_id)
     today = today_of(uow.now)
-    load = signed_documents.DISPENSED_PARTS if for_update else signed_documents.PARTS
     return access.open_prescription(
-        uow, number, action, today, proof=proof, load=load, for_update=for_update
+        uow,
+        number,
+        action,
+        today,
+        proof=proof,
+        load=signed_documents.DISPENSED_PARTS,
+        for_update=for_update,
     ).object
 
 

@@ -4,13 +4,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import cast
 
 from sqlalchemy import (
+    Column,
     CursorResult,
+    Integer,
     Select,
     Table,
+    Update,
+    bindparam,
     case,
+    column,
     func,
     insert,
     inspect,
@@ -376,35 +382,41 @@ def _record_given(
     exceeded (belt and braces with the lock and the CHECK constraint), and a line left
     unchanged refuses the whole dispensation (its rows roll back with the transaction)."""
     session = uow.session
-    items = cast(Table, PrescriptionItem.__table__)
-    prescriptions_table = cast(Table, Prescription.__table__)
-    quantity = case({item.id: amount for item, amount in given.items()}, value=items.c.id)
-    lines = (
-        update(items)
-        .where(items.c.id.in_([item.id for item in given]))
-        .where(items.c.dispensed_quantity + quantity <= items.c.quantity_total)
-        .values(dispensed_quantity=items.c.dispensed_quantity + quantity)
-    )
     version = prescription.version + 1  # under the row lock
-    state = (
-        update(prescriptions_table)
-        .where(prescriptions_table.c.id == prescription.id)
-        .values(status=status, version=version)
-    )
     if session.get_bind().dialect.name == "postgresql":
-        changed = lines.returning(items.c.id).cte("changed")
-        counted = select(func.count()).select_from(changed).scalar_subquery()
-        stored, line_ids = _stored_with(dispensation)
         set_committed_value(prescription, "status", status)  # as its status event says
-        event = insert(cast(Table, EventOutboxEntry.__table__)).values(
-            events.entry(uow, events.DISPENSED, prescription, dispensation=dispensation.id)
-        )
+        event = events.entry(uow, events.DISPENSED, prescription, dispensation=dispensation.id)
+        row = _values(dispensation)
+        lines = [
+            _values(line) | {"dispensation_id": dispensation.id} for line in dispensation.lines
+        ]
         lines_changed, ids = session.execute(
-            state.add_cte(stored, event.cte("event")).returning(counted, line_ids)
+            _record_statement(tuple(row), tuple(lines[0]), tuple(event)),
+            array_rows.values(
+                "amounts", _AMOUNT_COLUMNS, [(item.id, amount) for item, amount in given.items()]
+            )
+            | {"state_id": prescription.id, "state_status": status, "state_version": version}
+            | {f"row_{name}": value for name, value in row.items()}
+            | array_rows.values(
+                "given", _line_columns(tuple(lines[0])), [list(line.values()) for line in lines]
+            )
+            | {f"event_{name}": value for name, value in event.items()},
         ).one()
     else:
-        lines_changed, ids = cast(CursorResult, session.execute(lines)).rowcount, None
-        session.execute(state)
+        items = cast(Table, PrescriptionItem.__table__)
+        quantity = case({item.id: amount for item, amount in given.items()}, value=items.c.id)
+        changed = session.execute(
+            update(items)
+            .where(items.c.id.in_([item.id for item in given]))
+            .where(items.c.dispensed_quantity + quantity <= items.c.quantity_total)
+            .values(dispensed_quantity=items.c.dispensed_quantity + quantity)
+        )
+        lines_changed, ids = cast(CursorResult, changed).rowcount, None
+        session.execute(
+            update(cast(Table, Prescription.__table__))
+            .where(Prescription.id == prescription.id)
+            .values(status=status, version=version)
+        )
     if lines_changed != len(given):
         lines_given = ", ".join(str(item.line) for item in given)
         raise QuantityExceeded(f"Lines {lines_given}: this would go beyond what was prescribed.")
@@ -433,23 +445,69 @@ def _values(row: object) -> dict[str, object]:
     return values
 
 
-def _stored_with(dispensation: Dispensation):
-    """The dispensation's INSERT as a CTE, and a scalar subquery inserting its lines and
-    giving their new ids in the order of `dispensation.lines` (a serial is drawn row by row)."""
+_ITEMS = cast(Table, PrescriptionItem.__table__)
+# What each line is given: (its row id, the quantity), bound as arrays.
+_AMOUNT_COLUMNS = (_ITEMS.c.id, column("amount", Integer))
+
+
+def _line_columns(names: tuple[str, ...]) -> tuple[Column, ...]:
+    return tuple(cast(Table, DispensationLine.__table__).c[name] for name in names)
+
+
+@lru_cache(maxsize=4)
+def _record_statement(
+    row_columns: tuple[str, ...], line_columns: tuple[str, ...], event_columns: tuple[str, ...]
+) -> Update:
+    """_record_given's statement on PostgreSQL, built once (its cache key too): the lines'
+    conditional UPDATE from the bound amounts, the dispensation (row_<column>), its lines
+    (arrays) and its status event (event_<column>) INSERTed in its WITH, the prescription's
+    new status and version (state_<column>): no name is a column's, which an UPDATE would
+    take for one more value to SET; returning how many lines changed and the new lines' ids in
+    their order (a serial is drawn row by row)."""
+    amounts = array_rows.rows("amounts", _AMOUNT_COLUMNS)
+    changed = (
+        update(_ITEMS)
+        .where(_ITEMS.c.id == amounts.c.id)
+        .where(_ITEMS.c.dispensed_quantity + amounts.c.amount <= _ITEMS.c.quantity_total)
+        .values(dispensed_quantity=_ITEMS.c.dispensed_quantity + amounts.c.amount)
+        .returning(_ITEMS.c.id)
+        .cte("changed")
+    )
     table = cast(Table, Dispensation.__table__)
+    stored = (
+        insert(table)
+        .values({name: bindparam(f"row_{name}", type_=table.c[name].type) for name in row_columns})
+        .returning(table.c.id)
+        .cte("stored")
+    )
     line_table = cast(Table, DispensationLine.__table__)
-    stored = insert(table).values(_values(dispensation)).returning(table.c.id).cte("stored")
-    values = [_values(line) | {"dispensation_id": dispensation.id} for line in dispensation.lines]
-    columns = [line_table.c[name] for name in values[0]]
-    given = array_rows.rows("given", columns, [list(row.values()) for row in values])
+    given = array_rows.rows("given", _line_columns(line_columns))
     new_lines = (
         insert(line_table)
-        .from_select([c.name for c in columns], select(*given.c))
+        .from_select(list(line_columns), select(*given.c))
         .returning(line_table.c.id)
         .cte("new_lines")
     )
-    ids = select(func.array_agg(aggregate_order_by(new_lines.c.id, new_lines.c.id)))
-    return stored, ids.scalar_subquery()
+    outbox_table = cast(Table, EventOutboxEntry.__table__)
+    event = insert(outbox_table).values(
+        {
+            name: bindparam(f"event_{name}", type_=outbox_table.c[name].type)
+            for name in event_columns
+        }
+    )
+    prescriptions_table = cast(Table, Prescription.__table__)
+    return (
+        update(prescriptions_table)
+        .where(prescriptions_table.c.id == bindparam("state_id"))
+        .values(status=bindparam("state_status"), version=bindparam("state_version"))
+        .add_cte(stored, event.cte("event"))
+        .returning(
+            select(func.count()).select_from(changed).scalar_subquery(),
+            select(
+                func.array_agg(aggregate_order_by(new_lines.c.id, new_lines.c.id))
+            ).scalar_subquery(),
+        )
+    )
 
 
 def _attach(

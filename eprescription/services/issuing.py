@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import Table, func, insert, literal, select, true
+from sqlalchemy import Select, Table, bindparam, func, insert, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -185,40 +186,14 @@ def _stored_with_lines(
     INSERT … ON CONFLICT DO NOTHING RETURNING in a WITH, the lines and the outbox row
     inserted from what it returns (nothing when the number was taken), the lines' new ids
     returned with the row (a serial is drawn row by row, in the order of `lines`)."""
-    table = cast(Table, Prescription.__table__)
-    item_table = cast(Table, PrescriptionItem.__table__)
-    outbox_table = cast(Table, EventOutboxEntry.__table__)
-    stored = (
-        postgresql.insert(table)
-        .values(**columns)
-        .on_conflict_do_nothing()
-        .returning(*table.c)
-        .cte("stored")
-    )
-    given = array_rows.rows(
-        "given", _LINE_COLUMNS, [[getattr(line, c.name) for c in _LINE_COLUMNS] for line in lines]
-    )
-    new_lines = (
-        insert(item_table)
-        .from_select(
-            ["prescription_id", *(c.name for c in _LINE_COLUMNS)],
-            select(stored.c.id, *given.c).select_from(stored.join(given, true())),
-        )
-        .returning(item_table.c.id)
-        .cte("new_lines")
-    )
     event = events.entry(uow, events.ISSUED, _as_new(columns, draft))
     event.pop("prescription_id")
-    outbox = insert(outbox_table).from_select(
-        [*event, "prescription_id"],
-        select(
-            *(literal(value, outbox_table.c[name].type) for name, value in event.items()),
-            stored.c.id,
-        ),
-    )
-    ids = select(func.array_agg(postgresql.aggregate_order_by(new_lines.c.id, new_lines.c.id)))
+    given = [[getattr(line, c.name) for c in _LINE_COLUMNS] for line in lines]
     found = uow.session.execute(
-        select(aliased(Prescription, stored), ids.scalar_subquery()).add_cte(outbox.cte("event"))
+        _store_statement(tuple(columns), tuple(event)),
+        {f"row_{name}": value for name, value in columns.items()}
+        | array_rows.values("given", _LINE_COLUMNS, given)
+        | {f"event_{name}": value for name, value in event.items()},
     ).one_or_none()
     if found is None:
         return None
@@ -231,6 +206,38 @@ def _stored_with_lines(
         set_committed_value(line, "prescription", prescription)
     set_committed_value(prescription, "items", lines)
     return prescription
+
+
+@lru_cache(maxsize=4)
+def _store_statement(row_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> Select:
+    """_stored_with_lines' statement, built once (its cache key too): the row's values bound as
+    row_<column>, the lines' as arrays (array_rows), the outbox row's as event_<column>."""
+    table = cast(Table, Prescription.__table__)
+    item_table = cast(Table, PrescriptionItem.__table__)
+    outbox_table = cast(Table, EventOutboxEntry.__table__)
+    stored = (
+        postgresql.insert(table)
+        .values({name: bindparam(f"row_{name}", type_=table.c[name].type) for name in row_columns})
+        .on_conflict_do_nothing()
+        .returning(*table.c)
+        .cte("stored")
+    )
+    given = array_rows.rows("given", _LINE_COLUMNS)
+    new_lines = (
+        insert(item_table)
+        .from_select(
+            ["prescription_id", *(c.name for c in _LINE_COLUMNS)],
+            select(stored.c.id, *given.c).select_from(stored.join(given, true())),
+        )
+        .returning(item_table.c.id)
+        .cte("new_lines")
+    )
+    event = (bindparam(f"event_{name}", type_=outbox_table.c[name].type) for name in event_columns)
+    outbox = insert(outbox_table).from_select(
+        [*event_columns, "prescription_id"], select(*event, stored.c.id)
+    )
+    ids = select(func.array_agg(postgresql.aggregate_order_by(new_lines.c.id, new_lines.c.id)))
+    return select(aliased(Prescription, stored), ids.scalar_subquery()).add_cte(outbox.cte("event"))
 
 
 def _as_new(columns: dict, draft: prescription_drafts.Draft) -> Prescription:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import cast
 
-from sqlalchemy import and_, or_, select, union_all
+from sqlalchemy import Row, Table, and_, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from eprescription.domain import identifiers, prescribing_rules
@@ -212,6 +212,27 @@ def _by_substance(item: ItemDraft) -> bool:
     return not item.cis and bool(item.substance_code and item.strength and item.form)
 
 
+# What _medications reads of a product and of its composition lines.
+_PRODUCT_COLUMNS = (
+    Product.cis,
+    Product.name,
+    Product.form,
+    Product.conditions,
+    Product.is_prescribable.label("is_prescribable"),
+)
+# A composition line's columns, each as "line_<name>" (the product has a cis too).
+_COMPOSITION_FIELDS = tuple(cast(Table, CompositionLine.__table__).columns.keys())
+_COMPOSITION_COLUMNS = tuple(
+    getattr(CompositionLine, name).label(f"line_{name}") for name in _COMPOSITION_FIELDS
+)
+
+
+def _composition_line(row: Row) -> CompositionLine:
+    """A counted composition line read by _medications, as the warnings take it (not added
+    to the session)."""
+    return CompositionLine(**{name: getattr(row, f"line_{name}") for name in _COMPOSITION_FIELDS})
+
+
 def _medications(
     uow: UnitOfWork, problems: Problems, items: list[ItemDraft]
 ) -> tuple[list[_Medication | None], dict[str, tuple[CompositionLine, ...]]]:
@@ -223,16 +244,17 @@ def _medications(
     codes = sorted(
         {rules.normalise_text(item.substance_code) for item in items if _by_substance(item)}
     )
-    products: dict[str, Product] = {}
-    containing: dict[str, list[tuple[CompositionLine, Product]]] = {}
+    products: dict[str, Row] = {}
+    containing: dict[str, list[Row]] = {}
     counted: dict[str, dict[int, CompositionLine]] = {}
     if wanted_cis or codes:
         wanted = union_all(
             select(Product.cis).where(Product.cis.in_(wanted_cis)),
             select(CompositionLine.cis).where(CompositionLine.substance_code.in_(codes)),
         ).subquery()
+        # Columns, not entities: a substance may be in hundreds of products.
         rows = uow.session.execute(
-            select(Product, CompositionLine)
+            select(*_PRODUCT_COLUMNS, *_COMPOSITION_COLUMNS)
             .outerjoin(
                 CompositionLine,
                 and_(
@@ -249,14 +271,14 @@ def _medications(
             .where(Product.cis.in_(select(wanted.c.cis)))
             .order_by(Product.cis, CompositionLine.id)
         ).all()
-        for product, composition in rows:
-            products[product.cis] = product
-            if composition is None:
+        for row in rows:
+            products[row.cis] = row
+            if row.line_id is None:
                 continue
-            if composition.substance_code in codes:
-                containing.setdefault(composition.substance_code, []).append((composition, product))
-            if product.cis in wanted_cis and composition.nature in COUNTED_NATURES:
-                counted.setdefault(product.cis, {})[composition.id] = composition
+            if row.line_substance_code in codes:
+                containing.setdefault(row.line_substance_code, []).append(row)
+            if row.cis in wanted_cis and row.line_nature in COUNTED_NATURES:
+                counted.setdefault(row.cis, {})[row.line_id] = _composition_line(row)
     medications = [
         _medication(problems, index, item, products, containing) for index, item in enumerate(items)
     ]
@@ -267,8 +289,8 @@ def _medication(
     problems: Problems,
     index: int,
     item: ItemDraft,
-    products: dict[str, Product],
-    containing: dict[str, list[tuple[CompositionLine, Product]]],
+    products: dict[str, Row],
+    containing: dict[str, list[Row]],
 ) -> _Medication | None:
     """A line's product or substance from what _medications read, or None with the problem."""
     path = ("items", index)
@@ -307,21 +329,21 @@ def _medication(
         return None
     strength, form = rules.normalise_text(item.strength), rules.normalise_text(item.form)
     matching = [
-        (composition, product)
-        for composition, product in rows
-        if product.is_prescribable
-        and same_strength(composition.strength, strength)
-        and rules.normalise_text(product.form).casefold() == form.casefold()
+        row
+        for row in rows
+        if row.is_prescribable
+        and same_strength(row.line_strength, strength)
+        and rules.normalise_text(row.form).casefold() == form.casefold()
     ]
     if matching:
-        composition, product = matching[0]
-        conditions = {c.text: c for _, p in matching for c in from_json(p.conditions)}
+        first = matching[0]
+        conditions = {c.text: c for row in matching for c in from_json(row.conditions)}
         return _Medication(
-            name=composition.substance_name,
+            name=first.line_substance_name,
             substance_code=code,
             # As the prescriber wrote it ("1 g"), which the products' texts match by value.
             strength=strength,
-            form=rules.normalise_text(product.form),
+            form=rules.normalise_text(first.form),
             conditions=tuple(conditions.values()),
         )
     problems.add(
@@ -329,7 +351,7 @@ def _medication(
         Message(
             "no_such_strength",
             "no prescribable product contains {substance} at {strength} as {form}",
-            substance=rows[0][0].substance_name,
+            substance=rows[0].line_substance_name,
             strength=strength,
             form=form,
         ),

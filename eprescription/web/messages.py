@@ -11,110 +11,16 @@ from eprescription.signing import jws
 from eprescription.web.formats import day
 from eprescription.web.patient_filters import role_label
 
-# The title of each error, by its stable code (every DomainError's, and those errors.py gives
-# HTTP errors and the unexpected one); test_translations checks that none is missing.
+# The title of each error, by its stable code, in the page language: every DomainError's own
+# title (marked N_ in domain/errors.py for `pybabel extract`) but four the pages word for a
+# person rather than a program, and the codes errors.py gives HTTP errors and the unexpected
+# one; test_translations checks that none is missing.
 TITLES = {
-    errors.DomainError.code: _l("The request could not be completed"),
-    errors.ConfigurationError.code: _l("The service is not configured correctly"),
-    errors.DatabaseUnavailable.code: _l("The database connection was lost: try again"),
-    errors.ValidationFailed.code: _l("Some fields are not valid"),
-    errors.InvalidIdentifier.code: _l("The identifier is not valid"),
-    errors.InvalidCharacters.code: _l("Some fields hold characters that are not allowed"),
-    errors.InvalidPrescriptionNumber.code: _l("The prescription number is not valid"),
-    errors.InvalidQrCode.code: _l("This is not a prescription QR code"),
-    errors.SelfPrescriptionRefused.code: _l(
-        "A prescriber cannot issue a prescription for themselves"
-    ),
-    errors.WrongPin.code: _l("Wrong signing PIN"),
-    errors.SubstitutionRefused.code: _l("This presentation cannot be given for this line"),
-    errors.ProductExpired.code: _l("The pack is past its expiry date"),
+    **{kind.code: _l(kind.title) for kind in errors.error_classes()},
     errors.InvalidGs1Code.code: _l("This code is not the code of a medicine box"),
     errors.IdempotencyKeyReused.code: _l("This form was already sent with other values"),
-    errors.JsonTooDeep.code: _l("The JSON body is nested too deeply"),
-    errors.AuthenticationFailed.code: _l("Wrong username or password"),
-    errors.TooManyLoginFailures.code: _l("Too many wrong passwords"),
-    errors.TooManyAttempts.code: _l("Too many attempts"),
-    errors.AuthenticationRequired.code: _l("You must log in first"),
-    errors.PermissionDenied.code: _l("You are not allowed to do this"),
-    errors.PatientConfirmationRequired.code: _l("Confirm that the patient is with you"),
-    errors.SigningKeyBlocked.code: _l("The signing key is blocked after three wrong PINs"),
-    errors.CertificateRevoked.code: _l("The signing certificate is revoked"),
-    errors.CertificateExpired.code: _l("The signing certificate is expired or not yet valid"),
-    errors.NoSigningCredential.code: _l("This prescriber has no signing key yet"),
-    errors.PickupRefused.code: _l("The prescription's pickup mode does not allow this"),
-    errors.OtherPharmacy.code: _l("Only the pharmacy that dispensed can reverse"),
-    errors.NotFound.code: _l("Not found"),
-    errors.PrescriptionNotFound.code: _l("No prescription matches this code"),
-    errors.Conflict.code: _l("This conflicts with the current state"),
-    errors.AlreadyExists.code: _l("This already exists"),
-    errors.DuplicateRepresentative.code: _l("This person is a representative already"),
-    errors.RenewalRequestPending.code: _l(
-        "A renewal request for this prescription is waiting already"
-    ),
-    errors.PrescriptionConflict.code: _l("The prescription's state does not allow this"),
-    errors.PrescriptionCancelled.code: _l("The prescription is cancelled"),
-    errors.PrescriptionExpired.code: _l("The prescription has expired"),
-    errors.PrescriptionCompleted.code: _l("The prescription has been dispensed completely"),
-    errors.PrescriptionNotCancellable.code: _l("Nothing of this can be cancelled"),
-    errors.IllegalTransition.code: _l("The prescription cannot move to this state"),
-    errors.PrescriptionNotYetValid.code: _l("The prescription is not valid yet"),
-    errors.CertificateAuthorityMissing.code: _l("No certificate authority is set up yet"),
-    errors.SignatureInvalid.code: _l("The prescription cannot be verified against its signature"),
-    errors.QuantityExceeded.code: _l("More than what remains to be dispensed"),
     errors.IdempotencyKeyInProgress.code: _l("This form is still being processed"),
-    errors.ReversalRefused.code: _l("This dispensation cannot be reversed"),
-    errors.ReceiptSignatureInvalid.code: _l("The receipt cannot be verified against its signature"),
-    errors.RenewalNotAllowed.code: _l("This prescription cannot be renewed on request"),
-    errors.PrescriptionAlreadyRenewed.code: _l("This prescription was renewed already"),
-    errors.RenewalRequestClosed.code: _l("This renewal request is no longer waiting"),
-    errors.RenewalRequestRenewed.code: _l("This renewal request has been renewed"),
-    errors.RenewalRequestDeclined.code: _l("This renewal request has been declined"),
-    errors.RenewalRequestExpired.code: _l("This renewal request lapsed after 8 days"),
-    errors.CatalogFileRefused.code: _l("This is not a BDPM file"),
-    errors.Gone.code: _l("This address is no longer served"),
-    errors.PreconditionFailed.code: _l("The resource changed since you read it"),
-    errors.VersionMismatch.code: _l("The prescription changed since you read it"),
-    errors.PrescribingRuleRefused.code: _l("A prescribing rule refuses this prescription"),
-    errors.WarningsNotAcknowledged.code: _l("Acknowledge the warnings before signing"),
-    errors.DispensingRuleRefused.code: _l("A dispensing rule refuses this dispensation"),
-    errors.RenewalPeriodNotOpen.code: _l("The next renewal period is not open yet"),
-    # External signing (issue 13).
-    errors.ExternalSignatureRefused.code: _l("The prescriber's signature is refused"),
-    errors.ExternalSignatureMalformed.code: _l(
-        "This is not a compact JWS with an x5c certificate chain"
-    ),
-    errors.ExternalSignatureMismatch.code: _l(
-        "The signature does not match the signed content and its certificate"
-    ),
-    errors.SignerCertificateUntrusted.code: _l(
-        "The signing certificate is not issued by a CA trusted for prescribers"
-    ),
-    errors.SignerCertificateExpired.code: _l(
-        "The signing certificate had expired at the signing time"
-    ),
-    errors.SignerCertificateNotYetValid.code: _l(
-        "The signing certificate was not yet valid at the signing time"
-    ),
-    errors.SignerCertificateRevoked.code: _l("The signing certificate is revoked"),
-    errors.SignerRevocationUnknown.code: _l(
-        "Whether the signing certificate is revoked cannot be told"
-    ),
-    errors.SignerOcspUnavailable.code: _l(
-        "The OCSP responder could not tell whether the signing certificate is revoked"
-    ),
-    errors.SignerChainInvalid.code: _l(
-        "A CA in the signing certificate's chain may not issue the certificate below it"
-    ),
-    errors.SignerKeyUsageRefused.code: _l("The signing certificate is not for signatures"),
-    errors.SignerRppsMismatch.code: _l("The signing certificate is not the calling prescriber's"),
-    errors.SignedPayloadMismatch.code: _l(
-        "The signed content is not what prepare gives for this prescription"
-    ),
-    errors.SigningTimeOutOfWindow.code: _l("The signing time is too far from now"),
-    errors.PrescriptionNumberTaken.code: _l("This prescription number is taken: prepare again"),
-    errors.TrustAnchorRefused.code: _l(
-        "This CA certificate or CRL cannot be trusted for prescribers"
-    ),
+    errors.CertificateAuthorityMissing.code: _l("No certificate authority is set up yet"),
     # HTTP errors (errors.CODE_BY_HTTP_STATUS) and the unexpected one.
     "bad_request": _l("Bad Request"),
     "method_not_allowed": _l("Method Not Allowed"),
@@ -124,31 +30,6 @@ TITLES = {
     "too_many_requests": _l("Too many attempts"),
     "http_error": _l("The request could not be completed"),
     "internal_error": _l("Internal server error"),
-    # Software clients and OAuth (docs/software-clients.md).
-    errors.OAuthRefused.code: _l("The token request is not valid"),
-    errors.OAuthGrantTypeUnsupported.code: _l(
-        "This grant type is not supported: client_credentials or password"
-    ),
-    errors.OAuthScopeRefused.code: _l("None of the requested scopes may be given to this client"),
-    errors.OAuthGrantRefused.code: _l("Wrong username or password"),
-    errors.ProfessionalNotOfClient.code: _l(
-        "This professional does not work in the software's pharmacy or practice"
-    ),
-    errors.ClientAuthenticationFailed.code: _l("The software client could not be authenticated"),
-    errors.ClientRevoked.code: _l("This software client is revoked"),
-    errors.ClientAssertionInvalid.code: _l("The client assertion (RFC 7523 JWT) is not valid"),
-    errors.ClientAssertionReplayed.code: _l("This client assertion (its jti) was used already"),
-    errors.InsufficientScope.code: _l("The token's scopes do not allow this operation"),
-    errors.ClientRateLimited.code: _l("Too many calls from this software client"),
-    errors.SoftwareClientNotFound.code: _l("No software client has this client_id"),
-    # Event subscriptions (docs/events.md).
-    errors.NoOrganisation.code: _l(
-        "Subscriptions belong to a practice or a pharmacy, and you are in neither"
-    ),
-    errors.EventSubscriptionNotFound.code: _l(
-        "Your organisation has no event subscription of this id"
-    ),
-    errors.EventDeliveryNotFound.code: _l("No event delivery has this id"),
 }
 
 # The sentences of the domain and the services, by the code of their Message (domain/messages.py),
