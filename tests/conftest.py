@@ -13,6 +13,9 @@ from eprescription.models import Base
 from tests.databases import create_database, drop_database, skip_or_fail
 
 ENGINES = ["sqlite", "postgresql"]
+# A test of what only a database server has (concurrent writers, roles, connections to drop):
+# collected for PostgreSQL alone, where it runs (or skips without a server, outside CI).
+postgresql_only = pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BDPM_DIR = Path(os.environ.get("BDPM_DIR", REPO_ROOT.parent / "shared" / "data" / "bdpm"))
 CATALOG_TABLE_PREFIXES = ("medication_", "catalog_")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from eprescription.models import AuditChain, AuditEvent
 from eprescription.services import audit
 from eprescription.services.uow import Settings, UnitOfWork
+from tests.conftest import postgresql_only
 
 SETTINGS = Settings(country="FR", key_encryption_key=b"\x01" * 32)
 PHARMACIST = audit.Actor(41, "pharmacist", "Pharmacie du Centre (FINESS 750000001)")
@@ -184,11 +185,8 @@ def test_audit_verify_names_a_forged_or_deleted_head(db_session, runner):
     assert "(chain patient:2, position 1): the chain has no head" in result.output
 
 
-def test_different_patients_are_audited_in_parallel_and_one_patient_in_turn(
-    app, db_session, engine_name
-):
-    if engine_name != "postgresql":
-        pytest.skip("SQLite has one writer at a time; the parallel case is PostgreSQL's")
+@postgresql_only  # SQLite has one writer at a time: the parallel case is PostgreSQL's
+def test_different_patients_are_audited_in_parallel_and_one_patient_in_turn(app, db_session):
     sessions = app.extensions["db_sessionmaker"]
     holder = sessions()
     holder_uow = UnitOfWork(holder, SETTINGS, actor=PHARMACIST)

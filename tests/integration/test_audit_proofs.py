@@ -18,6 +18,7 @@ from eprescription.models import AuditChain, AuditCheckpoint, AuditEvent
 from eprescription.services import audit, audit_seal
 from eprescription.services.uow import Settings, UnitOfWork
 from eprescription.use_cases import unit_of_work
+from tests.conftest import postgresql_only
 
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_proof.py"
 SETTINGS = Settings(country="FR", key_encryption_key=b"\x01" * 32)
@@ -235,11 +236,8 @@ def test_a_witness_accepts_a_growing_log_and_catches_a_fork(
     assert json.loads(state.read_text())["tree_size"] == 4  # the head it trusts is kept
 
 
-def test_the_application_role_cannot_update_or_delete_audit_rows(
-    app, db_session, runner, engine_name
-):
-    if engine_name != "postgresql":
-        pytest.skip("roles and grants are PostgreSQL's; a SQLite file has no roles")
+@postgresql_only  # roles and grants are PostgreSQL's; a SQLite file has no roles
+def test_the_application_role_cannot_update_or_delete_audit_rows(app, db_session, runner):
     role = f"eprescription_app_{uuid.uuid4().hex[:8]}"
     db_session.execute(text(f'CREATE ROLE "{role}"'))
     db_session.execute(

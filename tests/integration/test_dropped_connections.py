@@ -7,12 +7,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from eprescription.db import make_engine
-from tests.conftest import make_test_app
+from tests.conftest import make_test_app, postgresql_only
+
+pytestmark = postgresql_only  # SQLite has no server to drop a connection
 
 
-def test_a_dropped_connection_fails_once_then_the_pool_connects_anew(engine_name, database_url):
-    if engine_name != "postgresql":
-        pytest.skip("SQLite has no server to drop a connection")
+def test_a_dropped_connection_fails_once_then_the_pool_connects_anew(database_url):
     engine, other = make_engine(database_url), make_engine(database_url)
     try:
         with engine.connect() as connection:
@@ -33,10 +33,8 @@ def test_a_dropped_connection_fails_once_then_the_pool_connects_anew(engine_name
 
 
 def test_the_call_that_meets_a_dropped_connection_answers_503_and_the_next_one_works(
-    engine_name, database_url
+    database_url,
 ):
-    if engine_name != "postgresql":
-        pytest.skip("SQLite has no server to drop a connection")
     app = make_test_app(database_url)
     engine, other = app.extensions["db_engine"], make_engine(database_url)
     client = app.test_client()

@@ -22,6 +22,7 @@ from eprescription.models import (
     Role,
 )
 from eprescription.services import event_subscriptions, events, expiry_reminders
+from tests.conftest import postgresql_only
 from tests.integration import test_dispensing_api as dispensing
 from tests.integration import test_events as webhooks
 from tests.integration import test_oauth as oauth
@@ -168,9 +169,8 @@ def test_the_sweep_tells_once_of_each_prescription_ending_soon_with_nothing_coll
     assert "Expiring soon: 1 reminded." in wider.output  # the 30-day one; never the first again
 
 
-def test_two_sweeps_at_once_write_one_event(app, db_session, client, people, products, engine_name):
-    if engine_name != "postgresql":
-        pytest.skip("SQLite has one writer at a time; two at once is PostgreSQL's case")
+@postgresql_only  # SQLite has one writer at a time: two sweeps at once is PostgreSQL's case
+def test_two_sweeps_at_once_write_one_event(app, db_session, client, people, products):
     issue(client, people, products, valid_until=soon(1))
     sessions = app.extensions["db_sessionmaker"]
     counted: list[int] = []

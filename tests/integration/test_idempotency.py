@@ -23,6 +23,7 @@ from eprescription.models import (
 from eprescription.models.base import utcnow
 from eprescription.services import accounts
 from eprescription.services.idempotency import request_hash
+from tests.conftest import postgresql_only
 from tests.integration import test_dispensing_api as dispensing
 from tests.integration.people import operator
 from tests.integration.test_dispensing_api import count, dispense, item_quantities, pack_line
@@ -290,20 +291,18 @@ def test_a_bad_key_is_refused_before_anything_is_done(client, db_session, people
     assert call.writes() == before
 
 
+# PostgreSQL only: SQLite locks the whole database for one writer, so no call can hold a key
+# while another runs (test_32_retries_of_one_idempotency_key_at_once_… in test_dispensing_api
+# covers SQLite's racing retries).
+@postgresql_only
 @pytest.mark.parametrize("outcome", ["rolled_back", "answered"])
 @pytest.mark.parametrize("make", CALLS, ids=lambda make: make.__name__)
 def test_a_call_whose_key_is_in_flight_waits_for_it_then_runs_or_replays(
-    app, client, db_session, engine_name, database_url, people, products, make, outcome
+    app, client, db_session, database_url, people, products, make, outcome
 ):
     """Another transaction holds the key's claim, uncommitted (a first call still running, on
     PostgreSQL, where rows lock one by one): the retry waits on the key, then runs when that
     call rolls back, or replays its answer when it commits one; it never does the work twice."""
-    if engine_name != "postgresql":
-        pytest.skip(
-            "PostgreSQL only: SQLite locks the whole database for one writer, so no call can "
-            "hold a key while another runs (test_32_retries_of_one_idempotency_key_at_once_… in "
-            "test_dispensing_api covers SQLite's racing retries)"
-        )
     call = make(client, db_session, people, products)
     before = call.writes()
     key = f"{make.__name__}-in-flight"
