@@ -74,21 +74,6 @@ def _loaded(schema: Schema, submission: issuing.Submission) -> dict:
         ) from error
 
 
-def _same_prescriber(submission: issuing.Submission, content: object) -> None:
-    """The requester and the signature's who, when given, are the signed prescriber."""
-    prescriber = content.get("prescriber") if isinstance(content, dict) else None
-    rpps = prescriber.get("rpps") if isinstance(prescriber, dict) else None
-    if isinstance(rpps, str) and submission.prescribers - {rpps}:
-        raise ValidationFailed(
-            "The requester and the signature's who must be the prescriber who signs.",
-            errors={
-                "MedicationRequest.requester, Provenance.signature.who": [
-                    "not the prescriber who signs (RPPS)"
-                ]
-            },
-        )
-
-
 @blp.operation("POST /MedicationRequest/$prepare", Role.PRESCRIBER, responses=PREPARED)
 @blp.doc(requestBody=_body("Parameters (bundle, alg, x5c), or the transaction Bundle itself"))
 def prepare():
@@ -98,7 +83,7 @@ def prepare():
     body = _loaded(PrepareSchema(), submission)
     with unit_of_work(current_account()) as uow:
         found = external_signing.prepare(uow, issue_request(body), body["alg"], body["x5c"])
-        _same_prescriber(submission, bounded_json.loads(found.payload))
+        submission.check_signer(bounded_json.loads(found.payload))
     return _fhir(
         issue_answers.prepared(
             found.number,
@@ -125,7 +110,7 @@ def transaction():
     body = _loaded(PrescriptionDraftSchema(), submission)
     token = submission.token or ""
     with contextlib.suppress(ValueError):  # not readable: submit refuses it with its own code
-        _same_prescriber(submission, bounded_json.loads(jws.parse_compact(token).payload))
+        submission.check_signer(bounded_json.loads(jws.parse_compact(token).payload))
     wanted = issue_request(body)
     base_url = _base_url()
 

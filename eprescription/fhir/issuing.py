@@ -6,6 +6,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
+from eprescription.domain.errors import ValidationFailed
 from eprescription.fhir import systems
 from eprescription.fhir.problems import Problems
 
@@ -94,6 +95,21 @@ class Submission:
     positions: tuple[int, ...]  # the Bundle entry of each line, in line order
     prescribers: frozenset[str]  # the RPPS numbers requester and the signature's who name
     token: str | None = None  # the compact JWS the Provenance carries
+
+    def check_signer(self, content: object) -> None:
+        """ValidationFailed unless the requester and the signature's who, when given, are the
+        prescriber `content` (the signed payload, read as JSON) names."""
+        prescriber = content.get("prescriber") if isinstance(content, dict) else None
+        rpps = prescriber.get("rpps") if isinstance(prescriber, dict) else None
+        if isinstance(rpps, str) and self.prescribers - {rpps}:
+            raise ValidationFailed(
+                "The requester and the signature's who must be the prescriber who signs.",
+                errors={
+                    "MedicationRequest.requester, Provenance.signature.who": [
+                        "not the prescriber who signs (RPPS)"
+                    ]
+                },
+            )
 
 
 def prepare_input(document: object) -> Submission:
